@@ -1,0 +1,266 @@
+/**
+ * The batched query loop shared by every black-box attack.
+ *
+ * Each attack is written as a per-example program: a generator that yields the candidate images it wants
+ * scored (one request = any number of rows) and receives the model's reply. The engine runs all programs
+ * in lock-step: the rows of every still-running example for one step are packed into ONE model call
+ * through a QueryCounter (exact per-example accounting, hard budget). An example stops spending queries
+ * as soon as its program returns (success or budget). Per-example random streams
+ * (makeRng(seed, attack, eps index, example)) make an example's run independent of the rest of the batch.
+ *
+ * Protocol, per epsilon (a list of epsilons runs independently, each with the full budget):
+ *  1. one query of every clean input (counted); examples already misclassified (or already at the
+ *     target) are done: success with 1 query, adversarial = the clean input;
+ *  2. the programs run until they return;
+ *  3. `queries[i]` = queries until the first success — the queries of earlier calls plus the position of
+ *     the successful row within its request (what a sequential attacker would have spent); for failed
+ *     examples, the queries actually spent (<= budget).
+ * Every returned adversarial is checked to lie in the eps-ball and [0,1] (a violation is a bug: throws).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AttackContext, AttackOutcome, Classifier, Norm } from '../../src/types';
+import { makeRng, type Rng } from '../../src/util/rng';
+import { UserError } from '../../src/util/errors';
+import { QueryCounter, argMaxRow } from '../query-counter';
+import { distance, marginFromLogits, reachesGoal } from './pixels';
+
+/** What a score-based program receives: logits of each requested row, and their arg-max. */
+export interface ScoreReply {
+  /** Flat [rows, numClasses]. */
+  logits: Float32Array;
+  predictions: Int32Array;
+}
+
+/** What a decision-based program receives: the top-1 label of each requested row, nothing else. */
+export interface LabelReply {
+  predictions: Int32Array;
+}
+
+export interface ExampleTask {
+  index: number;
+  x0: Float32Array;
+  label: number;
+  target?: number;
+  eps: number;
+  norm: Norm;
+  height: number;
+  width: number;
+  channels: number;
+  dim: number;
+  numClasses: number;
+  /** The budget of this example (including the clean query). */
+  budget: number;
+  rng: Rng;
+  remaining(): number;
+  /** Goal test on a predicted label. */
+  reached(prediction: number): boolean;
+  /** Attack margin of reply row r (score-based programs only). */
+  margin(reply: ScoreReply, r: number): number;
+}
+
+export interface ExampleResult {
+  /** Final point: must lie in the eps-ball around x0 and in [0,1]. */
+  adversarial: Float32Array;
+  success: boolean;
+  /** On success: the index of the successful row within the last request. */
+  successRow?: number;
+  /** Final attack margin, when known. */
+  loss?: number;
+  /** Model prediction at `adversarial`, when known. */
+  prediction?: number;
+}
+
+export type ExampleProgram<R> = Generator<Float32Array[], ExampleResult, R>;
+export type ProgramFactory<R> = (task: ExampleTask) => ExampleProgram<R>;
+
+export interface EngineOptions {
+  /** Attack name (also labels the random streams). */
+  name: string;
+  mode: 'scores' | 'labels';
+  norm: Norm;
+  /** Per-example query budget, the clean query included. */
+  budget: number;
+  maxRowsPerCall?: number;
+}
+
+/** Tolerance for the eps-ball check on float32 values. */
+const BALL_TOLERANCE = 1e-5;
+
+export async function runQueryAttack<R extends LabelReply>(
+  model: Classifier,
+  x: tf.Tensor4D,
+  labels: Int32Array,
+  epsilons: number[],
+  ctx: AttackContext,
+  options: EngineOptions,
+  factory: ProgramFactory<R>,
+): Promise<AttackOutcome[]> {
+  const [n, h, w, c] = x.shape;
+  const [mh, mw, mc] = model.inputShape;
+  if (h !== mh || w !== mw || c !== mc) {
+    throw new UserError(`input shape [${h},${w},${c}] does not match model '${model.id}' input [${mh},${mw},${mc}]`);
+  }
+  if (labels.length !== n) throw new UserError(`got ${labels.length} labels for ${n} images`);
+  if (ctx.targets && ctx.targets.length !== n) throw new UserError(`got ${ctx.targets.length} targets for ${n} images`);
+  for (const e of epsilons) {
+    if (!(e >= 0) || !Number.isFinite(e)) throw new UserError(`bad eps ${e}: expected a finite number >= 0`);
+  }
+  const pixels = (await x.data()) as Float32Array;
+  const outcomes: AttackOutcome[] = [];
+  for (let k = 0; k < epsilons.length; k++) {
+    const report = (f: number, msg?: string): void => ctx.onProgress?.((k + f) / epsilons.length, msg);
+    outcomes.push(await runOneEps(model, pixels, [n, h, w, c], labels, epsilons[k], k, ctx, options, factory, report));
+  }
+  return outcomes;
+}
+
+interface Running<R> {
+  index: number;
+  program: ExampleProgram<R>;
+  request: Float32Array[];
+}
+
+async function runOneEps<R extends LabelReply>(
+  model: Classifier,
+  pixels: Float32Array,
+  shape: [number, number, number, number],
+  labels: Int32Array,
+  eps: number,
+  epsIndex: number,
+  ctx: AttackContext,
+  options: EngineOptions,
+  factory: ProgramFactory<R>,
+  report: (fraction: number, message?: string) => void,
+): Promise<AttackOutcome> {
+  const [n, h, w, c] = shape;
+  const dim = h * w * c;
+  const k = model.numClasses;
+  const counter = new QueryCounter(model, n, options.budget, { maxRowsPerCall: options.maxRowsPerCall });
+  const x0 = (i: number): Float32Array => pixels.subarray(i * dim, (i + 1) * dim);
+  const target = (i: number): number | undefined => (ctx.targets ? ctx.targets[i] : undefined);
+
+  const adversarial = new Float32Array(n * dim);
+  const success: boolean[] = new Array(n).fill(false);
+  const queries: number[] = new Array(n).fill(0);
+  const loss: (number | undefined)[] = new Array(n).fill(undefined);
+  const prediction: (number | undefined)[] = new Array(n).fill(undefined);
+
+  const finish = (i: number, result: ExampleResult, queriesBefore: number, lastRows: number): void => {
+    const adv = result.adversarial;
+    if (adv.length !== dim) throw new Error(`${options.name}: example ${i} returned ${adv.length} values, expected ${dim}`);
+    checkFeasible(options.name, i, adv, x0(i), eps, options.norm);
+    adversarial.set(adv, i * dim);
+    success[i] = result.success;
+    if (result.success && result.successRow !== undefined) {
+      if (!(result.successRow >= 0 && result.successRow < lastRows)) {
+        throw new Error(`${options.name}: example ${i} success row ${result.successRow} outside its last request`);
+      }
+      queries[i] = queriesBefore + result.successRow + 1;
+    } else {
+      queries[i] = counter.queries(i);
+    }
+    loss[i] = result.loss;
+    prediction[i] = result.prediction;
+  };
+
+  // 1. Clean query of every example (one call).
+  if (options.budget < 1) throw new UserError(`${options.name}: query budget ${options.budget} leaves no query`);
+  const owners = new Int32Array(n);
+  for (let i = 0; i < n; i++) owners[i] = i;
+  const clean = await counter.scores(pixels, owners);
+  const running: Running<R>[] = [];
+  for (let i = 0; i < n; i++) {
+    const pred = argMaxRow(clean, i * k, k);
+    const margin = marginFromLogits(clean, i * k, k, labels[i], target(i));
+    if (reachesGoal(pred, labels[i], target(i))) {
+      finish(i, { adversarial: x0(i), success: true, successRow: 0, loss: margin, prediction: pred }, 0, 1);
+      continue;
+    }
+    const task: ExampleTask = {
+      index: i,
+      x0: x0(i),
+      label: labels[i],
+      target: target(i),
+      eps,
+      norm: options.norm,
+      height: h,
+      width: w,
+      channels: c,
+      dim,
+      numClasses: k,
+      budget: options.budget,
+      rng: makeRng(ctx.seed, options.name, 'eps', epsIndex, 'example', i),
+      remaining: () => counter.remaining(i),
+      reached: (p) => reachesGoal(p, labels[i], target(i)),
+      margin: (reply, r) => marginFromLogits(reply.logits, r * k, k, labels[i], target(i)),
+    };
+    const program = factory(task);
+    const first = program.next(undefined as unknown as R);
+    if (first.done) finish(i, first.value, counter.queries(i), 0);
+    else running.push({ index: i, program, request: first.value });
+  }
+
+  // 2. Lock-step rounds: one model call per round with every running example's rows.
+  let active = running;
+  while (active.length > 0) {
+    let rows = 0;
+    for (const r of active) rows += r.request.length;
+    const packed = new Float32Array(rows * dim);
+    const rowOwners = new Int32Array(rows);
+    let at = 0;
+    for (const r of active) {
+      for (const row of r.request) {
+        if (row.length !== dim) throw new Error(`${options.name}: a requested row has ${row.length} values, expected ${dim}`);
+        packed.set(row, at * dim);
+        rowOwners[at++] = r.index;
+      }
+    }
+    const before = active.map((r) => counter.queries(r.index));
+    let logits: Float32Array | undefined;
+    let preds: Int32Array;
+    if (options.mode === 'scores') {
+      logits = await counter.scores(packed, rowOwners);
+      preds = new Int32Array(rows);
+      for (let q = 0; q < rows; q++) preds[q] = argMaxRow(logits, q * k, k);
+    } else {
+      preds = await counter.topLabels(packed, rowOwners);
+    }
+    const next: Running<R>[] = [];
+    let offset = 0;
+    active.forEach((r, j) => {
+      const m = r.request.length;
+      const reply = (
+        options.mode === 'scores'
+          ? { logits: (logits as Float32Array).subarray(offset * k, (offset + m) * k), predictions: preds.subarray(offset, offset + m) }
+          : { predictions: preds.subarray(offset, offset + m) }
+      ) as R;
+      offset += m;
+      const step = r.program.next(reply);
+      if (step.done) finish(r.index, step.value, before[j], m);
+      else next.push({ index: r.index, program: r.program, request: step.value });
+    });
+    active = next;
+    const done = n - active.length;
+    report(done / n, `${options.name} eps ${eps}: ${done}/${n} done, ${counter.total()} queries`);
+  }
+
+  const out: AttackOutcome = {
+    eps,
+    adversarial: tf.tensor4d(adversarial, [n, h, w, c]),
+    success,
+    queries,
+  };
+  if (loss.every((v) => v !== undefined)) out.loss = loss as number[];
+  if (prediction.every((v) => v !== undefined)) out.adversarialPrediction = prediction as number[];
+  return out;
+}
+
+function checkFeasible(name: string, i: number, adv: Float32Array, x0: Float32Array, eps: number, norm: Norm): void {
+  for (let j = 0; j < adv.length; j++) {
+    if (!(adv[j] >= 0 && adv[j] <= 1)) throw new Error(`${name}: example ${i} pixel ${j} = ${adv[j]} outside [0,1]`);
+  }
+  const d = distance(adv, x0, norm);
+  if (d > eps * (1 + BALL_TOLERANCE) + BALL_TOLERANCE * 1e-1) {
+    throw new Error(`${name}: example ${i} perturbation ${norm} norm ${d} exceeds eps ${eps}`);
+  }
+}

@@ -1,0 +1,20 @@
+/** opulab datasets: CIFAR-10/100 binary readers, data-dir resolution, synthetic set, batching, download. */
+export * from './types';
+export { loadDataset, describeDatasets, parseDatasetName, isDatasetName, splitFiles } from './load';
+export type { DatasetInfo } from './load';
+export { iterateBatches, takeTensors, perClassCounts } from './batches';
+export type { Batch, BatchOptions } from './batches';
+export { augmentImage, defaultAugmentation } from './augment';
+export type { AugmentOptions } from './augment';
+export { generateSynthetic, SYNTHETIC_CLASS_NAMES } from './synthetic';
+export {
+  resolveDataRoot,
+  defaultDataDir,
+  findDatasetDir,
+  locateDatasetDir,
+  datasetDirIn,
+  CIFAR_LAYOUTS,
+} from './locate';
+export type { CifarName, DataRoot } from './locate';
+export { CIFAR10_FORMAT, CIFAR100_FORMAT, readCifarFile, readCifarFiles, readCifarLabels, planesToNhwc } from './cifar-binary';
+export type { CifarFormat, CifarRecords } from './cifar-binary';

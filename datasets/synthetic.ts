@@ -1,0 +1,188 @@
+/**
+ * A seeded, procedurally generated, learnable 10-class 32x32x3 dataset for offline demos and tests.
+ *
+ * Each class is a pattern family (stripes, lattice, blob, ring, checkerboard, square, cross, dots, concentric
+ * rings) drawn with random phase, frequency, position and size, in a foreground colour whose hue is tied
+ * loosely to the class (neighbouring classes' hue ranges overlap, so shape matters too), over a random
+ * dim background, plus Gaussian pixel noise. Every family is horizontally-flip and small-rotation
+ * invariant as a set, so CIFAR-style augmentation keeps labels valid.
+ *
+ * Image i of a split is drawn from its own generator makeRng(seed, 'synthetic', split, i), so the first N
+ * images do not depend on how many are generated. Labels are balanced in blocks of 10 (a seeded permutation
+ * of the classes per block).
+ */
+import { makeRng, Rng } from '../src/util/rng';
+import { UserError } from '../src/util/errors';
+import { IMAGE_CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from './cifar-binary';
+import { Dataset, normalizationFor, Split } from './types';
+
+export const SYNTHETIC_CLASS_NAMES = [
+  'h-stripes',
+  'v-stripes',
+  'lattice',
+  'blob',
+  'ring',
+  'checkerboard',
+  'square',
+  'cross',
+  'dots',
+  'target',
+];
+export const SYNTHETIC_NUM_CLASSES = SYNTHETIC_CLASS_NAMES.length;
+
+/** Default sizes when no limit is given. */
+export const SYNTHETIC_DEFAULT_SIZE: Readonly<Record<Split, number>> = { train: 5000, test: 1000 };
+
+/** Half-width of the hue range of a class, in degrees (class centres are 36 degrees apart). */
+const HUE_JITTER_DEG = 30;
+/** Std of the additive pixel noise, in [0, 1] units. */
+const NOISE_STD = 0.06;
+
+type Mask = (x: number, y: number) => number;
+
+const TAU = 2 * Math.PI;
+const C = (IMAGE_SIZE - 1) / 2;
+
+/** Smooth step from 0 (d <= -w) to 1 (d >= w): soft shape edges. */
+function soft(d: number, w = 0.75): number {
+  const t = Math.min(1, Math.max(0, (d + w) / (2 * w)));
+  return t * t * (3 - 2 * t);
+}
+
+/** The pattern mask of a class, with its random parameters drawn from `rng`. Values in [0, 1]. */
+function classMask(label: number, rng: Rng): Mask {
+  const cx = C + rng.range(-5, 5);
+  const cy = C + rng.range(-5, 5);
+  const phase = rng.range(0, TAU);
+  switch (label) {
+    case 0: {
+      const f = rng.range(0.1, 0.2);
+      return (_x, y) => 0.5 + 0.5 * Math.sin(TAU * f * y + phase);
+    }
+    case 1: {
+      const f = rng.range(0.1, 0.2);
+      return (x) => 0.5 + 0.5 * Math.sin(TAU * f * x + phase);
+    }
+    case 2: {
+      // product of the two diagonal gratings: a diamond lattice
+      const f = rng.range(0.08, 0.14);
+      const phase2 = rng.range(0, TAU);
+      return (x, y) => 0.5 + 0.5 * Math.sin(TAU * f * (x + y) + phase) * Math.sin(TAU * f * (x - y) + phase2);
+    }
+    case 3: {
+      const s = rng.range(4, 7);
+      return (x, y) => Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s * s));
+    }
+    case 4: {
+      const r = rng.range(6, 10);
+      const w = rng.range(1.2, 2.2);
+      return (x, y) => Math.exp(-((Math.hypot(x - cx, y - cy) - r) ** 2) / (2 * w * w));
+    }
+    case 5: {
+      const p = rng.range(5, 9);
+      const phase2 = rng.range(0, TAU);
+      return (x, y) => soft(4 * Math.sin((TAU * x) / p + phase) * Math.sin((TAU * y) / p + phase2));
+    }
+    case 6: {
+      const h = rng.range(5, 9);
+      return (x, y) => soft(h - Math.max(Math.abs(x - cx), Math.abs(y - cy)));
+    }
+    case 7: {
+      const w = rng.range(1.5, 3);
+      return (x, y) => soft(w - Math.min(Math.abs(x - cx), Math.abs(y - cy)));
+    }
+    case 8: {
+      const p = rng.range(7, 10);
+      const r = rng.range(1.8, 2.8);
+      const ox = rng.range(0, p);
+      const oy = rng.range(0, p);
+      return (x, y) => {
+        const dx = ((((x - ox) % p) + p) % p) - p / 2;
+        const dy = ((((y - oy) % p) + p) % p) - p / 2;
+        return soft(r - Math.hypot(dx, dy));
+      };
+    }
+    case 9: {
+      const p = rng.range(4.5, 7);
+      return (x, y) => 0.5 + 0.5 * Math.cos((TAU * Math.hypot(x - cx, y - cy)) / p + phase);
+    }
+    default:
+      throw new Error(`synthetic: no pattern for label ${label}`);
+  }
+}
+
+/** HSV (h in degrees, s, v in [0, 1]) to RGB in [0, 1]. */
+export function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
+  const hh = (((h % 360) + 360) % 360) / 60;
+  const i = Math.floor(hh);
+  const f = hh - i;
+  const p = v * (1 - s);
+  const q = v * (1 - s * f);
+  const t = v * (1 - s * (1 - f));
+  switch (i) {
+    case 0:
+      return [v, t, p];
+    case 1:
+      return [q, v, p];
+    case 2:
+      return [p, v, t];
+    case 3:
+      return [p, q, v];
+    case 4:
+      return [t, p, v];
+    default:
+      return [v, p, q];
+  }
+}
+
+/** Draw one image of class `label` into `out` (NHWC bytes at `offset`). */
+function drawImage(label: number, rng: Rng, out: Uint8Array, offset: number): void {
+  const mask = classMask(label, rng);
+  const fg = hsvToRgb(label * 36 + rng.range(-HUE_JITTER_DEG, HUE_JITTER_DEG), rng.range(0.5, 0.9), rng.range(0.65, 1));
+  const bg = hsvToRgb(rng.range(0, 360), rng.range(0, 0.35), rng.range(0.05, 0.4));
+  for (let y = 0; y < IMAGE_SIZE; y++) {
+    for (let x = 0; x < IMAGE_SIZE; x++) {
+      const m = mask(x, y);
+      const d = offset + (y * IMAGE_SIZE + x) * IMAGE_CHANNELS;
+      for (let c = 0; c < IMAGE_CHANNELS; c++) {
+        const v = bg[c] + (fg[c] - bg[c]) * m + NOISE_STD * rng.normal();
+        out[d + c] = Math.round(255 * Math.min(1, Math.max(0, v)));
+      }
+    }
+  }
+}
+
+export interface SyntheticOptions {
+  n: number;
+  seed: number;
+  split: Split;
+}
+
+/** Generate the synthetic dataset; same (seed, split) = same bytes, and a prefix of a larger set. */
+export function generateSynthetic(opts: SyntheticOptions): Dataset {
+  const { n, seed, split } = opts;
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`synthetic dataset size ${n} is not valid: expected a positive integer`);
+  if (!Number.isInteger(seed)) throw new UserError(`synthetic dataset seed ${seed} is not valid: expected an integer`);
+  const images = new Uint8Array(n * PIXELS_PER_IMAGE);
+  const labels = new Int32Array(n);
+  let block: Int32Array = new Int32Array(0);
+  for (let i = 0; i < n; i++) {
+    const k = i % SYNTHETIC_NUM_CLASSES;
+    if (k === 0) block = makeRng(seed, 'synthetic', split, 'labels', i / SYNTHETIC_NUM_CLASSES).permutation(SYNTHETIC_NUM_CLASSES);
+    labels[i] = block[k];
+    drawImage(labels[i], makeRng(seed, 'synthetic', split, i), images, i * PIXELS_PER_IMAGE);
+  }
+  return {
+    name: 'synthetic',
+    numClasses: SYNTHETIC_NUM_CLASSES,
+    classNames: [...SYNTHETIC_CLASS_NAMES],
+    n,
+    height: IMAGE_SIZE,
+    width: IMAGE_SIZE,
+    channels: IMAGE_CHANNELS,
+    images,
+    labels,
+    source: 'synthetic',
+    normalization: normalizationFor('synthetic'),
+  };
+}

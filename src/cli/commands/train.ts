@@ -1,0 +1,121 @@
+/** `opulab train`: build a model (architecture x defense x training method) and train it; writes a checkpoint. */
+import type { CommandModule } from 'yargs';
+import { initBackend } from '../../backend';
+import { GlobalArgs, checkSeed } from '../options';
+import { loadDataset, parseDatasetName } from '../../../datasets';
+import { defaultModelConfig, DEFENSES, TRAINING_METHODS, ARCHITECTURES, modelId, ModelConfig, Architecture, DefenseName, TrainingMethod, OpuMode } from '../../models/config';
+import { Network } from '../../models/network';
+import { train, TrainConfig } from '../../training/trainer';
+import { defaultOptimizerConfig, OPTIMIZERS, OptimizerName } from '../../training/optimizers';
+import { defaultScheduleConfig, SCHEDULES, ScheduleName } from '../../training/schedules';
+import { UserError } from '../../util/errors';
+
+export interface TrainArgs extends GlobalArgs {
+  model: string;
+  width: number;
+  defense: string;
+  training: string;
+  optimizer: string;
+  lr?: number;
+  weightDecay?: number;
+  momentum: number;
+  nesterov: boolean;
+  schedule: string;
+  dataset: string;
+  epochs: number;
+  batchSize: number;
+  trainSamples?: number;
+  testSamples?: number;
+  opuIn: number;
+  opuOut: number;
+  opuMode: string;
+  augment: boolean;
+  resume: boolean;
+  out: string;
+}
+
+export function modelConfigFromArgs(a: {
+  model: string;
+  width: number;
+  defense: string;
+  training: string;
+  opuIn: number;
+  opuOut: number;
+  opuMode: string;
+  seed: number;
+  numClasses: number;
+  normalization: { mean: number[]; std: number[] };
+}): ModelConfig {
+  return defaultModelConfig({
+    architecture: a.model as Architecture,
+    width: a.width,
+    defense: a.defense as DefenseName,
+    training: a.training as TrainingMethod,
+    opuIn: a.opuIn,
+    opuOut: a.opuOut,
+    opuMode: a.opuMode as OpuMode,
+    seed: a.seed,
+    numClasses: a.numClasses,
+    normalization: a.normalization,
+  });
+}
+
+export const trainCommand: CommandModule<GlobalArgs, TrainArgs> = {
+  command: 'train',
+  describe: 'Train a model (baseline, optical defense or ablation) and write a checkpoint directory',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', default: 'vgg16', describe: `Backbone: ${ARCHITECTURES.join(', ')}` })
+      .option('width', { type: 'number', default: 0.25, describe: 'Channel width multiplier (1 = the paper)' })
+      .option('defense', { type: 'string', default: 'none', describe: `Head: ${DEFENSES.join(', ')}` })
+      .option('training', { type: 'string', default: 'bp', describe: `Method: ${TRAINING_METHODS.join(', ')} (hybrid = backprop above the feedback point, DFA below)` })
+      .option('optimizer', { type: 'string', default: 'adam', describe: OPTIMIZERS.join(', ') })
+      .option('lr', { type: 'number', describe: 'Learning rate (default: 1e-3 adam/adamw/rmsprop, 1e-2 sgd)' })
+      .option('weight-decay', { type: 'number', describe: 'Weight decay (default 0; adamw 0.01)' })
+      .option('momentum', { type: 'number', default: 0.9, describe: 'SGD/RMSprop momentum' })
+      .option('nesterov', { type: 'boolean', default: false, describe: 'Nesterov momentum (sgd)' })
+      .option('schedule', { type: 'string', default: 'plateau', describe: `LR schedule: ${SCHEDULES.join(', ')}` })
+      .option('dataset', { type: 'string', default: 'cifar10', describe: 'cifar10, cifar100, cifar10-mini or synthetic' })
+      .option('epochs', { type: 'number', default: 1, describe: 'Epochs (total, when resuming)' })
+      .option('batch-size', { type: 'number', default: 128, describe: 'Batch size (reference: 128)' })
+      .option('train-samples', { type: 'number', describe: 'Use only the first N training images' })
+      .option('test-samples', { type: 'number', describe: 'Evaluate on the first N test images each epoch' })
+      .option('opu-in', { type: 'number', default: 512, describe: 'OPU input size (head hidden width)' })
+      .option('opu-out', { type: 'number', default: 8000, describe: 'OPU output size (camera pixels)' })
+      .option('opu-mode', { type: 'string', default: 'reference', describe: "OPU model: 'reference' (real W, (xW)^2) or 'physical' (complex R, |xR|^2)" })
+      .option('augment', { type: 'boolean', default: true, describe: 'Random crop + flip (+ rotation on CIFAR-100)' })
+      .option('resume', { type: 'boolean', default: true, describe: 'Continue from the checkpoint in --out when present' })
+      .option('out', { type: 'string', demandOption: true, describe: 'Checkpoint directory' }) as never,
+  handler: async (args) => {
+    const seed = checkSeed(args);
+    const backend = await initBackend(args.backend);
+    const trainSet = loadDataset(parseDatasetName(args.dataset), 'train', { dataDir: args.dataDir, limit: args.trainSamples, seed });
+    const testSet = loadDataset(parseDatasetName(args.dataset), 'test', { dataDir: args.dataDir, limit: args.testSamples, seed });
+    process.stderr.write(`dataset ${trainSet.name}: ${trainSet.n} train / ${testSet.n} test images from ${trainSet.source}\n`);
+    const config = modelConfigFromArgs({ ...args, seed, numClasses: trainSet.numClasses, normalization: trainSet.normalization });
+    const optimizer = defaultOptimizerConfig(args.optimizer as OptimizerName, {
+      ...(args.lr !== undefined ? { lr: args.lr } : {}),
+      ...(args.weightDecay !== undefined ? { weightDecay: args.weightDecay } : {}),
+      momentum: args.momentum,
+      nesterov: args.nesterov,
+    });
+    const schedule = defaultScheduleConfig(args.schedule as ScheduleName, { epochs: args.epochs });
+    const cfg: TrainConfig = { epochs: args.epochs, batchSize: args.batchSize, optimizer, schedule, augment: args.augment, seed };
+    if (!Number.isInteger(args.epochs) || args.epochs < 1) throw new UserError(`bad --epochs ${args.epochs}: expected a positive integer`);
+    const net = new Network(config);
+    try {
+      const r = await train(net, trainSet, testSet, cfg, {
+        checkpointDir: args.out,
+        resume: args.resume,
+        meta: { dataset: trainSet.name, datasetSource: trainSet.source, backend: backend.name },
+      });
+      const last = r.history[r.history.length - 1];
+      process.stdout.write(
+        `${modelId(config)}: ${r.epochsDone} epochs, test accuracy ${(100 * (last?.testAccuracy ?? NaN)).toFixed(2)}% on ${testSet.n} images, ` +
+          `${r.imgPerSec.toFixed(1)} img/s (${backend.name}); checkpoint ${args.out}\n`,
+      );
+    } finally {
+      net.dispose();
+    }
+  },
+};

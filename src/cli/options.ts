@@ -1,0 +1,21 @@
+/** Global options every command receives (declared in main.ts). */
+import * as os from 'os';
+import { UserError } from '../util/errors';
+
+export interface GlobalArgs {
+  seed: number;
+  backend: string;
+  workers?: number;
+  dataDir?: string;
+}
+
+export function workerCount(args: GlobalArgs): number {
+  const n = args.workers ?? os.cpus().length;
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`bad --workers ${String(args.workers)}: expected a positive integer`);
+  return n;
+}
+
+export function checkSeed(args: GlobalArgs): number {
+  if (!Number.isInteger(args.seed)) throw new UserError(`bad --seed ${String(args.seed)}: expected an integer`);
+  return args.seed;
+}

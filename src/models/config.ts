@@ -1,0 +1,100 @@
+/** A model's full configuration: what a checkpoint records and what `opulab train` builds. */
+import { UserError } from '../util/errors';
+
+export const ARCHITECTURES = ['vgg11', 'vgg13', 'vgg16'] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+
+/**
+ * Built-in defenses. `optical` is the defended head of REFERENCE.md §1; the dfa-* names are the ablations of
+ * REFERENCE.md §4: DFA only / + binarization / + fixed random projection (both together = `optical`).
+ */
+export const DEFENSES = ['none', 'optical', 'dfa-only', 'dfa-binarize', 'dfa-projection'] as const;
+export type DefenseName = (typeof DEFENSES)[number];
+
+export const TRAINING_METHODS = ['bp', 'dfa', 'hybrid'] as const;
+export type TrainingMethod = (typeof TRAINING_METHODS)[number];
+
+export type OpuMode = 'physical' | 'reference';
+export type BinarizeCenter = 'batch-mean' | 'sample-mean';
+
+export interface CameraConfig {
+  gain?: number;
+  darkOffset?: number;
+  shotNoise?: boolean;
+  readNoiseStd?: number;
+  quantize?: boolean;
+  [key: string]: unknown;
+}
+
+export interface ModelConfig {
+  architecture: Architecture;
+  width: number;
+  numClasses: number;
+  defense: DefenseName;
+  training: TrainingMethod;
+  /** Width of the head's first Dense (the OPU input size for optical heads). */
+  opuIn: number;
+  /** OPU output size (camera pixels used). */
+  opuOut: number;
+  opuMode: OpuMode;
+  binarizeCenter: BinarizeCenter;
+  camera?: CameraConfig;
+  dropout: number;
+  /** Seed of every fixed random thing: initial weights, OPU matrix, DFA feedback matrix. */
+  seed: number;
+  normalization: { mean: number[]; std: number[] };
+}
+
+export function defaultModelConfig(partial: Partial<ModelConfig> = {}): ModelConfig {
+  const cfg: ModelConfig = {
+    architecture: 'vgg16',
+    width: 0.25,
+    numClasses: 10,
+    defense: 'none',
+    training: 'bp',
+    opuIn: 512,
+    opuOut: 8000,
+    opuMode: 'reference',
+    binarizeCenter: 'batch-mean',
+    dropout: 0.5,
+    seed: 0,
+    normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+    ...partial,
+  };
+  validateModelConfig(cfg);
+  return cfg;
+}
+
+export function validateModelConfig(cfg: ModelConfig): void {
+  const oneOf = <T extends string>(field: string, value: string, allowed: readonly T[]): void => {
+    if (!allowed.includes(value as T)) {
+      throw new UserError(`unknown ${field} '${value}': expected one of ${allowed.join(', ')}`);
+    }
+  };
+  oneOf('model', cfg.architecture, ARCHITECTURES);
+  oneOf('defense', cfg.defense, DEFENSES);
+  oneOf('training', cfg.training, TRAINING_METHODS);
+  oneOf('opu mode', cfg.opuMode, ['physical', 'reference'] as const);
+  oneOf('binarize center', cfg.binarizeCenter, ['batch-mean', 'sample-mean'] as const);
+  const positiveInt = (field: string, v: number): void => {
+    if (!Number.isInteger(v) || v <= 0) throw new UserError(`bad ${field} ${v}: expected a positive integer`);
+  };
+  positiveInt('opu-in', cfg.opuIn);
+  positiveInt('opu-out', cfg.opuOut);
+  positiveInt('classes', cfg.numClasses);
+  if (!(cfg.width > 0 && cfg.width <= 4)) throw new UserError(`bad width ${cfg.width}: expected a number in (0, 4]`);
+  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new UserError(`bad dropout ${cfg.dropout}: expected [0, 1)`);
+}
+
+/** A readable id such as `vgg16-w0.25-optical-hybrid`. */
+export function modelId(cfg: ModelConfig): string {
+  return `${cfg.architecture}-w${cfg.width}-${cfg.defense}-${cfg.training}`;
+}
+
+export function usesOpu(defense: DefenseName): boolean {
+  return defense === 'optical' || defense === 'dfa-projection';
+}
+
+export function usesBinarization(defense: DefenseName): boolean {
+  return defense === 'optical' || defense === 'dfa-binarize';
+}

@@ -1,0 +1,266 @@
+/**
+ * Training loop for bp / dfa / hybrid (REFERENCE.md §3): one `tf.variableGrads` call per step over the network's
+ * forward with the training gradient path — DFA feedback points inject e·B where backprop is cut, layers above
+ * them get true backprop. Per-epoch evaluation, LR schedule, atomic checkpoint every epoch, resume, NaN guard.
+ *
+ * Determinism: batch order, augmentation and dropout masks derive from (seed, epoch, step), so a resumed run
+ * continues exactly as an uninterrupted one would.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Dataset } from '../../datasets/types';
+import { iterateBatches } from '../../datasets/batches';
+import { defaultAugmentation } from '../../datasets/augment';
+import { deriveSeed } from '../util/rng';
+import { UserError } from '../util/errors';
+import { progress } from '../util/progress';
+import { Network, GradientPath, TRAINING_GRADIENT_PATHS } from '../models/network';
+import { DfaSession } from '../models/dfa';
+import { Optimizer, OptimizerConfig } from './optimizers';
+import { LrSchedule, ScheduleConfig } from './schedules';
+import { saveCheckpoint, readCheckpointMeta, readCheckpointTensors, assignTensors } from './checkpoint';
+import { ModelConfig } from '../models/config';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  augment: boolean;
+  seed: number;
+  /** Limit the number of training images (first N). */
+  trainSamples?: number;
+  /** Test images used for per-epoch evaluation (first N). */
+  evalSamples?: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  lr: number;
+  imgPerSec: number;
+  seconds: number;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  epochsDone: number;
+  testAccuracy: number;
+  imgPerSec: number;
+}
+
+/** The gradient path a training method uses. */
+export function trainingGradientPath(net: Network): GradientPath {
+  if (net.config.training !== 'bp') return TRAINING_GRADIENT_PATHS.dfa;
+  // Plain backprop through an optical head needs surrogates: a simulation-only oracle (STE sign, true matrix).
+  return TRAINING_GRADIENT_PATHS.bpOracle;
+}
+
+/** Mean cross-entropy on logits. */
+export function meanCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const logp = tf.logSoftmax(logits);
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), 1))) as tf.Scalar;
+  });
+}
+
+/** One optimizer step. Returns the batch's mean loss and number correct (computed in the same forward). */
+export function trainStep(
+  net: Network,
+  optimizer: Optimizer,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  dropoutSeed: number,
+): { loss: number; correct: number } {
+  const named = net.store.list().filter((p) => p.trainable);
+  const vars = new Map(named.map((p) => [p.name, p.variable]));
+  const session = net.feedback ? new DfaSession(net.feedback) : undefined;
+  const gradient = trainingGradientPath(net);
+  let correct: tf.Scalar | null = null;
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = net.forward(x, { training: true, gradient, dfaSession: gradient.dfa ? session : undefined, dropoutSeed });
+      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(y, 'int32')), 'float32'))) as tf.Scalar;
+      return meanCrossEntropy(logits, y) as tf.Scalar;
+    }, named.map((p) => p.variable));
+    const byName = new Map<string, tf.Tensor>();
+    for (const p of named) byName.set(p.name, grads[p.variable.name]);
+    const loss = value.dataSync()[0];
+    if (Number.isFinite(loss)) optimizer.apply(vars, byName);
+    value.dispose();
+    tf.dispose(Object.values(grads));
+    const c = (correct as tf.Scalar | null)?.dataSync()[0] ?? 0;
+    return { loss, correct: c };
+  } finally {
+    if (correct) (correct as tf.Scalar).dispose();
+    session?.dispose();
+  }
+}
+
+/** A view of the first `n` examples (no copy). */
+export function firstExamples(ds: Dataset, n?: number): Dataset {
+  if (n === undefined || n >= ds.n) return ds;
+  const size = ds.height * ds.width * ds.channels;
+  return { ...ds, n, images: ds.images.subarray(0, n * size), labels: ds.labels.subarray(0, n) };
+}
+
+/** Eval-mode loss and accuracy over a dataset (first `limit` images). */
+export function evaluate(net: Network, ds: Dataset, batchSize = 256, limit?: number): { loss: number; accuracy: number; n: number } {
+  let lossSum = 0;
+  let correct = 0;
+  let n = 0;
+  for (const batch of iterateBatches(firstExamples(ds, limit), { batchSize, shuffle: false, seed: 0 })) {
+    const [l, c] = tf.tidy(() => {
+      const logits = net.predictLogits(batch.x);
+      const ce = meanCrossEntropy(logits, batch.y);
+      const corr = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(batch.y, 'int32')), 'float32'));
+      return [ce.dataSync()[0], corr.dataSync()[0]];
+    });
+    const b = batch.x.shape[0];
+    lossSum += l * b;
+    correct += c;
+    n += b;
+    tf.dispose([batch.x, batch.y]);
+  }
+  return { loss: lossSum / Math.max(1, n), accuracy: correct / Math.max(1, n), n };
+}
+
+export interface TrainOptions {
+  checkpointDir?: string;
+  /** Continue from the checkpoint in checkpointDir when one exists. */
+  resume?: boolean;
+  quiet?: boolean;
+  /** Extra training metadata recorded in the checkpoint (dataset name, command line...). */
+  meta?: Record<string, unknown>;
+}
+
+function saveTraining(
+  dir: string,
+  net: Network,
+  optimizer: Optimizer,
+  schedule: LrSchedule,
+  cfg: TrainConfig,
+  history: EpochRecord[],
+  meta: Record<string, unknown>,
+): void {
+  const tensors = [
+    ...net.store.list().map((p) => ({ name: p.name, tensor: p.variable as tf.Tensor })),
+    ...optimizer.namedState(),
+  ];
+  const last = history[history.length - 1];
+  saveCheckpoint(
+    dir,
+    net.config,
+    tensors,
+    {
+      ...meta,
+      config: cfg,
+      epochsDone: history.length,
+      history,
+      optimizer: optimizer.meta(),
+      schedule: schedule.state(),
+    },
+    last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss, trainAccuracy: last.trainAccuracy } : {},
+  );
+}
+
+/** Load a checkpoint's weights into a network built from its config (caller disposes the network). */
+export function loadNetwork(dir: string): { net: Network; meta: ReturnType<typeof readCheckpointMeta> } {
+  const meta = readCheckpointMeta(dir);
+  const net = new Network(meta.config as ModelConfig);
+  const tensors = readCheckpointTensors(dir, meta);
+  try {
+    assignTensors(dir, tensors, net.store.list());
+  } catch (e) {
+    net.dispose();
+    throw e;
+  } finally {
+    tf.dispose([...tensors.values()]);
+  }
+  return { net, meta };
+}
+
+export async function train(net: Network, trainSet: Dataset, testSet: Dataset, cfg: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  if (!Number.isInteger(cfg.epochs) || cfg.epochs < 0) throw new UserError(`bad epochs ${cfg.epochs}: expected a non-negative integer`);
+  if (!Number.isInteger(cfg.batchSize) || cfg.batchSize <= 0) throw new UserError(`bad batch size ${cfg.batchSize}: expected a positive integer`);
+  const optimizer = new Optimizer(cfg.optimizer);
+  const schedule = new LrSchedule(cfg.schedule, cfg.optimizer.lr);
+  let history: EpochRecord[] = [];
+  const ckpt = opts.checkpointDir;
+  if (ckpt && opts.resume && fs.existsSync(path.join(ckpt, 'model.json'))) {
+    const meta = readCheckpointMeta(ckpt);
+    const tensors = readCheckpointTensors(ckpt, meta);
+    assignTensors(ckpt, tensors, net.store.list());
+    const train = meta.train as { history?: EpochRecord[]; optimizer?: { step: number; lr: number }; schedule?: { best: number | null; badEpochs: number } };
+    if (train.optimizer) optimizer.restore(train.optimizer, tensors);
+    if (train.schedule) schedule.restore(train.schedule);
+    history = train.history ?? [];
+    tf.dispose([...tensors.values()]);
+    if (!opts.quiet) process.stderr.write(`resuming from ${ckpt} after epoch ${history.length}\n`);
+  }
+  const nTrain = Math.min(trainSet.n, cfg.trainSamples ?? trainSet.n);
+  const stepsPerEpoch = Math.floor(nTrain / cfg.batchSize) || 1;
+  const augment = cfg.augment ? defaultAugmentation(trainSet.name) : undefined;
+  try {
+    for (let epoch = history.length + 1; epoch <= cfg.epochs; epoch++) {
+      const bar = progress(`epoch ${epoch}/${cfg.epochs}`, stepsPerEpoch, { quiet: opts.quiet });
+      const t0 = Date.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let step = 0;
+      for (const batch of iterateBatches(firstExamples(trainSet, nTrain), {
+        batchSize: cfg.batchSize,
+        shuffle: true,
+        seed: deriveSeed(cfg.seed, 'shuffle', epoch),
+        augment,
+        dropLast: nTrain >= cfg.batchSize,
+      })) {
+        const r = trainStep(net, optimizer, batch.x, batch.y, deriveSeed(cfg.seed, 'dropout', epoch, step));
+        const b = batch.x.shape[0];
+        tf.dispose([batch.x, batch.y]);
+        if (!Number.isFinite(r.loss)) {
+          throw new UserError(
+            `training loss became ${r.loss} at epoch ${epoch} step ${step + 1} (lr ${optimizer.lr}); ` +
+              (ckpt && history.length ? `last good checkpoint kept at ${ckpt} (epoch ${history.length})` : 'no checkpoint was written') +
+              '; lower the learning rate',
+          );
+        }
+        lossSum += r.loss * b;
+        correct += r.correct;
+        seen += b;
+        step += 1;
+        bar.update(step, `loss ${(lossSum / seen).toFixed(3)} acc ${((100 * correct) / seen).toFixed(1)}%`);
+      }
+      const trainSeconds = (Date.now() - t0) / 1000;
+      const ev = evaluate(net, testSet, 256, cfg.evalSamples);
+      const record: EpochRecord = {
+        epoch,
+        trainLoss: lossSum / Math.max(1, seen),
+        trainAccuracy: correct / Math.max(1, seen),
+        testLoss: ev.loss,
+        testAccuracy: ev.accuracy,
+        lr: optimizer.lr,
+        imgPerSec: seen / Math.max(1e-9, trainSeconds),
+        seconds: (Date.now() - t0) / 1000,
+      };
+      history.push(record);
+      optimizer.lr = schedule.afterEpoch(epoch, optimizer.lr, ev.loss);
+      bar.done(
+        `train loss ${record.trainLoss.toFixed(3)} acc ${(100 * record.trainAccuracy).toFixed(1)}% | ` +
+          `test loss ${ev.loss.toFixed(3)} acc ${(100 * ev.accuracy).toFixed(1)}% | lr ${record.lr.toPrecision(3)} | ${record.imgPerSec.toFixed(1)} img/s`,
+      );
+      if (ckpt) saveTraining(ckpt, net, optimizer, schedule, cfg, history, opts.meta ?? {});
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  const last = history[history.length - 1];
+  const imgPerSec = history.length ? history.reduce((a, h) => a + h.imgPerSec, 0) / history.length : 0;
+  return { history, epochsDone: history.length, testAccuracy: last?.testAccuracy ?? NaN, imgPerSec };
+}
