@@ -561,6 +561,7 @@ function c14(results: ResultsFile, load: PerSampleLoader): CheckRecord {
   return summarize('C14', f, 'no model has two or more runs at the same eps to combine', (n) => {
     if (!biggestGap) return `per-example worst case computed for ${n} model/eps groups`;
     const { wc, gap } = biggestGap;
+    if (gap <= 0) return `per-example worst case computed for ${n} model/eps groups; it equals the best single attack everywhere`;
     return `per-example worst case computed for ${n} model/eps groups; largest gain on ${wc.model} at eps ${formatEps(wc.eps)}: ${pct(wc.accuracy)} vs ${pct(wc.bestSingle.robustAccuracy)} for the best single attack (${label(wc.bestSingle)})${gap > C14_GAP_NOTE ? ' — quote the worst case' : ''}`;
   });
 }

@@ -38,6 +38,8 @@ export function formatRunEps(run: RunRecord): string {
 
 /** "pgd" -> "PGD", "apgd-dlr" -> "APGD-DLR", "square" -> "Square". */
 export function attackLabel(name: string): string {
-  const upper = /^(fgsm|pgd|apgd|apgd-ce|apgd-dlr|bim|mifgsm|cw|nes|hsja|rays|spsa|eot-pgd)$/i;
+  const known: Record<string, string> = { rays: 'RayS', square: 'Square', noise: 'Noise', bandits: 'Bandits-TD', 'bandits-td': 'Bandits-TD', parsimonious: 'Parsimonious' };
+  const upper = /^(fgsm|pgd|apgd|apgd-ce|apgd-dlr|bim|mifgsm|cw|nes|hsja|spsa|eot-pgd)$/i;
+  if (known[name.toLowerCase()]) return known[name.toLowerCase()];
   return upper.test(name) ? name.toUpperCase() : name.charAt(0).toUpperCase() + name.slice(1);
 }

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import './tfjs-gradients';
 import { UserError } from '../util/errors';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 

@@ -1,0 +1,241 @@
+/**
+ * HopSkipJumpAttack (Chen, Jordan, Wainwright, IEEE S&P 2020), L2 and L-inf, decision-based: the attack
+ * sees only the top-1 label of each query.
+ *
+ * Start from a random uniform image with a different label, binary-search towards x0 to the decision
+ * boundary, then iterate: Monte-Carlo estimate of the boundary normal from sign(decision) of points
+ * x_b + delta u (baseline-subtracted), a geometric step-size search along it (halving until adversarial
+ * again), and a binary search back to the boundary. Follows the authors' reference implementation
+ * (Jianbo-Lab/HSJA): theta = gamma / (d sqrt(d)) (L2) or gamma / d^2 (L-inf), delta from the last
+ * post-update distance, num_evals = init * sqrt(t).
+ *
+ * HSJA minimises the distance of an adversarial point; here it stops as soon as any queried point is
+ * adversarial AND within eps of x0 (success). Otherwise it runs until the budget and returns the best
+ * adversarial point projected onto the eps-ball (success = false).
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Attack, AttackContext, AttackOutcome, Classifier, Norm } from '../../src/types';
+import { runQueryAttack, type ExampleProgram, type ExampleResult, type ExampleTask, type LabelReply } from './engine';
+import { clip01, distance, l2Norm, projectInto } from './pixels';
+import { checkKnownKeys, integer, normParam, positive, type RawParams } from './params';
+
+export interface HsjaParams {
+  norm: Norm;
+  maxQueries: number;
+  /** Evaluations of the first gradient estimate (grows as sqrt(iteration)). */
+  initEvals: number;
+  maxEvals: number;
+  gamma: number;
+  /** Random starting images tried before giving up on an example. */
+  initTrials: number;
+  maxRowsPerCall: number;
+}
+
+export const HSJA_DEFAULTS: HsjaParams = {
+  norm: 'l2',
+  maxQueries: 5000,
+  initEvals: 100,
+  maxEvals: 10000,
+  gamma: 1,
+  initTrials: 100,
+  maxRowsPerCall: 0,
+};
+
+export function parseHsjaParams(raw: RawParams): HsjaParams {
+  checkKnownKeys('hsja', raw, Object.keys(HSJA_DEFAULTS));
+  const d = HSJA_DEFAULTS;
+  return {
+    norm: normParam('hsja', raw, ['l2', 'linf'], d.norm),
+    maxQueries: integer('hsja', raw, 'maxQueries', d.maxQueries, 1),
+    initEvals: integer('hsja', raw, 'initEvals', d.initEvals, 1),
+    maxEvals: integer('hsja', raw, 'maxEvals', d.maxEvals, 1),
+    gamma: positive('hsja', raw, 'gamma', d.gamma),
+    initTrials: integer('hsja', raw, 'initTrials', d.initTrials, 1),
+    maxRowsPerCall: integer('hsja', raw, 'maxRowsPerCall', 0, 0),
+  };
+}
+
+export class HopSkipJumpAttack implements Attack {
+  readonly name = 'hsja';
+  readonly threat = 'decision' as const;
+  readonly norm: Norm;
+  readonly params: Readonly<Record<string, unknown>>;
+  private readonly p: HsjaParams;
+
+  constructor(params: RawParams = {}) {
+    this.p = parseHsjaParams(params);
+    this.norm = this.p.norm;
+    this.params = { ...this.p, stepSizeSearch: 'geometric' };
+  }
+
+  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
+    const p = this.p;
+    return runQueryAttack<LabelReply>(
+      model,
+      x,
+      labels,
+      epsilons,
+      ctx,
+      { name: `hsja-${p.norm}`, mode: 'labels', norm: p.norm, budget: p.maxQueries, maxRowsPerCall: p.maxRowsPerCall },
+      (task) => hsjaProgram(task, p),
+    );
+  }
+}
+
+/** Thrown inside the program when the budget cannot pay for the next request. */
+const OUT_OF_BUDGET = Symbol('out of budget');
+
+function* hsjaProgram(task: ExampleTask, p: HsjaParams): ExampleProgram<LabelReply> {
+  const { x0, eps, rng, dim, norm } = task;
+  const theta = norm === 'l2' ? p.gamma / (Math.sqrt(dim) * dim) : p.gamma / (dim * dim);
+  // Best confirmed adversarial point so far and its distance.
+  let adv: Float32Array | undefined;
+  let advDist = Infinity;
+
+  const failure = (): ExampleResult => {
+    if (!adv) return { adversarial: x0.slice(), success: false };
+    return { adversarial: projectInto(norm, new Float32Array(dim), adv, x0, eps), success: false };
+  };
+
+  /**
+   * Query rows; returns their decisions (true = adversarial), or a success result when a row is adversarial
+   * and within eps (the earliest such row).
+   */
+  function* decide(rows: Float32Array[]): Generator<Float32Array[], boolean[] | ExampleResult, LabelReply> {
+    if (task.remaining() < rows.length) throw OUT_OF_BUDGET;
+    const reply = yield rows;
+    const out: boolean[] = [];
+    for (let r = 0; r < rows.length; r++) {
+      const ok = task.reached(reply.predictions[r]);
+      if (ok && distance(rows[r], x0, norm) <= eps) {
+        return { adversarial: rows[r], success: true, successRow: r, prediction: reply.predictions[r] };
+      }
+      out.push(ok);
+    }
+    return out;
+  }
+  const isResult = (v: boolean[] | ExampleResult): v is ExampleResult => !Array.isArray(v);
+
+  /** Binary search between x0 and an adversarial point towards the boundary (reference binary_search_batch). */
+  function* boundarySearch(point: Float32Array): Generator<Float32Array[], ExampleResult | number, LabelReply> {
+    const postUpdate = distance(point, x0, norm);
+    let high = norm === 'linf' ? postUpdate : 1;
+    let low = 0;
+    const threshold = norm === 'linf' ? Math.min(postUpdate * theta, theta) : theta;
+    const blend = (alpha: number): Float32Array => {
+      const out = new Float32Array(dim);
+      if (norm === 'l2') for (let j = 0; j < dim; j++) out[j] = (1 - alpha) * x0[j] + alpha * point[j];
+      else for (let j = 0; j < dim; j++) out[j] = Math.min(Math.max(point[j], x0[j] - alpha), x0[j] + alpha);
+      return out;
+    };
+    while ((high - low) / threshold > 1) {
+      const mid = (high + low) / 2;
+      const row = blend(mid);
+      const d = yield* decide([row]);
+      if (isResult(d)) return d;
+      if (d[0]) {
+        high = mid;
+        adv = row;
+        advDist = distance(row, x0, norm);
+      } else {
+        low = mid;
+      }
+    }
+    if (!adv || advDist > distance(blend(high), x0, norm)) {
+      adv = blend(high);
+      advDist = distance(adv, x0, norm);
+    }
+    return postUpdate;
+  }
+
+  try {
+    // 1. A random adversarial starting point.
+    let start: Float32Array | undefined;
+    for (let t = 0; t < p.initTrials && !start; t++) {
+      const noise = new Float32Array(dim);
+      for (let j = 0; j < dim; j++) noise[j] = rng.uniform();
+      const d = yield* decide([noise]);
+      if (isResult(d)) return d;
+      if (d[0]) start = noise;
+    }
+    if (!start) return failure();
+    adv = start;
+    advDist = distance(start, x0, norm);
+    // Coarse blend towards x0 (reference `initialize`: tolerance 0.001 on the blend factor).
+    let lo = 0;
+    let hi = 1;
+    while (hi - lo > 0.001) {
+      const mid = (hi + lo) / 2;
+      const row = new Float32Array(dim);
+      for (let j = 0; j < dim; j++) row[j] = (1 - mid) * x0[j] + mid * start[j];
+      const d = yield* decide([row]);
+      if (isResult(d)) return d;
+      if (d[0]) hi = mid;
+      else lo = mid;
+    }
+    const init = new Float32Array(dim);
+    for (let j = 0; j < dim; j++) init[j] = (1 - hi) * x0[j] + hi * start[j];
+    adv = init;
+    advDist = distance(init, x0, norm);
+    const first = yield* boundarySearch(init);
+    if (typeof first !== 'number') return first;
+    let distPostUpdate = first;
+
+    // 2. Iterations: gradient estimate, geometric step search, binary search.
+    for (let t = 1; ; t++) {
+      const base = adv as Float32Array;
+      const dist = advDist;
+      const delta = t === 1 ? 0.1 : (norm === 'l2' ? Math.sqrt(dim) : dim) * theta * distPostUpdate;
+      let evals = Math.min(Math.floor(p.initEvals * Math.sqrt(t)), p.maxEvals);
+      evals = Math.min(evals, task.remaining() - 1);
+      if (evals < 1) throw OUT_OF_BUDGET;
+      const rvs: Float64Array[] = [];
+      const rows: Float32Array[] = [];
+      for (let e = 0; e < evals; e++) {
+        const rv = new Float64Array(dim);
+        for (let j = 0; j < dim; j++) rv[j] = norm === 'l2' ? rng.normal() : rng.range(-1, 1);
+        const n = l2Norm(rv) || 1;
+        const row = new Float32Array(dim);
+        for (let j = 0; j < dim; j++) {
+          row[j] = clip01(base[j] + (delta * rv[j]) / n);
+          rv[j] = (row[j] - base[j]) / delta;
+        }
+        rvs.push(rv);
+        rows.push(row);
+      }
+      const dec = yield* decide(rows);
+      if (isResult(dec)) return dec;
+      const fval = dec.map((b) => (b ? 1 : -1));
+      const mean = fval.reduce((a, b) => a + b, 0) / evals;
+      const grad = new Float64Array(dim);
+      for (let e = 0; e < evals; e++) {
+        // All same sign: the reference uses +/- mean(rv); otherwise the baseline-subtracted estimate.
+        const f = mean === 1 ? 1 : mean === -1 ? -1 : fval[e] - mean;
+        const rv = rvs[e];
+        for (let j = 0; j < dim; j++) grad[j] += (f * rv[j]) / evals;
+      }
+      const gn = l2Norm(grad) || 1;
+      const update = new Float64Array(dim);
+      for (let j = 0; j < dim; j++) update[j] = norm === 'linf' ? Math.sign(grad[j]) : grad[j] / gn;
+
+      // Geometric progression: halve the step until the point is adversarial again.
+      let stepSize = dist / Math.sqrt(t);
+      let moved: Float32Array | undefined;
+      for (let halvings = 0; halvings < 30 && !moved; halvings++) {
+        const row = new Float32Array(dim);
+        for (let j = 0; j < dim; j++) row[j] = clip01(base[j] + stepSize * update[j]);
+        const d = yield* decide([row]);
+        if (isResult(d)) return d;
+        if (d[0]) moved = row;
+        else stepSize /= 2;
+      }
+      if (!moved) continue;
+      const post = yield* boundarySearch(moved);
+      if (typeof post !== 'number') return post;
+      distPostUpdate = post;
+    }
+  } catch (e) {
+    if (e === OUT_OF_BUDGET) return failure();
+    throw e;
+  }
+}

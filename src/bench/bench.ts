@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench -- --width 0.25 1 --batch 64 --workloads forward,train,input_grad --backend wasm --repeats 3`
+ * Prints one JSON line per (width, workload) with the fields of /work/shared/bench/torch_peer.py.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { initBackend } from '../backend/index';
+import { registerTfjsGradients } from '../backend/kernels/gradients';
+import { isUserError, UserError } from '../util/errors';
+import { benchRecord, BenchModel, bestOf, parseWorkloads } from './workloads';
+
+async function main(argv: string[]): Promise<void> {
+  const args = await yargs(argv)
+    .scriptName('opulab-bench')
+    .usage('$0 [options]: time VGG-16 forward / train / input_grad like the PyTorch peer')
+    .option('width', { type: 'number', array: true, default: [0.25, 1], describe: 'width multipliers' })
+    .option('batch', { type: 'number', default: 64 })
+    .option('workloads', { type: 'string', default: 'forward,train,input_grad' })
+    .option('backend', { type: 'string', default: 'wasm', describe: 'auto | tensorflow | wasm | cpu' })
+    .option('repeats', { type: 'number', default: 3 })
+    .option('seed', { type: 'number', default: 0 })
+    .strict()
+    .help()
+    .parseAsync();
+
+  const workloads = parseWorkloads(args.workloads);
+  for (const w of args.width) {
+    if (!(w > 0) || !Number.isFinite(w)) throw new UserError(`bad --width ${w}: expected positive numbers`);
+  }
+  const info = await initBackend(args.backend, true);
+  await registerTfjsGradients();
+  const threads = 1; // one backend in this process; worker_threads come later
+  for (const width of args.width) {
+    const model = new BenchModel(width, args.batch, args.seed);
+    try {
+      for (const workload of workloads) {
+        const seconds = bestOf(() => model.run(workload), args.repeats);
+        const rec = benchRecord(`opulab-${info.name}`, workload, width, args.batch, threads, seconds);
+        process.stdout.write(`${JSON.stringify(rec)}\n`);
+      }
+    } finally {
+      model.dispose();
+    }
+  }
+}
+
+main(hideBin(process.argv)).catch((err: unknown) => {
+  if (isUserError(err)) {
+    process.stderr.write(`opulab-bench: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
