@@ -33,9 +33,15 @@ export function normalizeL2(t: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => tf.div(t, perExample(tf.add(perExampleNorm(t, 'l2'), NORM_FLOOR))) as tf.Tensor4D);
 }
 
-/** The steepest-ascent direction of unit norm for a gradient: sign(g) for L-inf, g/||g||_2 for L2. */
+/**
+ * The steepest-ascent direction of unit norm for a gradient: sign(g) for L-inf, g/||g||_2 for L2. NaN
+ * entries (a broken exposed gradient, reported separately as C11) count as zero so iterates stay finite.
+ */
 export function steepestDirection(grad: tf.Tensor4D, norm: Norm): tf.Tensor4D {
-  return norm === 'linf' ? tf.sign(grad) : normalizeL2(grad);
+  return tf.tidy(() => {
+    const g = tf.where(tf.isNaN(grad), tf.zerosLike(grad), grad) as tf.Tensor4D;
+    return norm === 'linf' ? tf.sign(g) : normalizeL2(g);
+  });
 }
 
 export function clipToPixelRange(x: tf.Tensor4D): tf.Tensor4D {

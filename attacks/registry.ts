@@ -5,8 +5,10 @@
 import type { Attack } from '../src/types';
 import { UserError } from '../src/util/errors';
 import { WHITEBOX_ATTACKS, WHITEBOX_ATTACK_DESCRIPTIONS } from './whitebox';
-import { BLACKBOX_ATTACKS, BLACKBOX_ATTACK_DESCRIPTIONS } from './blackbox';
+import { BLACKBOX_ATTACKS, BLACKBOX_DESCRIPTIONS, BLACKBOX_PRESETS } from './blackbox';
+import { TRANSFER_ATTACKS, TRANSFER_ATTACK_DESCRIPTIONS } from './transfer';
 import type { RawParams } from './whitebox/params';
+import { createNoiseAttack } from './noise';
 
 export type AttackFactory = (params?: RawParams) => Attack;
 
@@ -21,8 +23,24 @@ for (const [name, factory] of Object.entries(WHITEBOX_ATTACKS)) {
   registry.set(name, { factory, description: WHITEBOX_ATTACK_DESCRIPTIONS[name as keyof typeof WHITEBOX_ATTACK_DESCRIPTIONS], origin: 'built-in' });
 }
 for (const [name, factory] of Object.entries(BLACKBOX_ATTACKS)) {
-  registry.set(name, { factory, description: BLACKBOX_ATTACK_DESCRIPTIONS[name as keyof typeof BLACKBOX_ATTACK_DESCRIPTIONS], origin: 'built-in' });
+  registry.set(name, { factory, description: BLACKBOX_DESCRIPTIONS[name as keyof typeof BLACKBOX_DESCRIPTIONS], origin: 'built-in' });
 }
+for (const [name, preset] of Object.entries(BLACKBOX_PRESETS)) {
+  registry.set(name, {
+    factory: (params = {}) => BLACKBOX_ATTACKS[preset.attack]({ ...preset.params, ...params }),
+    description: `preset: ${preset.attack} with ${JSON.stringify(preset.params)}`,
+    origin: 'built-in preset',
+  });
+}
+for (const [name, factory] of Object.entries(TRANSFER_ATTACKS)) {
+  registry.set(name, { factory, description: TRANSFER_ATTACK_DESCRIPTIONS[name as keyof typeof TRANSFER_ATTACK_DESCRIPTIONS], origin: 'built-in' });
+}
+
+registry.set('noise', {
+  factory: createNoiseAttack,
+  description: 'random noise of the same norm and size (control for check C16); params norm',
+  origin: 'built-in',
+});
 
 export function registerAttack(name: string, factory: AttackFactory, description: string, origin: string): void {
   registry.set(name, { factory, description, origin });

@@ -18,3 +18,9 @@ export {
 export type { CifarName, DataRoot } from './locate';
 export { CIFAR10_FORMAT, CIFAR100_FORMAT, readCifarFile, readCifarFiles, readCifarLabels, planesToNhwc } from './cifar-binary';
 export type { CifarFormat, CifarRecords } from './cifar-binary';
+export { OFFICIAL_ARCHIVES, KNOWN_FILE_CHECKSUMS, hashFile } from './checksums';
+export type { ArchiveSpec, KnownChecksum } from './checksums';
+export { installArchive, downloadToBuffer, makeMiniFromCifar10 } from './download';
+export { inspectDataset, missingFiles, requiredFiles } from './inspect';
+export type { DatasetInspection, FileCheck } from './inspect';
+export { readTar, extractTar } from './tar';

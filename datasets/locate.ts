@@ -65,7 +65,8 @@ export interface DataRoot {
 
 /** The default data dir when neither --data-dir nor $OPULAB_DATA_DIR is given. */
 export function defaultDataDir(): string {
-  return path.join(os.homedir(), '.cache', 'opulab');
+  // $HOME first (what ~ means in a shell; also honoured when set at run time), else the OS's idea of home
+  return path.join(process.env.HOME || os.homedir(), '.cache', 'opulab');
 }
 
 /** The data dir to use: explicit `dataDir`, then $OPULAB_DATA_DIR, then ~/.cache/opulab (absolute path). */

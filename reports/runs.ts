@@ -98,25 +98,19 @@ export function seriesKey(run: RunRecord): string {
   ]);
 }
 
-/** A short human label for a series: "PGD bpda-true, 50 steps". */
+/** A short human label for a series: "PGD (bpda-true, 50 steps)", "PGD transfer from vgg16-...". */
 export function seriesLabel(run: RunRecord, withSteps: boolean): string {
-  const parts: string[] = [attackLabel(run.attack)];
+  const inner: string[] = [];
   const g = gradientOf(run);
-  if (run.threat === 'white-box' && g) parts.push(g);
-  if (run.threat === 'transfer' && run.source) parts.push(`from ${run.source}`);
-  const extra: string[] = [];
+  if (run.threat === 'white-box' && g) inner.push(g);
   if (withSteps) {
     const steps = numParam(run, 'steps', 'iterations');
     const restarts = numParam(run, 'restarts');
-    if (steps !== undefined) extra.push(`${steps} steps`);
-    if (restarts !== undefined && restarts > 1) extra.push(`${restarts} restarts`);
+    if (steps !== undefined && run.threat === 'white-box') inner.push(`${steps} step${steps === 1 ? '' : 's'}`);
+    if (restarts !== undefined && restarts > 1) inner.push(`${restarts} restarts`);
   }
-  return parts.join(' ') + (extra.length ? `, ${extra.join(', ')}` : '');
-}
-
-/** "run #3 (PGD on m at eps ...)" — how the checks name one run. */
-export function runIndex(results: ResultsFile, run: RunRecord): number {
-  return results.runs.indexOf(run);
+  const head = attackLabel(run.attack) + (run.threat === 'transfer' && run.source ? ` transfer from ${run.source}` : '');
+  return head + (inner.length ? ` (${inner.join(', ')})` : '');
 }
 
 export function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {

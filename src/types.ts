@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 export type Norm = 'linf' | 'l2';
 export type EpsSpace = 'pixel' | 'normalized';
-export type ThreatModel = 'white-box' | 'black-box-score' | 'decision' | 'transfer';
+export type ThreatModel = 'white-box' | 'black-box-score' | 'decision' | 'transfer' | 'noise';
 
 /** Per-example loss computed from logits: [batch, classes] -> [batch]. */
 export type LossFn = (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Tensor1D;

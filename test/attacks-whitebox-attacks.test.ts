@@ -1,9 +1,8 @@
 /** FGSM, PGD and APGD on tiny linear classifiers with true gradients. */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { registerTfjsGradients } from '../src/backend/kernels/gradients';
+import { initBackend } from '../src/backend';
 import { WHITEBOX_ATTACKS, Apgd, Fgsm, Pgd } from '../attacks/whitebox';
-import { apgdCheckpoints, apgdSchedule } from '../attacks/whitebox/apgd';
+import { apgdCheckpoints, apgdHalvings, apgdSchedule } from '../attacks/whitebox/apgd';
 import { perExampleNorm } from '../attacks/projection';
 import { UserError } from '../src/util/errors';
 import { makeRng } from '../src/util/rng';
@@ -11,8 +10,7 @@ import type { AttackOutcome, Classifier } from '../src/types';
 import { LinearClassifier, randomImages } from './helpers/toy-classifiers';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await registerTfjsGradients();
+  await initBackend('cpu', true);
 });
 
 const softmax = (z: number[]) => {
@@ -141,7 +139,7 @@ describe('PGD', () => {
     const labels = Int32Array.from([0, 1, 2, 3]);
     const clean = await tf.tidy(() => tf.argMax(m.logits(x), 1)).data();
     for (const name of Object.keys(WHITEBOX_ATTACKS) as (keyof typeof WHITEBOX_ATTACKS)[]) {
-      const out = await WHITEBOX_ATTACKS[name]({ steps: 5 } as never).run(m, x, labels, [0, 0.1], { seed: 3 });
+      const out = await WHITEBOX_ATTACKS[name](name === 'fgsm' ? {} : { steps: 5 }).run(m, x, labels, [0, 0.1], { seed: 3 });
       expect(Array.from(out[0].adversarial.dataSync())).toEqual(Array.from(x.dataSync()));
       expect(out[0].adversarialPrediction).toEqual(Array.from(clean));
       expect(out[0].success).toEqual(Array.from(clean, (p, i) => p !== labels[i]));
@@ -166,6 +164,29 @@ describe('PGD', () => {
     const a = await get(7);
     expect(await get(7)).toEqual(a);
     expect(await get(8)).not.toEqual(a);
+    x.dispose();
+    m.dispose();
+  });
+
+  test('restarts keep per example the successful, else the higher-loss point', async () => {
+    const m = new LinearClassifier({ inputShape: [3, 3, 3], numClasses: 10, seed: 31 });
+    const x = randomImages(16, [3, 3, 3], 32, 0.2, 0.8);
+    const labels = Int32Array.from((await tf.tidy(() => tf.argMax(m.logits(x), 1)).data()) as Int32Array);
+    const eps = [0.01];
+    // Restart 0 uses the same derived seed in both runs, so the 4-restart result can only improve on it.
+    const one = await new Pgd({ steps: 3, relStepSize: 0.5, restarts: 1 }).run(m, x, labels, eps, { seed: 5 });
+    const four = await new Pgd({ steps: 3, relStepSize: 0.5, restarts: 4 }).run(m, x, labels, eps, { seed: 5 });
+    const s1 = one[0].success;
+    const s4 = four[0].success;
+    expect(s1.some((v) => !v)).toBe(true); // the budget leaves unsuccessful examples to improve on
+    s1.forEach((v, i) => {
+      if (v) expect(s4[i]).toBe(true);
+      else if (!s4[i]) expect(four[0].loss![i]).toBeGreaterThanOrEqual(one[0].loss![i]);
+    });
+    // Some unsuccessful example gained loss from the extra restarts.
+    expect(s1.some((v, i) => !v && four[0].loss![i] > one[0].loss![i] + 1e-6)).toBe(true);
+    dispose(one);
+    dispose(four);
     x.dispose();
     m.dispose();
   });
@@ -232,25 +253,47 @@ describe('APGD', () => {
     expect(apgdCheckpoints(100)).toEqual([22, 41, 57, 70, 80, 87, 93, 99]);
   });
 
-  test('reaches at least the loss of PGD with the same budget (CE, linear model)', async () => {
+  test('the two step-halving conditions, by hand', () => {
+    // Columns = examples. Window of 5 transitions, rho = 0.75: halve if <= 3.75 increases.
+    const history = [
+      [0, 0, 0, 0],
+      [1, 1, 1, 1],
+      [2, 0, 2, 2],
+      [3, 1, 3, 3],
+      [4, 0, 4, 4],
+      [5, 1, 5, 5],
+    ];
+    const reduced = [false, false, false, true];
+    const bestLast = [0, 0, 10, 10];
+    const best = [5, 1, 10, 10];
+    // ex 0: 5/5 increases, best improved -> keep; ex 1: 3/5 increases -> (1) halve;
+    // ex 2: 5/5 increases but best stuck and not reduced last time -> (2) halve; ex 3: reduced last time -> keep.
+    expect(apgdHalvings(history, 5, 0.75, reduced, bestLast, best)).toEqual([false, true, true, false]);
+    // Only the last `window` transitions count: with window 2, example 1 has 1/2 increases <= 1.5 -> halve.
+    expect(apgdHalvings(history, 2, 0.75, [true, true, true, true], bestLast, best)).toEqual([false, true, false, false]);
+  });
+
+  test('reaches at least the loss / successes of PGD with the same budget (linear model, 10 classes)', async () => {
     const m = new LinearClassifier({ inputShape: [3, 3, 3], numClasses: 10, seed: 21 });
     const x = randomImages(8, [3, 3, 3], 22, 0.2, 0.8);
-    const labels = await tf.tidy(() => tf.argMax(m.logits(x), 1)).data() as Int32Array;
-    const eps = [0.02];
-    const pgd = await new Pgd({ steps: 30, randomStart: false }).run(m, x, Int32Array.from(labels), eps, { seed: 1 });
-    const apgd = await new Apgd({ steps: 30, randomStart: false }).run(m, x, Int32Array.from(labels), eps, { seed: 1 });
+    const labels = Int32Array.from((await tf.tidy(() => tf.argMax(m.logits(x), 1)).data()) as Int32Array);
     const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-    const pgdLoss = mean(pgd[0].loss!);
-    const apgdLoss = mean(apgd[0].loss!);
-    expect(apgdLoss).toBeGreaterThanOrEqual(pgdLoss - 1e-4);
-    // Also per example: at least the loss at the clean point.
+    const count = (v: boolean[]) => v.filter(Boolean).length;
+    // L2, eps 1, 10 steps: PGD with Madry's step 2.5 eps / N stops short of the optimum APGD reaches.
+    const pgdL2 = await new Pgd({ norm: 'l2', steps: 10, randomStart: false }).run(m, x, labels, [1], { seed: 1 });
+    const apgdL2 = await new Apgd({ norm: 'l2', steps: 10, randomStart: false }).run(m, x, labels, [1], { seed: 1 });
+    expect(mean(apgdL2[0].loss!)).toBeGreaterThan(mean(pgdL2[0].loss!));
+    // L-inf, eps 0.1: APGD keeps successful iterates, PGD only its last one.
+    const pgdLinf = await new Pgd({ steps: 10, randomStart: false }).run(m, x, labels, [0.1], { seed: 1 });
+    const apgdLinf = await new Apgd({ steps: 10, randomStart: false }).run(m, x, labels, [0.1], { seed: 1 });
+    expect(count(apgdLinf[0].success)).toBeGreaterThanOrEqual(count(pgdLinf[0].success));
+    // Never below the loss at the clean point.
     const clean = tf.tidy(() => {
       const z = m.logits(x);
       return Array.from(tf.neg(tf.sum(tf.mul(tf.logSoftmax(z), tf.oneHot(tf.tensor1d(labels, 'int32'), 10)), 1)).dataSync());
     });
-    apgd[0].loss!.forEach((l, i) => expect(l).toBeGreaterThanOrEqual(clean[i] - 1e-5));
-    dispose(pgd);
-    dispose(apgd);
+    apgdL2[0].loss!.forEach((l, i) => expect(l).toBeGreaterThanOrEqual(clean[i] - 1e-5));
+    [pgdL2, apgdL2, pgdLinf, apgdLinf].forEach(dispose);
     x.dispose();
     m.dispose();
   });
@@ -280,6 +323,7 @@ describe('factories and validation', () => {
     expect(() => WHITEBOX_ATTACKS['apgd-ce']({ rho: 1.5 })).toThrow(/rho '1.5'/);
     expect(() => WHITEBOX_ATTACKS['apgd-ce']({ loss: 'dlr' })).toThrow(/'loss'/);
     expect(() => WHITEBOX_ATTACKS.pgd({ randomStart: 'yes' })).toThrow(/randomStart 'yes'/);
+    expect(() => WHITEBOX_ATTACKS.pgd({ stepSize: 0.01, relStepSize: 0.1 })).toThrow(UserError);
   });
 
   test('params record every resolved hyperparameter', () => {
@@ -291,6 +335,7 @@ describe('factories and validation', () => {
       restarts: 1,
       loss: 'ce',
     });
+    expect(WHITEBOX_ATTACKS.pgd({ stepSize: 0.005 }).params).not.toHaveProperty('relStepSize');
     const a = WHITEBOX_ATTACKS['apgd-dlr']({ norm: 'l2' });
     expect(a.name).toBe('apgd-dlr');
     expect(a.norm).toBe('l2');

@@ -1,6 +1,5 @@
 /** Losses, projection and eps helpers of the white-box suite. */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import {
   crossEntropyLoss,
   cwMarginLoss,
@@ -24,11 +23,10 @@ import {
 } from '../attacks/eps';
 import { UserError } from '../src/util/errors';
 import { makeRng } from '../src/util/rng';
-import { registerTfjsGradients } from '../src/backend/kernels/gradients';
+import { initBackend } from '../src/backend';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await registerTfjsGradients();
+  await initBackend('cpu', true);
 });
 
 function lossValues(fn: (z: tf.Tensor2D, l: tf.Tensor1D) => tf.Tensor1D, logits: number[][], labels: number[]): number[] {

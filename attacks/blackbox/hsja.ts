@@ -88,9 +88,18 @@ const OUT_OF_BUDGET = Symbol('out of budget');
 function* hsjaProgram(task: ExampleTask, p: HsjaParams): ExampleProgram<LabelReply> {
   const { x0, eps, rng, dim, norm } = task;
   const theta = norm === 'l2' ? p.gamma / (Math.sqrt(dim) * dim) : p.gamma / (dim * dim);
-  // Best confirmed adversarial point so far and its distance.
+  // The closest confirmed adversarial point so far (returned, projected, on failure).
   let adv: Float32Array | undefined;
   let advDist = Infinity;
+  const remember = (row: Float32Array): void => {
+    const d = distance(row, x0, norm);
+    if (d < advDist) {
+      adv = row;
+      advDist = d;
+    }
+  };
+  // The boundary point the iterations start from (the reference's `perturbed`).
+  let current = x0;
 
   const failure = (): ExampleResult => {
     if (!adv) return { adversarial: x0.slice(), success: false };
@@ -135,16 +144,12 @@ function* hsjaProgram(task: ExampleTask, p: HsjaParams): ExampleProgram<LabelRep
       if (isResult(d)) return d;
       if (d[0]) {
         high = mid;
-        adv = row;
-        advDist = distance(row, x0, norm);
+        remember(row);
       } else {
         low = mid;
       }
     }
-    if (!adv || advDist > distance(blend(high), x0, norm)) {
-      adv = blend(high);
-      advDist = distance(adv, x0, norm);
-    }
+    current = blend(high);
     return postUpdate;
   }
 
@@ -159,8 +164,7 @@ function* hsjaProgram(task: ExampleTask, p: HsjaParams): ExampleProgram<LabelRep
       if (d[0]) start = noise;
     }
     if (!start) return failure();
-    adv = start;
-    advDist = distance(start, x0, norm);
+    remember(start);
     // Coarse blend towards x0 (reference `initialize`: tolerance 0.001 on the blend factor).
     let lo = 0;
     let hi = 1;
@@ -170,21 +174,23 @@ function* hsjaProgram(task: ExampleTask, p: HsjaParams): ExampleProgram<LabelRep
       for (let j = 0; j < dim; j++) row[j] = (1 - mid) * x0[j] + mid * start[j];
       const d = yield* decide([row]);
       if (isResult(d)) return d;
-      if (d[0]) hi = mid;
-      else lo = mid;
+      if (d[0]) {
+        hi = mid;
+        remember(row);
+      } else {
+        lo = mid;
+      }
     }
     const init = new Float32Array(dim);
     for (let j = 0; j < dim; j++) init[j] = (1 - hi) * x0[j] + hi * start[j];
-    adv = init;
-    advDist = distance(init, x0, norm);
     const first = yield* boundarySearch(init);
     if (typeof first !== 'number') return first;
     let distPostUpdate = first;
 
     // 2. Iterations: gradient estimate, geometric step search, binary search.
     for (let t = 1; ; t++) {
-      const base = adv as Float32Array;
-      const dist = advDist;
+      const base = current;
+      const dist = distance(base, x0, norm);
       const delta = t === 1 ? 0.1 : (norm === 'l2' ? Math.sqrt(dim) : dim) * theta * distPostUpdate;
       let evals = Math.min(Math.floor(p.initEvals * Math.sqrt(t)), p.maxEvals);
       evals = Math.min(evals, task.remaining() - 1);
@@ -226,8 +232,12 @@ function* hsjaProgram(task: ExampleTask, p: HsjaParams): ExampleProgram<LabelRep
         for (let j = 0; j < dim; j++) row[j] = clip01(base[j] + stepSize * update[j]);
         const d = yield* decide([row]);
         if (isResult(d)) return d;
-        if (d[0]) moved = row;
-        else stepSize /= 2;
+        if (d[0]) {
+          moved = row;
+          remember(row);
+        } else {
+          stepSize /= 2;
+        }
       }
       if (!moved) continue;
       const post = yield* boundarySearch(moved);

@@ -56,6 +56,34 @@ export function apgdCheckpoints(steps: number): number[] {
   return out;
 }
 
+/**
+ * The step-size test at a checkpoint, per example. `history[t]` holds the per-example losses after t steps
+ * (history[0] = at the start); the last `window` transitions are examined. Halve when
+ * (1) the loss increased in at most rho * window of them, or
+ * (2) the step was not reduced at the previous checkpoint and the best loss has not improved since.
+ */
+export function apgdHalvings(
+  history: readonly ArrayLike<number>[],
+  window: number,
+  rho: number,
+  reducedLastCheck: readonly boolean[],
+  lossBestLastCheck: ArrayLike<number>,
+  lossBest: ArrayLike<number>,
+): boolean[] {
+  const n = lossBest.length;
+  const halve = new Array<boolean>(n).fill(false);
+  for (let j = 0; j < n; j++) {
+    let increases = 0;
+    for (let t = history.length - window; t < history.length; t++) {
+      if (history[t][j] > history[t - 1][j]) increases++;
+    }
+    const oscillating = increases <= window * rho;
+    const stalled = !reducedLastCheck[j] && lossBestLastCheck[j] >= lossBest[j];
+    halve[j] = oscillating || stalled;
+  }
+  return halve;
+}
+
 export class Apgd implements Attack {
   readonly name: string;
   readonly threat = 'white-box' as const;
@@ -176,18 +204,7 @@ async function apgdCore(
 
       sinceCheck++;
       if (sinceCheck === countdown) {
-        const halve = new Array<boolean>(n).fill(false);
-        for (let j = 0; j < n; j++) {
-          // (1) fraction of increasing steps over the last `countdown` steps <= rho.
-          let increases = 0;
-          for (let t = history.length - countdown; t < history.length; t++) {
-            if (history[t][j] > history[t - 1][j]) increases++;
-          }
-          const oscillating = increases <= countdown * p.rho;
-          // (2) step not reduced last time and no improvement of the best loss since then.
-          const stalled = !reducedLastCheck[j] && lossBestLastCheck[j] >= lossBest[j];
-          halve[j] = oscillating || stalled;
-        }
+        const halve = apgdHalvings(history, countdown, p.rho, reducedLastCheck, lossBestLastCheck, lossBest);
         reducedLastCheck = halve;
         lossBestLastCheck = Float32Array.from(lossBest);
         if (halve.some((v) => v)) {

@@ -123,14 +123,15 @@ export async function runGradientAttack(
   const totalUnits = epsilons.length * opts.restarts;
   let done = 0;
   try {
+    const start = await lossAndPrediction(model, x, lossLabels, lossFn);
+    const startSuccess = goalReached(start.prediction, labels, ctx.targets);
     for (let e = 0; e < epsilons.length; e++) {
       const eps = epsilons[e];
-      const start = await lossAndPrediction(model, x, lossLabels, lossFn);
       let best: Best = {
         x: tf.clone(x),
-        success: goalReached(start.prediction, labels, ctx.targets),
-        loss: start.loss,
-        prediction: start.prediction,
+        success: [...startSuccess],
+        loss: Float32Array.from(start.loss),
+        prediction: Int32Array.from(start.prediction),
       };
       if (eps > 0) {
         for (let r = 0; r < opts.restarts; r++) {

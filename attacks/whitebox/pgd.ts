@@ -10,14 +10,15 @@ import { lossFor, LOSS_NAMES, type LossName } from '../losses';
 import { project, randomStart, steepestDirection } from '../projection';
 import { requireGradient, runGradientAttack } from './common';
 import { ParamReader, type RawParams } from './params';
+import { UserError } from '../../src/util/errors';
 
 export interface PgdParams {
   norm: Norm;
   steps: number;
   /** Absolute step size in pixel units; when absent the step is relStepSize * eps. */
   stepSize?: number;
-  /** Step as a fraction of eps (default 2.5 / steps, Madry et al.). Ignored when stepSize is set. */
-  relStepSize: number;
+  /** Step as a fraction of eps (default 2.5 / steps, Madry et al.); absent when stepSize is set. */
+  relStepSize?: number;
   randomStart: boolean;
   restarts: number;
   loss: LossName;
@@ -43,7 +44,7 @@ export class Pgd implements Attack {
         makeLoss: (targeted, trueLabels) => lossFor(p.loss, targeted, trueLabels),
         core: async ({ model: m, x0, lossLabels, lossFn, eps, seed }) => {
           const grad = requireGradient(m, this.name);
-          const step = p.stepSize ?? p.relStepSize * eps;
+          const step = p.stepSize ?? (p.relStepSize ?? 2.5 / p.steps) * eps;
           let xAdv = p.randomStart ? randomStart(p.norm, x0, eps, seed) : tf.clone(x0);
           for (let i = 0; i < p.steps; i++) {
             const next = tf.tidy(() => {
@@ -52,7 +53,7 @@ export class Pgd implements Attack {
             });
             xAdv.dispose();
             xAdv = next;
-            if (i % 10 === 9) await tf.nextFrame?.();
+            if (i % 10 === 9) await tf.nextFrame();
           }
           return xAdv;
         },
@@ -69,14 +70,17 @@ export class Pgd implements Attack {
 export function parsePgdParams(raw: RawParams): PgdParams {
   const r = new ParamReader('pgd', raw, ['norm', 'steps', 'stepSize', 'relStepSize', 'randomStart', 'restarts', 'loss']);
   const steps = r.int('steps', 50, 1);
+  if (r.has('stepSize') && r.has('relStepSize')) {
+    throw new UserError(`pgd: give stepSize or relStepSize, not both (got ${String(raw.stepSize)} and ${String(raw.relStepSize)})`);
+  }
   const out: PgdParams = {
     norm: r.norm(),
     steps,
-    relStepSize: r.positive('relStepSize', 2.5 / steps),
     randomStart: r.bool('randomStart', true),
     restarts: r.int('restarts', 1, 1),
     loss: r.oneOf('loss', LOSS_NAMES, 'ce'),
   };
   if (r.has('stepSize')) out.stepSize = r.positive('stepSize', 0);
+  else out.relStepSize = r.positive('relStepSize', 2.5 / steps);
   return out;
 }

@@ -25,6 +25,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { tileReduceKernelConfigs } from './kernels/tile-reduce';
+import { maxPoolGradConfig } from './kernels/maxpool-grad';
+import './kernels/batchnorm-relu';
 
 const WASM = 'wasm';
 
@@ -241,7 +244,9 @@ function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorInfo>; ba
   const { x, dy } = args.inputs;
   const filterShape = attrs.filterShape as number[];
   const info = forwardConvInfo(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
-  const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  // Output size from dy itself: tfjs's Conv2D gradient drops dimRoundingMode, so info.outHeight may be off.
+  const [, oh, ow] = dy.shape;
   return withScope(backend, (s) => {
     const cropped = cropForNegativePads(s, x, {
       top: info.padInfo.top,
@@ -282,18 +287,47 @@ const backpropFilterConfig: KernelConfig = {
   kernelFunc: conv2dBackpropFilterWasm as unknown as KernelFunc,
 };
 
+const stockKernels = new Map<string, KernelConfig>();
+const installed = new Set<KernelFunc>();
+
+function stockKernel(name: string): KernelConfig | undefined {
+  if (!stockKernels.has(name)) {
+    const current = tf.getKernel(name, WASM);
+    if (current && !installed.has(current.kernelFunc)) stockKernels.set(name, current);
+  }
+  return stockKernels.get(name);
+}
+
 /** The kernels this module installs, for callers that need to check or report them. */
-export const WASM_TRAINING_KERNELS: readonly string[] = [backpropInputConfig.kernelName, backpropFilterConfig.kernelName];
+export const WASM_TRAINING_KERNELS: readonly string[] = [
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'Tile',
+  'Sum',
+  'Mean',
+  'MaxPoolGrad',
+];
 
 /**
- * Register opulab's wasm training kernels (replacing the stock Conv2DBackpropInput). Idempotent; call
- * before or after `tf.setBackend('wasm')` (the kernels need no setup function).
+ * Register opulab's wasm training kernels: Conv2DBackpropFilter (missing in stock wasm), a fast
+ * Conv2DBackpropInput, faster Tile / Sum / Mean (kernels/tile-reduce.ts) and a one-pass MaxPoolGrad for
+ * disjoint pools (kernels/maxpool-grad.ts). Importing this module also registers the fused training
+ * BatchNorm+ReLU kernel (kernels/batchnorm-relu.ts).
+ * Idempotent; call before or after `tf.setBackend('wasm')`.
  */
 export function registerWasmTrainingKernels(): void {
-  for (const config of [backpropInputConfig, backpropFilterConfig]) {
+  for (const name of WASM_TRAINING_KERNELS) stockKernel(name); // capture stock versions once
+  const configs = [
+    backpropInputConfig,
+    backpropFilterConfig,
+    ...tileReduceKernelConfigs(stockKernel),
+    maxPoolGradConfig(stockKernel('MaxPoolGrad')),
+  ];
+  for (const config of configs) {
     const existing = tf.getKernel(config.kernelName, WASM);
-    if (existing?.kernelFunc === config.kernelFunc) continue;
+    if (existing && installed.has(existing.kernelFunc)) continue;
     if (existing) tf.unregisterKernel(config.kernelName, WASM);
     tf.registerKernel(config);
+    installed.add(config.kernelFunc);
   }
 }

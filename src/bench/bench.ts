@@ -6,7 +6,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../backend/index';
-import { registerTfjsGradients } from '../backend/kernels/gradients';
 import { isUserError, UserError } from '../util/errors';
 import { benchRecord, BenchModel, bestOf, parseWorkloads } from './workloads';
 
@@ -29,7 +28,6 @@ async function main(argv: string[]): Promise<void> {
     if (!(w > 0) || !Number.isFinite(w)) throw new UserError(`bad --width ${w}: expected positive numbers`);
   }
   const info = await initBackend(args.backend, true);
-  await registerTfjsGradients();
   const threads = 1; // one backend in this process; worker_threads come later
   for (const width of args.width) {
     const model = new BenchModel(width, args.batch, args.seed);

@@ -1,8 +1,37 @@
 /** A model's full configuration: what a checkpoint records and what `opulab train` builds. */
 import { UserError } from '../util/errors';
 
-export const ARCHITECTURES = ['vgg11', 'vgg13', 'vgg16'] as const;
+// [backbones/plugins issue] the feature backbone is chosen by architecture: VGG or a RepVGG CIFAR variant
+// (src/models/repvgg.ts). Both sit behind Network's FeatureExtractor interface.
+export const VGG_ARCHITECTURES = ['vgg11', 'vgg13', 'vgg16'] as const;
+export const REPVGG_ARCHITECTURES = ['repvgg-a0', 'repvgg-a1', 'repvgg-a2'] as const;
+export const ARCHITECTURES = [...VGG_ARCHITECTURES, ...REPVGG_ARCHITECTURES] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
+export type VggArchitecture = (typeof VGG_ARCHITECTURES)[number];
+export type RepVggArchitecture = (typeof REPVGG_ARCHITECTURES)[number];
+
+export function isRepVggArchitecture(a: string): a is RepVggArchitecture {
+  return (REPVGG_ARCHITECTURES as readonly string[]).includes(a);
+}
+
+/** RepVGG weights: the multi-branch training form, or the fused single-3x3-conv deploy form. */
+export type RepVggForm = 'train' | 'deploy';
+
+/** A value of a plugin parameter (plugins declare defaults; users override by name). */
+export type PluginParamValue = number | string | boolean;
+
+/**
+ * [plugins issue] What a model config records about a defense plugin (src/plugins): the file it came from and the
+ * parameters it was built with, so a checkpoint reloads the same input transform.
+ */
+export interface DefensePluginRecord {
+  /** Absolute path of the plugin file. */
+  path: string;
+  name: string;
+  params: Record<string, PluginParamValue>;
+  /** sha256 of the file when the model was built (a changed file is reported on reload). */
+  sha256?: string;
+}
 
 /**
  * Built-in defenses. `optical` is the defended head of REFERENCE.md §1; the dfa-* names are the ablations of
@@ -43,6 +72,10 @@ export interface ModelConfig {
   /** Seed of every fixed random thing: initial weights, OPU matrix, DFA feedback matrix. */
   seed: number;
   normalization: { mean: number[]; std: number[] };
+  /** [backbones issue] RepVGG only: the form the weights are in (absent = 'train'). */
+  repvggForm?: RepVggForm;
+  /** [plugins issue] A defense plugin's input transform, applied in pixel space before normalization. */
+  plugin?: DefensePluginRecord;
 }
 
 export function defaultModelConfig(partial: Partial<ModelConfig> = {}): ModelConfig {
@@ -84,11 +117,26 @@ export function validateModelConfig(cfg: ModelConfig): void {
   positiveInt('classes', cfg.numClasses);
   if (!(cfg.width > 0 && cfg.width <= 4)) throw new UserError(`bad width ${cfg.width}: expected a number in (0, 4]`);
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new UserError(`bad dropout ${cfg.dropout}: expected [0, 1)`);
+  // [backbones/plugins issue] optional fields
+  if (cfg.repvggForm !== undefined) {
+    oneOf('repvgg form', cfg.repvggForm, ['train', 'deploy'] as const);
+    if (!isRepVggArchitecture(cfg.architecture)) {
+      throw new UserError(`repvgg form '${cfg.repvggForm}' given for model '${cfg.architecture}': only ${REPVGG_ARCHITECTURES.join(', ')} have one`);
+    }
+  }
+  if (cfg.plugin !== undefined) {
+    const p = cfg.plugin as Partial<DefensePluginRecord>;
+    if (typeof p.path !== 'string' || typeof p.name !== 'string' || typeof p.params !== 'object' || p.params === null) {
+      throw new UserError(`bad defense plugin record ${JSON.stringify(cfg.plugin)}: expected {path, name, params}`);
+    }
+  }
 }
 
 /** A readable id such as `vgg16-w0.25-optical-hybrid`. */
 export function modelId(cfg: ModelConfig): string {
-  return `${cfg.architecture}-w${cfg.width}-${cfg.defense}-${cfg.training}`;
+  // [plugins issue] a plugin defense shows its name (plus the built-in head when it uses one).
+  const defense = cfg.plugin ? (cfg.defense === 'none' ? cfg.plugin.name : `${cfg.plugin.name}+${cfg.defense}`) : cfg.defense;
+  return `${cfg.architecture}-w${cfg.width}-${defense}-${cfg.training}`;
 }
 
 export function usesOpu(defense: DefenseName): boolean {

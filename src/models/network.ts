@@ -11,12 +11,16 @@
  * training (DFA), the gradient the model "naturally" exposes, and every BPDA surrogate an attacker may try.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { makeRng } from '../util/rng';
-import { ModelConfig, usesBinarization, usesOpu } from './config';
+import { deriveSeed, makeRng, Rng } from '../util/rng';
+import { UserError } from '../util/errors';
+import { ModelConfig, isRepVggArchitecture, modelId, usesBinarization, usesOpu } from './config';
 import { DfaSession, FeedbackMatrix } from './dfa';
 import { Dense, dropout, ForwardContext } from './layers';
 import { ParamStore } from './params';
-import { VggFeatures } from './vgg';
+import { FeatureStage, VggFeatures } from './vgg';
+import { RepVggFeatures } from './repvgg';
+import { unaryCustomGrad } from '../optics/grad';
+import { loadInputTransform } from '../plugins/defense';
 import { binarizeSign, SignGradientMode } from '../optics/encoders';
 import { OpticalProcessingUnit, OpuGradientMode } from '../optics/opu';
 
@@ -31,6 +35,40 @@ export interface GradientPath {
   sign: SignGradientMode;
   signBeta?: number;
   opu: OpuGradientMode;
+  /**
+   * [plugins issue] Backward of a defense plugin's input transform: 'autodiff' (default) differentiates the
+   * transform as written (a rounding step then has zero gradient); 'surrogate' uses the plugin's BPDA surrogate.
+   */
+  inputTransform?: 'autodiff' | 'surrogate';
+}
+
+/**
+ * [backbones issue] What Network needs of a feature backbone (VggFeatures and RepVggFeatures both fit).
+ * `largestStageFeatures` (per-example size of the largest stage output) sizes per-layer DFA feedback; when
+ * absent the VGG rule 32*32*C(first conv) applies.
+ */
+export interface FeatureExtractor {
+  readonly stages: FeatureStage[];
+  readonly outFeatures: number;
+  readonly largestStageFeatures?: number;
+  apply(x: tf.Tensor4D, ctx: ForwardContext, between?: (stage: number, x: tf.Tensor4D) => tf.Tensor4D): tf.Tensor2D;
+}
+
+/**
+ * [plugins issue] A pixel-space input transform applied in forward BEFORE normalization (a defense plugin,
+ * src/plugins/defense.ts, adapts a plugin file to this). `call.seed` drives any randomness of one call.
+ */
+export interface InputTransform {
+  readonly name: string;
+  readonly stochastic: boolean;
+  forward(x: tf.Tensor4D, call: { seed: number; training: boolean }): tf.Tensor4D;
+  /** BPDA backward: dL/dx from dL/dy at input x. */
+  surrogateGradient(dy: tf.Tensor4D, x: tf.Tensor4D, call: { seed: number; training: boolean }): tf.Tensor4D;
+}
+
+export interface NetworkOptions {
+  /** The input transform to use; by default the one recorded in config.plugin is loaded from its file. */
+  inputTransform?: InputTransform | null;
 }
 
 export const TRAINING_GRADIENT_PATHS: Record<string, GradientPath> = {
@@ -50,7 +88,11 @@ export interface ForwardOptions extends ForwardContext {
 
 export class Network {
   readonly store = new ParamStore();
-  readonly features: VggFeatures;
+  readonly features: FeatureExtractor;
+  /** [plugins issue] Defense plugin input transform (null without a plugin). */
+  readonly inputTransform: InputTransform | null;
+  /** Seed stream of the input transform's randomness in eval-mode calls (advances per call). */
+  private transformRng: Rng;
   readonly opu: OpticalProcessingUnit | null;
   readonly feedback: FeedbackMatrix | null;
   private readonly dense1: Dense;
@@ -59,10 +101,18 @@ export class Network {
   private readonly normMean: tf.Tensor1D;
   private readonly normStd: tf.Tensor1D;
 
-  constructor(readonly config: ModelConfig) {
+  constructor(readonly config: ModelConfig, opts: NetworkOptions = {}) {
     const rng = makeRng(config.seed, 'init');
-    const depth = Number(config.architecture.replace('vgg', '')) as 11 | 13 | 16;
-    this.features = new VggFeatures(this.store, depth, config.width, rng);
+    // [backbones issue] backbone by architecture: RepVGG (train or deploy form) or VGG.
+    if (isRepVggArchitecture(config.architecture)) {
+      this.features = new RepVggFeatures(this.store, config.architecture, config.width, rng, config.repvggForm ?? 'train');
+    } else {
+      const depth = Number(config.architecture.replace('vgg', '')) as 11 | 13 | 16;
+      this.features = new VggFeatures(this.store, depth, config.width, rng);
+    }
+    // [plugins issue] input transform of a defense plugin (loaded from the recorded file unless given).
+    this.inputTransform = opts.inputTransform !== undefined ? opts.inputTransform : config.plugin ? loadInputTransform(config.plugin) : null;
+    this.transformRng = makeRng(config.seed, 'input-transform');
     const f = this.features.outFeatures;
     this.dense1 = new Dense(this.store, 'head/dense1', f, config.opuIn, rng);
     if (config.defense === 'none') {
@@ -92,11 +142,41 @@ export class Network {
   private feedbackSize(): number {
     const head = Math.max(this.config.opuIn, this.config.defense === 'none' ? 512 : 0);
     if (this.config.training !== 'dfa') return head;
-    return Math.max(head, 32 * 32 * this.features.convs[0].outChannels);
+    const f = this.features;
+    const largest = f.largestStageFeatures ?? 32 * 32 * (f as VggFeatures).convs[0].outChannels;
+    return Math.max(head, largest);
   }
 
   get stochastic(): boolean {
-    return this.opu?.stochastic ?? false;
+    // [plugins issue] a stochastic input transform makes the classifier stochastic (so attacks use EOT).
+    return (this.opu?.stochastic ?? false) || (this.inputTransform?.stochastic ?? false);
+  }
+
+  /** Restart the input transform's eval-mode noise stream (the next call draws what the first call drew). */
+  resetInputTransformNoise(): void {
+    this.transformRng = makeRng(this.config.seed, 'input-transform');
+  }
+
+  /**
+   * [plugins issue] Apply the plugin input transform. Training calls derive their seed from the step's dropout
+   * seed (so a resumed run repeats the same noise); eval calls draw from a per-network stream.
+   */
+  private transformInput(x: tf.Tensor4D, opts: ForwardOptions): tf.Tensor4D {
+    const t = this.inputTransform;
+    if (!t) return x;
+    const seed = !t.stochastic ? 0 : opts.training ? deriveSeed(opts.dropoutSeed ?? 0, 'input-transform') : this.transformRng.nextSeed();
+    const call = { seed, training: opts.training };
+    const checked = (y: tf.Tensor4D): tf.Tensor4D => {
+      if (y.shape.join('x') !== x.shape.join('x')) {
+        throw new UserError(`defense plugin '${t.name}' changed the input shape [${x.shape}] to [${y.shape}]: transformInput must keep it`);
+      }
+      return y === x ? (tf.clone(x) as tf.Tensor4D) : y;
+    };
+    if ((opts.gradient.inputTransform ?? 'autodiff') === 'autodiff') return checked(t.forward(x, call));
+    return unaryCustomGrad<tf.Tensor4D, tf.Tensor4D>((xi, save) => {
+      save([xi]);
+      return { value: checked(t.forward(xi, call)), gradFunc: (dy, saved) => t.surrogateGradient(dy, saved[0] as tf.Tensor4D, call) };
+    })(x);
   }
 
   trainableVariables(): tf.Variable[] {
@@ -110,7 +190,9 @@ export class Network {
     const dfaEverywhere = gradient.dfa && this.config.training === 'dfa';
     const fb = <T extends tf.Tensor>(h: T): T => (gradient.dfa ? opts.dfaSession!.feedbackPoint(h) : h);
 
-    const normalized = tf.div(tf.sub(x, this.normMean), this.normStd) as tf.Tensor4D;
+    const input = this.transformInput(x, opts);
+    if (this.inputTransform) opts.observe?.('input-transform', input);
+    const normalized = tf.div(tf.sub(input, this.normMean), this.normStd) as tf.Tensor4D;
     const convStages = new Set(this.features.stages.map((s, i) => (s.name.startsWith('conv') ? i : -1)));
     const feats = this.features.apply(normalized, opts, (i, h) => {
       opts.observe?.(this.features.stages[i].name, h);
@@ -147,6 +229,35 @@ export class Network {
   /** Eval-mode logits (no gradient bookkeeping). */
   predictLogits(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => this.forward(x, { training: false, gradient: { dfa: false, sign: 'zero', opu: 'none' } }));
+  }
+
+  /**
+   * [backbones issue] RepVGG structural re-parameterization: a NEW network in deploy form (each block one 3x3
+   * conv + bias, src/models/repvgg.ts) with this network's head weights; same config otherwise (OPU and DFA
+   * matrices regenerate from the seed). Caller disposes both networks.
+   */
+  reparameterize(): Network {
+    const f = this.features;
+    if (!(f instanceof RepVggFeatures)) {
+      throw new UserError(`model '${modelId(this.config)}' cannot be re-parameterized: only RepVGG backbones (repvgg-a0/a1/a2) have a deploy form`);
+    }
+    const fusedFeatures = f.fusedParams();
+    const deployed = new Network({ ...this.config, repvggForm: 'deploy' }, { inputTransform: this.inputTransform });
+    try {
+      const source = new Map<string, tf.Tensor>(fusedFeatures.map((p) => [p.name, p.tensor]));
+      for (const p of this.store.list()) if (!p.name.startsWith('features/')) source.set(p.name, p.variable);
+      for (const target of deployed.store.list()) {
+        const t = source.get(target.name);
+        if (!t || t.shape.join('x') !== target.variable.shape.join('x')) throw new Error(`re-parameterization: no matching weight for '${target.name}'`);
+        target.variable.assign(t);
+      }
+    } catch (e) {
+      deployed.dispose();
+      throw e;
+    } finally {
+      tf.dispose(fusedFeatures.map((p) => p.tensor));
+    }
+    return deployed;
   }
 
   dispose(): void {

@@ -96,6 +96,8 @@ export interface FactorBlocks {
   readonly parts: number;
   readonly blocks: readonly ColumnBlock[];
   block(index: number): tf.Tensor2D;
+  /** Optional per-(part, column) signs of block `index`, [1, parts*width]: y_j = sum_k s_jk (x a_jk)^2. */
+  blockSigns?(index: number): tf.Tensor2D | null;
 }
 
 /** A fixed random matrix held (or regenerated) as column blocks. Call dispose() when done. */
@@ -182,9 +184,19 @@ export class ArrayFactorBlocks implements FactorBlocks {
   readonly parts: number;
   readonly blocks: readonly ColumnBlock[];
   private tensors: tf.Tensor2D[];
+  private signTensors: tf.Tensor2D[] | null;
 
-  /** `factors[k]` is a row-major [n_in, n_out] matrix A_k. */
-  constructor(inFeatures: number, outFeatures: number, factors: readonly Float32Array[], blockSize = DEFAULT_BLOCK_SIZE) {
+  /**
+   * `factors[k]` is a row-major [n_in, n_out] matrix A_k; `signs` (optional, [parts * n_out], part-major)
+   * gives s_jk in y_j = sum_k s_jk (x a_jk)^2 (for indefinite estimates).
+   */
+  constructor(
+    inFeatures: number,
+    outFeatures: number,
+    factors: readonly Float32Array[],
+    signs: Float32Array | null = null,
+    blockSize = DEFAULT_BLOCK_SIZE,
+  ) {
     if (factors.length < 1) throw new UserError('factors: expected at least one [n_in, n_out] matrix');
     for (const f of factors) {
       if (f.length !== inFeatures * outFeatures) {
@@ -207,6 +219,16 @@ export class ArrayFactorBlocks implements FactorBlocks {
       }
       return tf.keep(tf.tensor2d(v, [inFeatures, rowLen]));
     });
+    if (signs && signs.length !== this.parts * outFeatures) {
+      throw new UserError(`signs of length ${signs.length}: expected parts*n_out = ${this.parts * outFeatures}`);
+    }
+    this.signTensors = signs
+      ? blocks.map(({ start, width }) => {
+          const v = new Float32Array(this.parts * width);
+          for (let k = 0; k < this.parts; k++) for (let c = 0; c < width; c++) v[k * width + c] = signs[k * outFeatures + start + c];
+          return tf.keep(tf.tensor2d(v, [1, this.parts * width]));
+        })
+      : null;
   }
 
   block(index: number): tf.Tensor2D {
@@ -215,9 +237,15 @@ export class ArrayFactorBlocks implements FactorBlocks {
     return t;
   }
 
+  blockSigns(index: number): tf.Tensor2D | null {
+    return this.signTensors ? this.signTensors[index] : null;
+  }
+
   dispose(): void {
     for (const t of this.tensors) t.dispose();
+    for (const t of this.signTensors ?? []) t.dispose();
     this.tensors = [];
+    this.signTensors = null;
   }
 }
 
@@ -228,7 +256,9 @@ export class ArrayFactorBlocks implements FactorBlocks {
 export function projectIntensity(matrix: FactorBlocks, x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const outs: tf.Tensor2D[] = matrix.blocks.map(({ width }, b) => {
-      const sq = tf.square(tf.matMul<tf.Tensor2D>(x, matrix.block(b)));
+      const signs = matrix.blockSigns?.(b) ?? null;
+      const sq0 = tf.square(tf.matMul<tf.Tensor2D>(x, matrix.block(b)));
+      const sq = signs ? tf.mul<tf.Tensor2D>(sq0, signs) : sq0;
       if (matrix.parts === 1) return sq;
       let y: tf.Tensor2D = tf.slice(sq, [0, 0], [-1, width]);
       for (let k = 1; k < matrix.parts; k++) y = tf.add<tf.Tensor2D>(y, tf.slice(sq, [0, k * width], [-1, width]));
@@ -251,7 +281,9 @@ export function quadraticInputGradient(matrix: FactorBlocks, x: tf.Tensor2D, g: 
       const { start, width } = matrix.blocks[b];
       const a = matrix.block(b);
       const gb = tf.slice(g, [0, start], [-1, width]);
-      const gRep = parts === 1 ? gb : tf.concat(new Array<tf.Tensor2D>(parts).fill(gb), 1);
+      const signs = matrix.blockSigns?.(b) ?? null;
+      const gRep0 = parts === 1 ? gb : tf.concat(new Array<tf.Tensor2D>(parts).fill(gb), 1);
+      const gRep = signs ? tf.mul<tf.Tensor2D>(gRep0, signs) : gRep0;
       const term: tf.Tensor2D = tf.matMul(tf.mul(gRep, tf.matMul(x, a)), a, false, true);
       acc = acc ? tf.add<tf.Tensor2D>(acc, term) : term;
     }

@@ -1,18 +1,17 @@
 /**
- * Registers tfjs-core's gradient functions (tf.grad / tf.grads / optimizers need them).
+ * Makes sure tfjs-core's gradient functions are registered (tf.grad / tf.grads / optimizers need them).
  *
- * tfjs-core's CommonJS bundle (dist/tf-core.node.js, what `require('@tensorflow/tfjs-core')` loads) does
- * NOT contain the gradients; they live only in the ES-module tree `dist/register_all_gradients.js`, whose
- * relative imports have no file extension (fine for bundlers, rejected by Node's ESM resolver). The
- * umbrella `@tensorflow/tfjs` package normally bundles them; opulab depends on tfjs-core directly.
- *
- * Two ways to load that tree, tried in order:
- *  1. `require(...)`: works where a transformer turns the ESM files into CommonJS (jest with a
- *     transform for `@tensorflow/tfjs-core/dist/*.js`, see the report / jest.config.js).
- *  2. Node's own ESM loader with a resolve hook (`module.register`, Node >= 20.6) that retries
- *     extension-less relative specifiers with `.js`, then a native dynamic `import()`.
- * The second copy of tfjs-core this loads shares the first one's engine and registries (tfjs keeps them
- * on the global namespace), so the gradients land where tf.grads looks for them.
+ * Normally src/backend/tfjs-gradients.ts (imported by src/backend/index.ts) has already done it by
+ * loading the `@tensorflow/tfjs` umbrella bundle, and this resolves at once. It remains as a fallback for
+ * an install without the umbrella: tfjs-core's CommonJS bundle has no gradients; they live only in its
+ * ES-module tree `dist/register_all_gradients.js`, whose extension-less relative imports Node's ESM
+ * resolver rejects. Tried in order:
+ *  1. `require(...)`: works where a transformer turns those ESM files into CommonJS (jest with a
+ *     transform for `@tensorflow/tfjs-core/dist/*.js`).
+ *  2. Node's ESM loader with a resolve hook (`module.register`, Node >= 20.6) that retries extension-less
+ *     relative specifiers with `.js`, then a native dynamic `import()`.
+ * tfjs keeps its engine and registries on the global namespace, so the gradients land where tf.grads
+ * looks for them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -38,7 +37,6 @@ export function tfjsGradientsRegistered(): boolean {
 }
 
 async function loadGradients(): Promise<void> {
-  if (tfjsGradientsRegistered()) return;
   const errors: string[] = [];
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -53,9 +51,10 @@ async function loadGradients(): Promise<void> {
     if (typeof nodeModule.register !== 'function') throw new Error('module.register needs Node >= 20.6');
     nodeModule.register(`data:text/javascript,${encodeURIComponent(RESOLVE_HOOK)}`);
     const entry = require.resolve(GRADIENTS_ENTRY);
-    // A real dynamic import (TypeScript would compile `import()` to require() under CommonJS).
+    // A real dynamic import (TypeScript compiles `import()` to require() under CommonJS).
     const nativeImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
-    await nativeImport(require('node:url').pathToFileURL(entry).href);
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    await nativeImport((require('node:url') as typeof import('url')).pathToFileURL(entry).href);
   } catch (err) {
     errors.push(`import: ${(err as Error).message.split('\n')[0]}`);
   }

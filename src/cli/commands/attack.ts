@@ -1,0 +1,147 @@
+/** `opulab attack`: attack a trained checkpoint at a list of epsilons; appends runs to a results.json. */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { CommandModule } from 'yargs';
+import { initBackend } from '../../backend';
+import { GlobalArgs, checkSeed, workerCount } from '../options';
+import { loadDataset, parseDatasetName } from '../../../datasets';
+import { loadNetwork, evaluate } from '../../training/trainer';
+import { modelId } from '../../models/config';
+import { runAttackOnModel, attachPerSample, AttackRequest } from '../../experiments/execute';
+import { loadResultsFile } from '../../../reports/load';
+import { emptyResults, environmentInfo } from '../../results/environment';
+import { ResultsFile } from '../../results/schema';
+import { writeFileAtomic } from '../../util/atomic';
+import { UserError } from '../../util/errors';
+import { progress } from '../../util/progress';
+import { attackNames } from '../../../attacks/registry';
+import { formatEps, parseEps } from '../../../attacks/eps';
+
+export interface AttackArgs extends GlobalArgs {
+  checkpoint: string;
+  attack: string;
+  eps: string;
+  epsSpace: string;
+  norm: string;
+  steps?: number;
+  stepSize?: string;
+  restarts?: number;
+  randomStart?: boolean;
+  loss?: string;
+  queries?: number;
+  params?: string;
+  gradient: string;
+  signSurrogate: string;
+  eot: number;
+  samples: number;
+  batchSize: number;
+  out: string;
+}
+
+/** Attack hyperparameters from the CLI flags that were given (absent flags keep the attack's defaults). */
+export function paramsFromFlags(a: AttackArgs, std: readonly number[]): Record<string, unknown> {
+  const p: Record<string, unknown> = {};
+  if (a.params) {
+    try {
+      Object.assign(p, JSON.parse(a.params));
+    } catch {
+      throw new UserError(`bad --params '${a.params}': expected a JSON object such as '{"pInit":0.05}'`);
+    }
+  }
+  if (a.steps !== undefined) p.steps = a.steps;
+  if (a.stepSize !== undefined) {
+    // the step size is given in the same units as eps
+    const s = parseEps(a.stepSize);
+    p.stepSize = a.epsSpace === 'normalized' ? s * Math.max(...std) : s;
+  }
+  if (a.restarts !== undefined) p.restarts = a.restarts;
+  if (a.randomStart !== undefined) p.randomStart = a.randomStart;
+  if (a.loss !== undefined) p.loss = a.loss;
+  if (a.queries !== undefined) p.maxQueries = a.queries;
+  return p;
+}
+
+export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
+  command: 'attack',
+  describe: 'Attack a trained checkpoint at one or more epsilons; appends the runs to a results.json',
+  builder: (y) =>
+    y
+      .option('checkpoint', { type: 'string', demandOption: true, describe: 'Checkpoint directory (from opulab train)' })
+      .option('attack', { type: 'string', demandOption: true, describe: `Attack name (${attackNames().join(', ')}) or a plugin file` })
+      .option('eps', { type: 'string', default: '8/255', describe: "Comma-separated epsilons; '8/255' and decimals accepted" })
+      .option('eps-space', { type: 'string', default: 'pixel', choices: ['pixel', 'normalized'], describe: 'Units of --eps: pixel ([0,1] images) or normalized (the model input space)' })
+      .option('norm', { type: 'string', default: 'linf', choices: ['linf', 'l2'], describe: 'Threat-model norm' })
+      .option('steps', { type: 'number', describe: 'Iterations (PGD/APGD)' })
+      .option('step-size', { type: 'string', describe: 'Step size in --eps-space units (PGD)' })
+      .option('restarts', { type: 'number', describe: 'Restarts, best kept per example (PGD/APGD)' })
+      .option('random-start', { type: 'boolean', describe: 'Random start inside the eps-ball (PGD/APGD)' })
+      .option('loss', { type: 'string', describe: 'Attack loss on logits: ce, dlr, cw' })
+      .option('queries', { type: 'number', describe: 'Query budget per example (black-box attacks)' })
+      .option('params', { type: 'string', describe: 'Extra attack parameters as JSON' })
+      .option('gradient', { type: 'string', default: 'natural', describe: 'Gradient exposed to the attacker: natural, bpda-random, bpda-true, bpda-estimated[:N], bpda-none' })
+      .option('sign-surrogate', { type: 'string', default: 'ste', describe: 'BPDA surrogate for the sign: ste, tanh[:beta], zero' })
+      .option('eot', { type: 'number', default: 20, describe: 'EOT gradient samples when the model is stochastic (0 = off)' })
+      .option('samples', { type: 'number', default: 1000, describe: 'Number of test images (the first N)' })
+      .option('batch-size', { type: 'number', default: 100, describe: 'Images per attack batch' })
+      .option('out', { type: 'string', default: 'results.json', describe: 'results.json to create or append to' }) as never,
+  handler: async (args) => {
+    const seed = checkSeed(args);
+    const workers = workerCount(args);
+    if (!Number.isInteger(args.samples) || args.samples < 1) throw new UserError(`bad --samples ${args.samples}: expected a positive integer`);
+    const backend = await initBackend(args.backend);
+    const { net, meta } = loadNetwork(args.checkpoint);
+    try {
+      const datasetName = parseDatasetName(String(meta.train.dataset ?? 'cifar10'));
+      const data = loadDataset(datasetName, 'test', { dataDir: args.dataDir, limit: args.samples, seed: Number(meta.train.seed ?? 0) });
+      const indices = Array.from({ length: data.n }, (_, i) => i);
+      const req: AttackRequest = {
+        attack: args.attack,
+        params: paramsFromFlags(args, net.config.normalization.std),
+        norm: args.norm as 'linf' | 'l2',
+        eps: args.eps.split(','),
+        epsSpace: args.epsSpace as 'pixel' | 'normalized',
+        gradient: args.gradient,
+        signSurrogate: args.signSurrogate,
+        eot: args.eot,
+        batchSize: args.batchSize,
+        seed,
+      };
+      const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workers, seed));
+      const id = modelId(net.config);
+      if (!results.models.some((m) => m.id === id)) {
+        const clean = evaluate(net, data, args.batchSize);
+        results.models.push({
+          id,
+          architecture: net.config.architecture,
+          defense: net.config.defense,
+          training: net.config.training,
+          cleanAccuracy: clean.accuracy,
+          n: clean.n,
+          stochastic: net.stochastic,
+          normalizationStd: net.config.normalization.std,
+          checkpoint: path.resolve(args.checkpoint),
+          train: meta.train,
+        });
+      }
+      const bar = progress(`${args.attack} on ${id}`, 100);
+      const t0 = Date.now();
+      const out = await runAttackOnModel(net, data, indices, req, (f, m) => bar.update(Math.round(f * 100), m));
+      bar.done();
+      attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
+      results.runs.push(...out.runs);
+      results.environment.wallTimeSec = ((results.environment.wallTimeSec as number | undefined) ?? 0) + (Date.now() - t0) / 1000;
+      if (net.opu) results.models.find((m) => m.id === id)!.opticalTimeSec = net.opu.opticalTimeSec();
+      writeFileAtomic(args.out, JSON.stringify(results, null, 1));
+      for (const r of out.runs) {
+        process.stdout.write(
+          `${r.attack} ${r.norm} eps ${formatEps(r.eps)} (${r.gradient ?? 'true'}): clean ${(100 * r.cleanAccuracy).toFixed(1)}% -> robust ${(100 * r.robustAccuracy).toFixed(1)}% on ${r.n} images` +
+            (r.queries ? `, median queries ${r.queries.median}` : '') +
+            '\n',
+        );
+      }
+      process.stdout.write(`appended ${out.runs.length} runs to ${args.out}\n`);
+    } finally {
+      net.dispose();
+    }
+  },
+};

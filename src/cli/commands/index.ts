@@ -1,0 +1,13 @@
+/** Every `opulab` subcommand, in the order `opulab --help` lists them. */
+import type { CommandModule } from 'yargs';
+import { demoCommand } from './demo';
+import { trainCommand } from './train';
+import { attackCommand } from './attack';
+import { transferCommand } from './transfer';
+import { runCommand, mergeCommand } from './run';
+import { reportCommand } from './report';
+import { listCommand } from './list';
+import { dataCommand } from './data';
+
+// yargs' CommandModule generics differ per command; the array only needs the common shape.
+export const commands = [demoCommand, trainCommand, attackCommand, transferCommand, runCommand, mergeCommand, reportCommand, listCommand, dataCommand] as unknown as CommandModule[];

@@ -1,0 +1,93 @@
+/** `opulab transfer`: craft adversarial examples on a source checkpoint and score them on target checkpoints. */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { CommandModule } from 'yargs';
+import { initBackend } from '../../backend';
+import { GlobalArgs, checkSeed, workerCount } from '../options';
+import { loadDataset, parseDatasetName } from '../../../datasets';
+import { loadNetwork, evaluate } from '../../training/trainer';
+import { Network } from '../../models/network';
+import { modelId } from '../../models/config';
+import { runTransfer, attachPerSample, AttackRequest } from '../../experiments/execute';
+import { loadResultsFile } from '../../../reports/load';
+import { emptyResults, environmentInfo } from '../../results/environment';
+import { ResultsFile } from '../../results/schema';
+import { writeFileAtomic } from '../../util/atomic';
+import { UserError } from '../../util/errors';
+import { formatEps } from '../../../attacks/eps';
+import { AttackArgs, paramsFromFlags } from './attack';
+
+export interface TransferArgs extends Omit<AttackArgs, 'checkpoint' | 'gradient' | 'signSurrogate' | 'eot'> {
+  source: string;
+  targets: string;
+}
+
+export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
+  command: 'transfer',
+  describe: 'Craft adversarial examples on a source model and evaluate them on target models (all images and common-correct)',
+  builder: (y) =>
+    y
+      .option('source', { type: 'string', demandOption: true, describe: 'Source checkpoint (crafts the examples with its true gradient)' })
+      .option('targets', { type: 'string', demandOption: true, describe: 'Comma-separated target checkpoints' })
+      .option('attack', { type: 'string', default: 'pgd', describe: 'White-box attack on the source: fgsm, pgd, apgd-ce, mi-fgsm, di-fgsm, ...' })
+      .option('eps', { type: 'string', default: '8/255', describe: 'Comma-separated epsilons' })
+      .option('eps-space', { type: 'string', default: 'pixel', choices: ['pixel', 'normalized'] })
+      .option('norm', { type: 'string', default: 'linf', choices: ['linf', 'l2'] })
+      .option('steps', { type: 'number' })
+      .option('step-size', { type: 'string' })
+      .option('restarts', { type: 'number' })
+      .option('random-start', { type: 'boolean' })
+      .option('loss', { type: 'string' })
+      .option('params', { type: 'string', describe: 'Extra attack parameters as JSON' })
+      .option('samples', { type: 'number', default: 1000, describe: 'Number of test images (the first N)' })
+      .option('batch-size', { type: 'number', default: 100 })
+      .option('out', { type: 'string', default: 'results.json' }) as never,
+  handler: async (args) => {
+    const seed = checkSeed(args);
+    const backend = await initBackend(args.backend);
+    const targetDirs = args.targets.split(',').filter((s) => s !== '');
+    if (targetDirs.length === 0) throw new UserError(`bad --targets '${args.targets}': expected comma-separated checkpoint directories`);
+    const src = loadNetwork(args.source);
+    const targets: Network[] = [];
+    try {
+      for (const d of targetDirs) targets.push(loadNetwork(d).net);
+      const dataset = parseDatasetName(String(src.meta.train.dataset ?? 'cifar10'));
+      const data = loadDataset(dataset, 'test', { dataDir: args.dataDir, limit: args.samples });
+      const indices = Array.from({ length: data.n }, (_, i) => i);
+      const req: AttackRequest = {
+        attack: args.attack,
+        params: paramsFromFlags({ ...args, checkpoint: args.source, gradient: 'natural', signSurrogate: 'ste', eot: 0 }, src.net.config.normalization.std),
+        norm: args.norm as 'linf' | 'l2',
+        eps: args.eps.split(','),
+        epsSpace: args.epsSpace as 'pixel' | 'normalized',
+        gradient: 'natural',
+        signSurrogate: 'ste',
+        eot: 0,
+        batchSize: args.batchSize,
+        seed,
+      };
+      const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workerCount(args), seed));
+      for (const net of [src.net, ...targets]) {
+        const id = modelId(net.config);
+        if (results.models.some((m) => m.id === id)) continue;
+        const ev = evaluate(net, data, args.batchSize);
+        results.models.push({ id, architecture: net.config.architecture, defense: net.config.defense, training: net.config.training, cleanAccuracy: ev.accuracy, n: ev.n, normalizationStd: net.config.normalization.std });
+      }
+      const out = await runTransfer(src.net, targets, data, indices, req);
+      out.runs.forEach((r) => (r.attack = `transfer-${args.attack}`));
+      attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
+      results.runs.push(...out.runs);
+      writeFileAtomic(args.out, JSON.stringify(results, null, 1));
+      for (const r of out.runs) {
+        process.stdout.write(
+          `${r.source} -> ${r.model} eps ${formatEps(r.eps)}: robust ${(100 * r.robustAccuracy).toFixed(1)}% on all ${r.n}` +
+            (r.commonCorrect ? `, ${(100 * r.commonCorrect.robustAccuracy).toFixed(1)}% on ${r.commonCorrect.n} common-correct` : '') +
+            '\n',
+        );
+      }
+    } finally {
+      src.net.dispose();
+      targets.forEach((t) => t.dispose());
+    }
+  },
+};

@@ -1,0 +1,130 @@
+/**
+ * Running one attack job: a model (checkpoint), an attack with its parameters, a list of epsilons, a gradient
+ * mode, the test images to attack. Shared by `opulab attack`, `opulab run` and `opulab demo`.
+ */
+import type { Classifier } from '../types';
+import type { RunRecord, PerSampleRecord } from '../results/schema';
+import { Dataset } from '../../datasets/types';
+import { takeTensors } from '../../datasets/batches';
+import { createAttack } from '../../attacks/registry';
+import { evaluateAttack, writePerSample } from '../../attacks/evaluate';
+import { withEot } from '../../attacks/eot';
+import { parseEpsList, toPixelEps } from '../../attacks/eps';
+import { craftTransferSet, evaluateTransfer } from '../../attacks/transfer';
+import { classifierFor } from '../models/classifier';
+import { Network } from '../models/network';
+import { modelId } from '../models/config';
+import { deriveSeed } from '../util/rng';
+
+export interface AttackRequest {
+  attack: string;
+  params: Record<string, unknown>;
+  norm: 'linf' | 'l2';
+  eps: (string | number)[];
+  epsSpace: 'pixel' | 'normalized';
+  gradient: string;
+  signSurrogate: string;
+  /** EOT gradient samples when the model is stochastic (0 = off). */
+  eot: number;
+  batchSize: number;
+  seed: number;
+}
+
+export interface JobOutput {
+  runs: RunRecord[];
+  perSample: PerSampleRecord[][];
+}
+
+/** The attack's parameters with the norm filled in (attacks without a norm parameter are L-inf only). */
+function attackParams(req: AttackRequest): Record<string, unknown> {
+  const p: Record<string, unknown> = { ...req.params };
+  if (p.norm === undefined && !['mi-fgsm', 'di-fgsm', 'nes', 'bandits', 'parsimonious'].includes(req.attack)) p.norm = req.norm;
+  return p;
+}
+
+export function epsInPixels(req: Pick<AttackRequest, 'eps' | 'epsSpace'>, std: readonly number[]): { pixel: number[]; inSpace: number[] } {
+  const inSpace = parseEpsList(req.eps.map(String));
+  return { pixel: toPixelEps(inSpace, req.epsSpace, std), inSpace };
+}
+
+/** A classifier for the requested gradient path, wrapped in EOT when the model is stochastic. */
+export function attackedClassifier(net: Network, req: Pick<AttackRequest, 'gradient' | 'signSurrogate' | 'eot' | 'seed'>): Classifier {
+  const c = classifierFor(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
+  return c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
+}
+
+export async function runAttackOnModel(
+  net: Network,
+  data: Dataset,
+  indices: number[],
+  req: AttackRequest,
+  onProgress?: (fraction: number, message?: string) => void,
+): Promise<JobOutput> {
+  const model = attackedClassifier(net, req);
+  const attack = createAttack(req.attack, attackParams(req));
+  const { pixel, inSpace } = epsInPixels(req, net.config.normalization.std);
+  const { x, y } = takeTensors(data, indices);
+  const labels = Int32Array.from(y.dataSync());
+  y.dispose();
+  try {
+    const out = await evaluateAttack(model, { x, labels, indices: Int32Array.from(indices) }, attack, pixel, {
+      seed: req.seed,
+      batchSize: req.batchSize,
+      epsSpace: req.epsSpace,
+      epsInSpace: inSpace,
+      modelId: modelId(net.config),
+      onProgress,
+    });
+    return { runs: out.map((o) => o.run), perSample: out.map((o) => o.perSample) };
+  } finally {
+    x.dispose();
+  }
+}
+
+/**
+ * Transfer: craft adversarial examples on `source` with a white-box attack, score them on every target, on all
+ * images and on the images every compared model classifies correctly (the reference's common-correct mask).
+ */
+export async function runTransfer(
+  source: Network,
+  targets: Network[],
+  data: Dataset,
+  indices: number[],
+  req: AttackRequest,
+): Promise<JobOutput> {
+  const src = attackedClassifier(source, { ...req, gradient: 'natural' });
+  const attack = createAttack(req.attack, attackParams(req));
+  const { pixel, inSpace } = epsInPixels(req, source.config.normalization.std);
+  const { x, y } = takeTensors(data, indices);
+  const labels = Int32Array.from(y.dataSync());
+  y.dispose();
+  try {
+    const set = await craftTransferSet(src, attack, x, labels, pixel, { seed: req.seed }, { indices, epsSpace: req.epsSpace, epsInSpace: inSpace });
+    const targetClassifiers = targets.map((t) => classifierFor(t, 'natural'));
+    const ev = await evaluateTransfer(set, x, src, targetClassifiers, { batchSize: req.batchSize });
+    const perSample: PerSampleRecord[][] = ev.runs.map((run) => {
+      const e = pixel.findIndex((p) => Math.abs(p - run.eps) < 1e-12);
+      const clean = ev.cleanPredictions[run.model];
+      const adv = ev.adversarialPredictions[run.model][e];
+      return Array.from(labels, (label, i): PerSampleRecord => ({
+        index: indices[i],
+        label,
+        cleanPrediction: clean[i],
+        adversarialPrediction: adv[i],
+        success: adv[i] !== label,
+        eps: run.eps,
+      }));
+    });
+    for (const r of ev.runs) r.params = { ...r.params, seed: req.seed, craft: req.attack };
+    return { runs: ev.runs, perSample };
+  } finally {
+    x.dispose();
+  }
+}
+
+/** Write each run's per-sample records as JSONL under `dir/runs/`, setting run.perSample (relative to dir). */
+export function attachPerSample(dir: string, firstIndex: number, out: JobOutput): void {
+  out.runs.forEach((run, i) => {
+    run.perSample = writePerSample(dir, firstIndex + i, out.perSample[i]);
+  });
+}

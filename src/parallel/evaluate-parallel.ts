@@ -1,0 +1,212 @@
+/**
+ * Data-parallel attack evaluation. The examples are cut into FIXED chunks of `batchSize` (chunk k is always
+ * indices[k*b .. (k+1)*b)); chunk k is evaluated by `evaluateAttack` with seed deriveSeed(seed, 'chunk', k) on a
+ * model loaded from the checkpoint, and the chunk results are merged in index order. `workers: 1` runs the same
+ * chunked path in-process, so every worker count gives the same per-sample records and run aggregates (only
+ * wallTimeSec differs).
+ *
+ * Stochastic (camera-noise) models: the noise stream is restarted before every chunk, so chunk k sees the same
+ * draws whichever worker runs it (and after whichever chunks).
+ */
+import type { EvaluationRun } from '../../attacks/evaluate';
+import { evaluateAttack } from '../../attacks/evaluate';
+import { createAttack } from '../../attacks/registry';
+import { queryStats } from '../../attacks/blackbox/curves';
+import type { Classifier, EpsSpace } from '../types';
+import type { RunRecord } from '../results/schema';
+import type { Dataset, DatasetName } from '../../datasets/types';
+import { loadDataset } from '../../datasets/load';
+import { takeTensors } from '../../datasets/batches';
+import { attackedClassifier } from '../experiments/execute';
+import { loadNetwork } from '../training/trainer';
+import { readCheckpointMeta } from '../training/checkpoint';
+import type { Network } from '../models/network';
+import { deriveSeed } from '../util/rng';
+import { UserError } from '../util/errors';
+import { WorkerPool } from './pool';
+
+/** A plain, structured-cloneable description of one evaluation (what every worker needs to rebuild it). */
+export interface EvalJob {
+  checkpointDir: string;
+  gradientMode: string;
+  signSurrogate: string;
+  /** EOT gradient samples for a stochastic model (absent or 0 = off). */
+  eot?: number;
+  attack: string;
+  attackParams: Record<string, unknown>;
+  /** Eps in pixel units, one run per entry. */
+  epsPixel: number[];
+  epsSpace: EpsSpace;
+  /** The eps as the user wrote them (same length as epsPixel). */
+  epsInSpace?: number[];
+  dataset: { name: DatasetName; dataDir?: string; split: 'test'; indices: number[]; /** synthetic set seed */ seed?: number };
+  batchSize: number;
+  seed: number;
+  modelId: string;
+}
+
+export interface ParallelEvalOptions {
+  workers: number;
+  onProgress?: (fraction: number, message?: string) => void;
+  /** Backend of the worker threads (default: this thread's current tfjs backend). */
+  backend?: string;
+}
+
+export function validateEvalJob(job: EvalJob): void {
+  const { indices } = job.dataset;
+  if (!Array.isArray(indices) || indices.length === 0) throw new UserError('evaluation job: dataset.indices is empty; expected at least one index');
+  for (const i of indices) {
+    if (!Number.isInteger(i) || i < 0) throw new UserError(`evaluation job: bad index ${i}: expected an integer >= 0`);
+  }
+  if (!Number.isInteger(job.batchSize) || job.batchSize < 1) throw new UserError(`bad batch size '${job.batchSize}': expected an integer >= 1`);
+  if (!Array.isArray(job.epsPixel) || job.epsPixel.length === 0) throw new UserError('evaluation job: epsPixel is empty; expected at least one eps');
+  if (job.eot !== undefined && (!Number.isInteger(job.eot) || job.eot < 0)) throw new UserError(`bad EOT samples '${job.eot}': expected an integer >= 0`);
+  if (!Number.isInteger(job.seed)) throw new UserError(`bad seed '${job.seed}': expected an integer`);
+}
+
+export function numChunks(job: Pick<EvalJob, 'dataset' | 'batchSize'>): number {
+  return Math.ceil(job.dataset.indices.length / job.batchSize);
+}
+
+/** Dataset indices of chunk k: indices[k*b .. (k+1)*b). */
+export function chunkIndices(job: Pick<EvalJob, 'dataset' | 'batchSize'>, k: number): number[] {
+  return job.dataset.indices.slice(k * job.batchSize, (k + 1) * job.batchSize);
+}
+
+/** Everything needed to evaluate chunks of one job: the loaded model, classifier and data (one per thread). */
+export class EvalChunkRunner {
+  private constructor(
+    readonly job: EvalJob,
+    private readonly net: Network,
+    private readonly model: Classifier,
+    private readonly data: Dataset,
+  ) {}
+
+  static open(job: EvalJob): EvalChunkRunner {
+    validateEvalJob(job);
+    const { net } = loadNetwork(job.checkpointDir);
+    try {
+      const model = attackedClassifier(net, { gradient: job.gradientMode, signSurrogate: job.signSurrogate, eot: job.eot ?? 0, seed: job.seed });
+      const { name, dataDir, split, indices, seed } = job.dataset;
+      // Read only the prefix that holds the requested examples (CIFAR files and the synthetic set are prefix-stable).
+      const limit = Math.max(...indices) + 1;
+      const data = loadDataset(name, split, { dataDir, limit, seed });
+      if (data.n < limit) throw new UserError(`index ${limit - 1} is out of range for dataset ${name} ${split}: it has ${data.n} examples`);
+      return new EvalChunkRunner(job, net, model, data);
+    } catch (e) {
+      net.dispose();
+      throw e;
+    }
+  }
+
+  async runChunk(k: number, onProgress?: (fraction: number, message?: string) => void): Promise<EvaluationRun[]> {
+    const idx = chunkIndices(this.job, k);
+    if (idx.length === 0) throw new Error(`chunk ${k} is empty (job has ${numChunks(this.job)} chunks)`);
+    this.net.opu?.camera.resetNoise();
+    const { x, y } = takeTensors(this.data, idx);
+    y.dispose();
+    const labels = Int32Array.from(idx, (i) => this.data.labels[i]);
+    try {
+      return await evaluateAttack(this.model, { x, labels, indices: Int32Array.from(idx) }, createAttack(this.job.attack, this.job.attackParams), this.job.epsPixel, {
+        seed: deriveSeed(this.job.seed, 'chunk', k),
+        batchSize: this.job.batchSize,
+        epsSpace: this.job.epsSpace,
+        epsInSpace: this.job.epsInSpace,
+        modelId: this.job.modelId,
+        onProgress,
+      });
+    } finally {
+      x.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.net.dispose();
+  }
+}
+
+/**
+ * Merge per-chunk results (chunks[k][e] = chunk k, eps e) into one run per eps: per-sample records concatenated in
+ * chunk order, aggregates recomputed over all examples. queries: curves.ts statistics over the clean-correct
+ * examples (mean/median of the successful ones); gradientStats weighted by each chunk's gradient entries.
+ */
+export function mergeChunkRuns(chunks: readonly EvaluationRun[][], job: Pick<EvalJob, 'seed' | 'batchSize'>, wallTimeSec: number): EvaluationRun[] {
+  if (chunks.length === 0) throw new Error('mergeChunkRuns: no chunks');
+  const numEps = chunks[0].length;
+  for (const c of chunks) if (c.length !== numEps) throw new Error(`mergeChunkRuns: chunks have ${c.length} and ${numEps} runs`);
+  const out: EvaluationRun[] = [];
+  for (let e = 0; e < numEps; e++) {
+    const parts = chunks.map((c) => c[e]);
+    const perSample = parts.flatMap((p) => p.perSample);
+    const n = perSample.length;
+    const cleanCorrect = perSample.map((r) => r.cleanPrediction === r.label);
+    const nCorrect = cleanCorrect.filter(Boolean).length;
+    const robust = perSample.filter((r, i) => cleanCorrect[i] && r.adversarialPrediction === r.label).length;
+    const successes = perSample.filter((r, i) => cleanCorrect[i] && r.success).length;
+    const first = parts[0].run;
+    const run: RunRecord = {
+      ...first,
+      params: { ...first.params, seed: job.seed, batchSize: job.batchSize },
+      n,
+      cleanAccuracy: nCorrect / n,
+      robustAccuracy: robust / n,
+      successRate: nCorrect > 0 ? successes / nCorrect : 0,
+      wallTimeSec,
+    };
+    delete run.queries;
+    delete run.gradientStats;
+    const attacked = perSample.filter((r, i) => cleanCorrect[i] && r.queries !== undefined);
+    const q = attacked.length ? queryStats(attacked.map((r) => r.success), attacked.map((r) => r.queries!)) : undefined;
+    if (q) run.queries = q;
+    if (parts.every((p) => p.run.gradientStats)) {
+      // Every image has the same number of gradient entries, so weighting by entries = weighting by examples.
+      let zero = 0;
+      let nan = 0;
+      for (const p of parts) {
+        zero += p.run.gradientStats!.zeroFraction * p.run.n;
+        nan += p.run.gradientStats!.nanFraction * p.run.n;
+      }
+      run.gradientStats = { zeroFraction: zero / n, nanFraction: nan / n };
+    }
+    out.push({ run, perSample });
+  }
+  return out;
+}
+
+/** Evaluate `job` over `workers` threads (1 = in-process, same chunked path); see the module comment. */
+export async function evaluateAttackParallel(job: EvalJob, opts: ParallelEvalOptions): Promise<EvaluationRun[]> {
+  const started = Date.now();
+  validateEvalJob(job);
+  if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new UserError(`bad workers '${opts.workers}': expected an integer >= 1`);
+  // Fail early, in this thread, on a missing checkpoint or a bad attack name/parameters.
+  readCheckpointMeta(job.checkpointDir);
+  createAttack(job.attack, job.attackParams);
+  const count = numChunks(job);
+  const fractions = new Array<number>(count).fill(0);
+  const report = (k: number, f: number, message?: string): void => {
+    fractions[k] = f;
+    opts.onProgress?.(fractions.reduce((a, b) => a + b, 0) / count, message);
+  };
+  let chunks: EvaluationRun[][];
+  if (opts.workers === 1) {
+    const runner = EvalChunkRunner.open(job);
+    try {
+      chunks = [];
+      for (let k = 0; k < count; k++) {
+        chunks.push(await runner.runChunk(k, (f, m) => report(k, f, m)));
+        report(k, 1, `chunk ${k + 1}/${count}`);
+      }
+    } finally {
+      runner.dispose();
+    }
+  } else {
+    const pool = await WorkerPool.start({ workers: Math.min(opts.workers, count), kind: 'eval', init: job, backend: opts.backend });
+    try {
+      const tasks = Array.from({ length: count }, (_, k) => ({ chunk: k }));
+      chunks = await pool.run<EvaluationRun[]>(tasks, report);
+    } finally {
+      await pool.close();
+    }
+  }
+  return mergeChunkRuns(chunks, job, (Date.now() - started) / 1000);
+}

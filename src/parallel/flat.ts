@@ -1,0 +1,77 @@
+/**
+ * Parameters as one flat float32 array: how replicas in worker threads exchange weights, gradients and BatchNorm
+ * running statistics. The layout (name, shape, offset) is fixed by the ParamStore's creation order, which is the
+ * same in every process that builds the same model config.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { NamedParam } from '../models/params';
+
+export interface FlatEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+}
+
+export interface FlatLayout {
+  entries: FlatEntry[];
+  /** Total number of float32 values. */
+  size: number;
+}
+
+export function flatLayout(params: readonly { name: string; variable: tf.Variable }[]): FlatLayout {
+  const entries: FlatEntry[] = [];
+  let offset = 0;
+  for (const p of params) {
+    const size = p.variable.size;
+    entries.push({ name: p.name, shape: p.variable.shape.slice(), offset, size });
+    offset += size;
+  }
+  return { entries, size: offset };
+}
+
+/** Check that two layouts describe the same parameters (a replica built from another config fails loudly). */
+export function assertSameLayout(a: FlatLayout, b: FlatLayout, what: string): void {
+  const sig = (l: FlatLayout): string => l.entries.map((e) => `${e.name}:${e.shape.join('x')}`).join(',');
+  if (sig(a) !== sig(b)) throw new Error(`${what}: parameter layouts differ (replica built from a different model config?)`);
+}
+
+/** Copy tensors (in layout order) into `out` (default: a new array). Reads back from the backend. */
+export function packTensors(tensors: readonly tf.Tensor[], layout: FlatLayout, out = new Float32Array(layout.size)): Float32Array {
+  if (tensors.length !== layout.entries.length) throw new Error(`packTensors: ${tensors.length} tensors for ${layout.entries.length} entries`);
+  tensors.forEach((t, i) => out.set(t.dataSync() as Float32Array, layout.entries[i].offset));
+  return out;
+}
+
+/**
+ * Assign the flat values to the variables of `params` (same order as the layout); `only` restricts it to some
+ * parameters. Values are copied (a backend may otherwise keep a view of `flat`, e.g. of shared memory).
+ */
+export function assignFlat(params: readonly NamedParam[], layout: FlatLayout, flat: Float32Array, only?: (p: NamedParam) => boolean): void {
+  if (flat.length !== layout.size) throw new Error(`assignFlat: ${flat.length} values for a layout of ${layout.size}`);
+  layout.entries.forEach((e, i) => {
+    if (only && !only(params[i])) return;
+    tf.tidy(() => params[i].variable.assign(tf.tensor(flat.slice(e.offset, e.offset + e.size), e.shape, 'float32')));
+  });
+}
+
+/** One tensor per layout entry, viewing `flat` (caller disposes). */
+export function unpackTensors(layout: FlatLayout, flat: Float32Array): tf.Tensor[] {
+  return layout.entries.map((e) => tf.tensor(flat.subarray(e.offset, e.offset + e.size), e.shape, 'float32'));
+}
+
+/**
+ * sum_s weights[s] * parts[s], accumulated in float64 in shard order, so the result does not depend on which
+ * thread computed which part.
+ */
+export function weightedSum(parts: readonly Float32Array[], weights: readonly number[]): Float32Array {
+  if (parts.length === 0 || parts.length !== weights.length) throw new Error(`weightedSum: ${parts.length} parts, ${weights.length} weights`);
+  const n = parts[0].length;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let k = 0; k < parts.length; k++) s += weights[k] * parts[k][i];
+    out[i] = s;
+  }
+  return out;
+}

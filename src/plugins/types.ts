@@ -1,0 +1,86 @@
+/**
+ * The published plugin interfaces (DESIGN.md "Plugin interfaces"). A plugin is ONE CommonJS file exporting an
+ * object (module.exports = {...} or exports.default = {...}); `import type { DefensePlugin } from 'opulab'`
+ * gives editor completion. Plugins receive opulab's own tfjs instance in their context (`ctx.tf`): use it
+ * rather than requiring @tensorflow/tfjs-core yourself, so tensors never cross two engines.
+ */
+import type * as tfc from '@tensorflow/tfjs-core';
+import type { Attack, Norm, ThreatModel } from '../types';
+import type { DefenseName, PluginParamValue, TrainingMethod } from '../models/config';
+import type { Rng } from '../util/rng';
+
+export type { PluginParamValue } from '../models/config';
+
+/** The tfjs-core module opulab runs on. */
+export type Tfjs = typeof tfc;
+
+/** Plugin parameters by name (numbers, strings, booleans). */
+export type PluginParams = Readonly<Record<string, PluginParamValue>>;
+
+/** What every plugin callback can use besides tensors. */
+export interface PluginRuntime {
+  /** opulab's tfjs-core (same engine as the model's tensors). */
+  tf: Tfjs;
+  /** Seeded JS-side randomness: makeRng(seed, ...labels). Never use Math.random in a plugin. */
+  makeRng(seed: number, ...labels: (string | number)[]): Rng;
+}
+
+/** Context of one input-transform call. */
+export interface InputTransformContext extends PluginRuntime {
+  /** Seed for every random op of THIS call (tfjs random ops take it directly; a fresh one per call). */
+  seed: number;
+  /** True inside a training step. */
+  training: boolean;
+  /** The plugin's parameters: its declared defaults merged with the user's values. */
+  params: PluginParams;
+}
+
+/** A custom BPDA backward for the input transform: dL/dx from dL/dy at input x. */
+export type SurrogateGradient = (dy: tfc.Tensor4D, x: tfc.Tensor4D, ctx: InputTransformContext) => tfc.Tensor4D;
+
+/**
+ * A defense plugin: a pixel-space input transform applied before the model's normalization, optionally on top
+ * of a built-in head (e.g. the optical head) and a training method.
+ */
+export interface DefensePlugin {
+  /** Identifier shown in model ids and results (letters, digits, '.', '_', '-'). */
+  name: string;
+  /** One line for `opulab list`. */
+  describe?: string;
+  /** Declared parameters with their DEFAULT values; users may override exactly these names. */
+  params?: PluginParams;
+  /** True when two calls on the same input can differ (then attacks use EOT). Default false. */
+  stochastic?: boolean;
+  /** NHWC pixels in [0,1] -> same shape, pixel space. Use ctx.tf; use ctx.seed for every random op. */
+  transformInput(x: tfc.Tensor4D, ctx: InputTransformContext): tfc.Tensor4D;
+  /**
+   * The gradient exposed under BPDA gradient modes (bpda-*): 'identity' (straight-through, the default:
+   * Athalye et al. 2018), 'autodiff' (the transform is differentiable: use its true gradient), or a function.
+   * Under the 'natural' mode the transform is always differentiated as written.
+   */
+  surrogate?: 'identity' | 'autodiff' | SurrogateGradient;
+  /** Built-in head under the transform (default 'none' = the baseline head). */
+  head?: DefenseName;
+  /** Training method (default: the one the user chose). */
+  training?: TrainingMethod;
+}
+
+/** An attack plugin: a factory of Attack objects (src/types.ts); it sees models only through Classifier. */
+export interface AttackPlugin {
+  /** Name used with `--attack NAME` once loaded, and in results (must not shadow a built-in attack). */
+  name: string;
+  threat: ThreatModel;
+  norm: Norm;
+  /** One line for `opulab list`. */
+  describe?: string;
+  /** Build a configured attack; throw (ideally with a clear message) on bad params. */
+  create(params: Readonly<Record<string, unknown>>, runtime: PluginRuntime): Attack;
+}
+
+/** One loaded plugin, as `listPlugins()` reports it. */
+export interface PluginInfo {
+  kind: 'defense' | 'attack';
+  name: string;
+  path: string;
+  description: string;
+}
