@@ -1,26 +1,31 @@
 import { initBackend } from '../src/backend';
-import { OpticalProcessingUnit } from '../src/optics/opu';
+import { measureSysidQuality } from '../src/optics/sysid-quality';
 beforeAll(async () => { await initBackend('wasm', true); });
-it('diag', () => {
-  for (const camera of [{ exposure: 1000, gain: 0.01, shotNoise: true, readNoiseStd: 1, quantize: true }, { exposure: 1000, gain: 0.01, readNoiseStd: 1 }, { exposure: 1000, gain: 0.01, readNoiseStd: 1, quantize: true, bitDepth: 16 }]) {
-  const n = 16, m = 64;
-  const opu = new OpticalProcessingUnit({ inFeatures: n, outFeatures: m, mode: 'physical', seed: 1, camera });
-  const { real, imag } = opu.transmission.toArrays();
-  for (const q of [1024, 4096, 16384]) {
-    const est = opu.estimateFromQueries(q, 2, { method: 'anchored' });
-    const errs: number[] = [];
-    for (let j = 0; j < m; j++) {
-      let num = 0, den = 0;
-      for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) {
-        const t = 10 * (real[a*m+j]*real[b*m+j] + imag![a*m+j]*imag![b*m+j]);
-        const e = est.factors[0][a*m+j]*est.factors[0][b*m+j] + est.factors[1][a*m+j]*est.factors[1][b*m+j];
-        num += (t-e)**2; den += t*t;
-      }
-      errs.push(Math.sqrt(num/den));
-    }
-    const sorted = errs.map((e, j) => [e, j]).sort((a, b) => b[0] - a[0]);
-    console.log(JSON.stringify(camera).slice(0, 60), q, 'median', sorted[m/2][0].toFixed(3), 'worst', sorted.slice(0, 5).map(([e, j]) => `${j}:${e.toFixed(2)}`).join(' '));
-  }
-  opu.dispose();
+const noisy = { exposure: 1000, gain: 0.01, shotNoise: true, readNoiseStd: 1, quantize: true };
+it('table', () => {
+  const lines: string[] = [];
+  const cfgs: [number, number, 'physical' | 'reference', 'lifted' | 'anchored', number[], boolean][] = [
+    [16, 64, 'physical', 'lifted', [100, 150, 300], false],
+    [16, 64, 'physical', 'lifted', [300, 1200, 4800], true],
+    [16, 64, 'physical', 'anchored', [128, 256, 512], false],
+    [16, 64, 'physical', 'anchored', [256, 1024, 4096], true],
+    [16, 64, 'reference', 'lifted', [100, 150, 300], false],
+    [16, 64, 'reference', 'lifted', [300, 1200, 4800], true],
+    [16, 64, 'reference', 'anchored', [128, 256, 512], false],
+    [16, 64, 'reference', 'anchored', [256, 1024, 4096], true],
+    [64, 128, 'physical', 'lifted', [1000, 2100, 4200], false],
+    [64, 128, 'physical', 'anchored', [512, 1024, 2048], false],
+    [64, 128, 'physical', 'anchored', [1024, 4096, 16384], true],
+    [64, 128, 'reference', 'anchored', [512, 1024, 2048], false],
+    [64, 128, 'reference', 'anchored', [1024, 4096, 16384], true],
+    [512, 256, 'physical', 'anchored', [4096, 8192, 16384], false],
+    [512, 256, 'physical', 'anchored', [16384, 65536], true],
+    [512, 256, 'reference', 'anchored', [4096, 8192, 16384], false],
+    [512, 256, 'reference', 'anchored', [16384, 65536], true],
+  ];
+  for (const [n, m, mode, method, qs, isNoisy] of cfgs) {
+    const rows = measureSysidQuality({ inFeatures: n, outFeatures: m, mode, seed: 1, method, queryCounts: qs, samples: 32, camera: isNoisy ? noisy : undefined });
+    for (const r of rows) lines.push(`| ${n} | ${m} | ${mode} | ${method} | ${isNoisy ? 'noisy 8-bit' : 'ideal'} | ${r.queries} | ${r.meanCosine.toFixed(4)} | ${r.minCosine.toFixed(4)} | ${r.seconds.toFixed(1)} |`);
+    console.log(lines.slice(-rows.length).join('\n'));
   }
 });

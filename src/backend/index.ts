@@ -41,6 +41,8 @@ export async function initBackend(requested: BackendName | string = 'auto', quie
   if (!BACKEND_NAMES.includes(requested as BackendName)) {
     throw new UserError(`unknown backend '${requested}': expected one of ${BACKEND_NAMES.join(', ')}`);
   }
+  // PROD silences tfjs's "install the node backend" notice; opulab prints its own backend line below.
+  tf.env().set('PROD', true);
   let info: BackendInfo;
   if (requested === 'tensorflow' || requested === 'auto') {
     const pkg = loadTensorflowBinding();

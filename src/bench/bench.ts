@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- --width 0.25 1 --batch 64 --workloads forward,train,input_grad --backend wasm --repeats 3`
+ * `npm run bench -- --width 0.25 1 --batch 64 --workloads forward,train,input_grad --backend wasm --repeats 3 --workers 2`
  * Prints one JSON line per (width, workload) with the fields of /work/shared/bench/torch_peer.py.
+ * --workers N > 1 runs each workload data-parallel over N worker threads (src/parallel/bench-parallel.ts): each
+ * gets batch/N images, img/s counts the whole batch, `threads` = N.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../backend/index';
 import { isUserError, UserError } from '../util/errors';
-import { benchRecord, BenchModel, bestOf, parseWorkloads } from './workloads';
+import { benchRecord, BenchModel, bestOf, bestOfAsync, parseWorkloads } from './workloads';
+import { ParallelBench } from '../parallel/bench-parallel';
 
 async function main(argv: string[]): Promise<void> {
   const args = await yargs(argv)
@@ -19,6 +22,7 @@ async function main(argv: string[]): Promise<void> {
     .option('backend', { type: 'string', default: 'wasm', describe: 'auto | tensorflow | wasm | cpu' })
     .option('repeats', { type: 'number', default: 3 })
     .option('seed', { type: 'number', default: 0 })
+    .option('workers', { type: 'number', default: 1, describe: 'worker threads (data-parallel over the batch)' })
     .strict()
     .help()
     .parseAsync();
@@ -27,9 +31,23 @@ async function main(argv: string[]): Promise<void> {
   for (const w of args.width) {
     if (!(w > 0) || !Number.isFinite(w)) throw new UserError(`bad --width ${w}: expected positive numbers`);
   }
+  if (!Number.isInteger(args.workers) || args.workers < 1) throw new UserError(`bad --workers ${args.workers}: expected an integer >= 1`);
+  if (args.workers > args.batch) throw new UserError(`--workers ${args.workers} exceeds --batch ${args.batch}: expected at most one worker per image`);
   const info = await initBackend(args.backend, true);
-  const threads = 1; // one backend in this process; worker_threads come later
+  const threads = args.workers;
   for (const width of args.width) {
+    if (args.workers > 1) {
+      const par = await ParallelBench.start(width, args.batch, args.seed, args.workers);
+      try {
+        for (const workload of workloads) {
+          const seconds = await bestOfAsync(() => par.run(workload), args.repeats);
+          process.stdout.write(`${JSON.stringify(benchRecord(`opulab-${info.name}`, workload, width, args.batch, threads, seconds))}\n`);
+        }
+      } finally {
+        await par.close();
+      }
+      continue;
+    }
     const model = new BenchModel(width, args.batch, args.seed);
     try {
       for (const workload of workloads) {

@@ -92,6 +92,19 @@ export function bestOf(fn: () => void, repeats: number): number {
   return best;
 }
 
+/** bestOf for asynchronous workloads (data-parallel runs over worker threads). */
+export async function bestOfAsync(fn: () => Promise<void>, repeats: number): Promise<number> {
+  if (!Number.isInteger(repeats) || repeats < 1) throw new UserError(`bad repeats ${repeats}: expected a positive integer`);
+  await fn();
+  let best = Infinity;
+  for (let i = 0; i < repeats; i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9);
+  }
+  return best;
+}
+
 export interface BenchRecord {
   impl: string;
   workload: Workload;

@@ -62,8 +62,8 @@ export interface InputTransform {
   readonly name: string;
   readonly stochastic: boolean;
   forward(x: tf.Tensor4D, call: { seed: number; training: boolean }): tf.Tensor4D;
-  /** BPDA backward: dL/dx from dL/dy at input x. */
-  surrogateGradient(dy: tf.Tensor4D, x: tf.Tensor4D, call: { seed: number; training: boolean }): tf.Tensor4D;
+  /** BPDA backward: dL/dx from dL/dy at input x; null = differentiate `forward` as written in every mode. */
+  surrogateGradient: ((dy: tf.Tensor4D, x: tf.Tensor4D, call: { seed: number; training: boolean }) => tf.Tensor4D) | null;
 }
 
 export interface NetworkOptions {
@@ -172,10 +172,11 @@ export class Network {
       }
       return y === x ? (tf.clone(x) as tf.Tensor4D) : y;
     };
-    if ((opts.gradient.inputTransform ?? 'autodiff') === 'autodiff') return checked(t.forward(x, call));
+    const surrogate = t.surrogateGradient;
+    if ((opts.gradient.inputTransform ?? 'autodiff') === 'autodiff' || !surrogate) return checked(t.forward(x, call));
     return unaryCustomGrad<tf.Tensor4D, tf.Tensor4D>((xi, save) => {
       save([xi]);
-      return { value: checked(t.forward(xi, call)), gradFunc: (dy, saved) => t.surrogateGradient(dy, saved[0] as tf.Tensor4D, call) };
+      return { value: checked(t.forward(xi, call)), gradFunc: (dy, saved) => surrogate(dy, saved[0] as tf.Tensor4D, call) };
     })(x);
   }
 

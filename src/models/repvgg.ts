@@ -81,7 +81,7 @@ class BatchNorm {
   }
 
   apply(z: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    if (!training) return tf.batchNorm(z, this.runningMean, this.runningVar, this.beta, this.gamma, BN_EPSILON);
+    if (!training) return tf.batchNorm(z, this.runningMean, this.runningVar, this.beta, this.gamma, BN_EPSILON) as tf.Tensor4D;
     const { mean, variance } = tf.moments(z, [0, 1, 2]);
     const count = z.shape[0] * z.shape[1] * z.shape[2];
     tf.tidy(() => {
@@ -89,7 +89,7 @@ class BatchNorm {
       this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
       this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
     });
-    return tf.batchNorm(z, mean, variance, this.beta, this.gamma, BN_EPSILON);
+    return tf.batchNorm(z, mean, variance, this.beta, this.gamma, BN_EPSILON) as tf.Tensor4D;
   }
 
   /** gamma / sqrt(running_var + eps) and beta - running_mean * that: the eval-mode affine map. */

@@ -16,13 +16,14 @@
  *    {0,1} pixels (physical): p_a^2 = p_a, so the diagonal appears as linear terms and is identified.
  *    {-1,+1} input (reference): s_a^2 = 1, the diagonal is not identified; it is completed by
  *    alternating rank-1 fits (w_a^2 = lambda u_a^2).
- *  - anchored (any n_in): interferometric differences with a fixed "anchor" set A of pixels, in the spirit of
- *    the OPU's linear (holographic) mode: for z off A, y(z + 1_A) - y(z) = 2 Re(conj(c) r) . z + |c|^2 with
- *    c = 1_A . r, which is LINEAR in z, so least squares over ~n random z gives Re(conj(c) r) and |c|^2.
- *    K >= 3 disjoint anchors fix r up to a global phase and conjugation (the best-conditioned anchor sets the
- *    phase; a second one the sign of the imaginary part; every pixel is then solved by least squares over
- *    the anchors that do not contain it). Reference mode ({-1,+1} input): anchor pixels +1 vs -1 gives
- *    y(+) - y(-) = 4 c (w . z), and the ratios between anchors fix the scale. Cost O(K N n (n + n_out)).
+ *  - anchored (any n_in): interferometric differences with fixed "anchor" sets A_k of pixels, in the spirit of
+ *    the OPU's linear (holographic) mode: for z off A_k, y(z + 1_{A_k}) - y(z) = 2 (M 1_{A_k}) . z + |c_k|^2
+ *    (c_k = 1_{A_k} . r) is LINEAR in z, so least squares over ~n random z measures the sketch column
+ *    M 1_{A_k} (off A_k) and the core entry 1^T M 1 over A_k. Reference mode with {-1,+1} input: anchor pixels
+ *    +1 vs -1 gives y(+) - y(-) = 4 (M 1_{A_k}) . z. With K disjoint anchors (default 8 of n_in/10 pixels) the
+ *    rank-r matrix is rebuilt by a Nystrom step: core S^T M S -> top-r factor C, then each pixel's factor row
+ *    by least squares over the anchors that do not contain it. Needs about 2 K n queries for an exact fit
+ *    (noiseless); cost O(K N n (n + n_out)) plus an n x n solve per anchor.
  * Limits: noise and 8-bit quantization bias both estimators (more queries average it out); a camera that
  * subtracts the batch mean is handled only when both halves of a difference share a batch (anchored) or
  * all queries share one batch (lifted with chunkRows >= queries); per-sample mean subtraction breaks the
@@ -51,9 +52,9 @@ export interface EstimateOptions {
   queries: number;
   seed: number;
   method?: SysidMethod;
-  /** Anchored: number of disjoint anchor sets (default 4, >= 3). */
+  /** Anchored: number of disjoint anchor sets (default 8 for n_in >= 16, >= 3). */
   anchors?: number;
-  /** Anchored: anchor size as a fraction of n_in (default 1/5). */
+  /** Anchored: anchor size as a fraction of n_in (default 1/10). */
   anchorFraction?: number;
   /** Rows per black-box call (default: ~4M output values per call). */
   chunkRows?: number;
@@ -75,6 +76,9 @@ export interface TransmissionEstimate {
 }
 
 export const LIFTED_AUTO_MAX_IN = 64;
+/** Anchored defaults, chosen on the noisy 8-bit camera (n_in 16 and 64): 8 anchors of n_in/10 pixels. */
+export const DEFAULT_ANCHORS = 8;
+export const DEFAULT_ANCHOR_FRACTION = 1 / 10;
 export const LIFTED_MAX_IN = 128;
 
 /** The pixel domain of the black box: {0,1} pixels (physical, or binary input) or {-1,+1} (reference, signed). */
@@ -287,10 +291,10 @@ function fitAnchor(opu: BlackBoxOpu, anchor: Int32Array, pairs: number, rng: Rng
 function anchoredEstimate(opu: BlackBoxOpu, opts: EstimateOptions): TransmissionEstimate {
   const n = opu.inFeatures;
   const m = opu.outFeatures;
-  const K = opts.anchors ?? 4;
+  const K = opts.anchors ?? (n >= 16 ? DEFAULT_ANCHORS : Math.max(3, Math.floor(n / 2)));
   if (!Number.isInteger(K) || K < 3) throw new UserError(`anchors = ${K}: expected an integer >= 3`);
-  const fraction = opts.anchorFraction ?? 1 / 5;
-  const size = Math.max(1, Math.round(n * fraction));
+  const fraction = opts.anchorFraction ?? DEFAULT_ANCHOR_FRACTION;
+  const size = opts.anchorFraction === undefined ? Math.max(1, Math.min(Math.round(n * fraction), Math.floor(n / K))) : Math.max(1, Math.round(n * fraction));
   if (!(fraction > 0) || K * size > n) {
     throw new UserError(`anchorFraction = ${fraction} with ${K} anchors: expected K * round(n_in * fraction) <= n_in = ${n}`);
   }

@@ -4,7 +4,8 @@
  * From compiled code (dist/) the sibling worker.js is used. When this module is itself TypeScript (jest via
  * ts-jest, which does not transform worker threads) the worker is started from a small eval'd bootstrap that
  * registers a `.ts` loader built on `typescript.transpileModule` (transpile only, no type check) and then requires
- * worker.ts, so tests always exercise the current sources (never a stale dist/).
+ * worker.ts, so tests always exercise the current sources (never a stale dist/). Transpiled files are cached
+ * under <tmpdir>/opulab-ts-cache keyed by a hash of the source, so only changed files are transpiled again.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -14,12 +15,30 @@ import type { WorkerBoot } from './protocol';
 function tsBootstrap(workerTs: string, typescriptPath: string): string {
   return `
 const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const crypto = require('crypto');
 const Module = require('module');
-const ts = require(${JSON.stringify(typescriptPath)});
-const options = { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020, esModuleInterop: true, inlineSourceMap: true };
+const cacheDir = path.join(os.tmpdir(), 'opulab-ts-cache');
+let ts = null;
 Module._extensions['.ts'] = function (mod, filename) {
-  const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), { fileName: filename, compilerOptions: options });
-  mod._compile(out.outputText, filename);
+  const source = fs.readFileSync(filename, 'utf8');
+  const key = crypto.createHash('sha1').update('v1\0' + filename + '\0' + source).digest('hex');
+  const cached = path.join(cacheDir, key + '.js');
+  let code = null;
+  try { code = fs.readFileSync(cached, 'utf8'); } catch (e) { code = null; }
+  if (code === null) {
+    ts = ts || require(${JSON.stringify(typescriptPath)});
+    const options = { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020, esModuleInterop: true, inlineSourceMap: true };
+    code = ts.transpileModule(source, { fileName: filename, compilerOptions: options }).outputText;
+    try {
+      fs.mkdirSync(cacheDir, { recursive: true });
+      const tmp = cached + '.' + process.pid + '-' + require('worker_threads').threadId + '.tmp';
+      fs.writeFileSync(tmp, code);
+      fs.renameSync(tmp, cached);
+    } catch (e) { /* cache is best effort */ }
+  }
+  mod._compile(code, filename);
 };
 require(${JSON.stringify(workerTs)});
 `;

@@ -21,6 +21,9 @@ import { Optimizer, OptimizerConfig } from './optimizers';
 import { LrSchedule, ScheduleConfig } from './schedules';
 import { saveCheckpoint, readCheckpointMeta, readCheckpointTensors, assignTensors } from './checkpoint';
 import { ModelConfig } from '../models/config';
+// Parallel/sharded steps (src/parallel); used only when gradShards or workers > 1.
+import { checkGradShards } from '../parallel/shard-step';
+import { createTrainStepper } from '../parallel/train-parallel';
 
 export interface TrainConfig {
   epochs: number;
@@ -33,6 +36,11 @@ export interface TrainConfig {
   trainSamples?: number;
   /** Test images used for per-epoch evaluation (first N). */
   evalSamples?: number;
+  /**
+   * Micro-batches per batch (default 1): each gets its own BatchNorm statistics, gradients are averaged, one
+   * optimizer step (src/parallel/shard-step.ts). Changes results; TrainOptions.workers does not.
+   */
+  gradShards?: number;
 }
 
 export interface EpochRecord {
@@ -137,6 +145,8 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Extra training metadata recorded in the checkpoint (dataset name, command line...). */
   meta?: Record<string, unknown>;
+  /** Worker threads computing the gradient shards (default 1; same result for any count). */
+  workers?: number;
 }
 
 function saveTraining(
@@ -206,6 +216,9 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
   const nTrain = Math.min(trainSet.n, cfg.trainSamples ?? trainSet.n);
   const stepsPerEpoch = Math.floor(nTrain / cfg.batchSize) || 1;
   const augment = cfg.augment ? defaultAugmentation(trainSet.name) : undefined;
+  // Sharded / multi-worker steps (src/parallel); null when gradShards = workers = 1 (plain trainStep below).
+  checkGradShards(cfg.gradShards ?? 1, Math.min(cfg.batchSize, nTrain));
+  const stepper = await createTrainStepper(net, optimizer, { gradShards: cfg.gradShards ?? 1, workers: opts.workers ?? 1 });
   try {
     for (let epoch = history.length + 1; epoch <= cfg.epochs; epoch++) {
       const bar = progress(`epoch ${epoch}/${cfg.epochs}`, stepsPerEpoch, { quiet: opts.quiet });
@@ -221,7 +234,9 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
         augment,
         dropLast: nTrain >= cfg.batchSize,
       })) {
-        const r = trainStep(net, optimizer, batch.x, batch.y, deriveSeed(cfg.seed, 'dropout', epoch, step));
+        const r = stepper
+          ? await stepper.step(batch.x, batch.y, cfg.seed, epoch, step)
+          : trainStep(net, optimizer, batch.x, batch.y, deriveSeed(cfg.seed, 'dropout', epoch, step));
         const b = batch.x.shape[0];
         tf.dispose([batch.x, batch.y]);
         if (!Number.isFinite(r.loss)) {
@@ -258,6 +273,7 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
       if (ckpt) saveTraining(ckpt, net, optimizer, schedule, cfg, history, opts.meta ?? {});
     }
   } finally {
+    await stepper?.close();
     optimizer.dispose();
   }
   const last = history[history.length - 1];

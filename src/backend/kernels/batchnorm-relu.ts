@@ -9,7 +9,7 @@
  * closed-form BatchNorm input gradient (Ioffe & Szegedy 2015, sec. 3):
  *   g = dy * [y > 0],  xhat = (z + bias - mu) * rstd,  rstd = 1 / sqrt(var + eps),  M = rows
  *   dz = gamma * rstd * (g - mean(g) - xhat * mean(g * xhat)),  dgamma = sum(g * xhat),  dbeta = sum(g),
- *   dbias = sum(dz)   (zero in exact arithmetic: BatchNorm removes any per-channel shift)
+ *   dbias = sum(dz) = 0 exactly (BatchNorm removes any per-channel shift; returned as exact zeros)
  * The statistics outputs mu, var are for running-stat updates and are not differentiated (their incoming
  * gradient is ignored, like a stop-gradient). Sums accumulate in Float64; var = E[x^2] - E[x]^2 in Float64.
  *
@@ -97,7 +97,7 @@ export function bnReluForward(
   for (let o = 0; o < z.length; o += c) {
     for (let k = 0; k < c; k++) {
       const v = z[o + k] * scale[k] + shift[k];
-      y[o + k] = v > 0 ? v : 0;
+      y[o + k] = (v + Math.abs(v)) * 0.5; // relu, exact and branch-free (signs are unpredictable)
     }
   }
 }
@@ -129,35 +129,31 @@ export function bnReluBackward(
   const sgx = new Float64Array(c); // sum g * (z - meanZ)
   for (let o = 0; o < z.length; o += c) {
     for (let k = 0; k < c; k++) {
-      if (y[o + k] > 0) {
-        const g = dy[o + k];
-        sg[k] += g;
-        sgx[k] += g * (z[o + k] - meanZ[k]);
-      }
+      const g = dy[o + k] * +(y[o + k] > 0); // dy * step(y), as tfjs's Relu gradient
+      sg[k] += g;
+      sgx[k] += g * (z[o + k] - meanZ[k]);
     }
   }
-  // dz = a*g + b*(z - meanZ) + d per channel
+  // dz = a*g + b*z + d per channel
   const a = new Float32Array(c);
   const b = new Float32Array(c);
   const d = new Float32Array(c);
   for (let k = 0; k < c; k++) {
     const gr = gamma[k] * rstd[k];
+    const bk = (-gr * sgx[k] * rstd[k] * rstd[k]) / rows;
     a[k] = gr;
-    b[k] = (-gr * sgx[k] * rstd[k] * rstd[k]) / rows;
-    d[k] = (-gr * sg[k]) / rows;
+    b[k] = bk;
+    d[k] = (-gr * sg[k]) / rows - bk * meanZ[k];
     dgamma[k] = sgx[k] * rstd[k];
     dbeta[k] = sg[k];
+    // sum(dz) = gamma*rstd*(sum g - M mean(g) - mean(g xhat) sum xhat) = 0 exactly, as sum xhat = 0
+    dbias[k] = 0;
   }
-  const sdz = new Float64Array(c);
   for (let o = 0; o < z.length; o += c) {
     for (let k = 0; k < c; k++) {
-      const g = y[o + k] > 0 ? dy[o + k] : 0;
-      const v = a[k] * g + b[k] * (z[o + k] - meanZ[k]) + d[k];
-      dz[o + k] = v;
-      sdz[k] += v;
+      dz[o + k] = a[k] * (dy[o + k] * +(y[o + k] > 0)) + b[k] * z[o + k] + d[k];
     }
   }
-  for (let k = 0; k < c; k++) dbias[k] = sdz[k];
 }
 
 function forwardKernel(kind: BackendKind): KernelFunc {
