@@ -144,7 +144,7 @@ export async function evaluateAttack(
       norm: attack.norm,
       eps,
       epsSpace: opts.epsSpace,
-      params: { ...attack.params, seed: opts.seed, batchSize: opts.batchSize },
+      params: { ...attack.params, ...resolvedStepSize(attack.params, eps), seed: opts.seed, batchSize: opts.batchSize },
       n,
       cleanAccuracy: nCorrect / n,
       robustAccuracy: robust / n,
@@ -160,6 +160,11 @@ export async function evaluateAttack(
     if (q) run.queries = q;
     return { run, perSample: recs };
   });
+}
+
+/** A relative step size (fraction of eps) also recorded as the absolute pixel step it meant at this eps (C15). */
+function resolvedStepSize(params: Readonly<Record<string, unknown>>, eps: number): { stepSize?: number } {
+  return typeof params.relStepSize === 'number' && params.stepSize === undefined ? { stepSize: params.relStepSize * eps } : {};
 }
 
 function validate(data: EvaluationData, epsilons: number[], opts: EvaluateOptions, n: number): void {

@@ -9,7 +9,8 @@
  * Plain CommonJS; tensors come from runtime.tf (opulab's own tfjs).
  */
 
-const DEFAULTS = { steps: 10, relStepSize: 0.25, decay: 1.0, randomStart: false };
+// `norm` is accepted because opulab passes the run's norm to every attack; only 'linf' is implemented.
+const DEFAULTS = { norm: 'linf', steps: 10, relStepSize: 0.25, decay: 1.0, randomStart: false };
 
 /** @type {import('../../src/index').AttackPlugin} */
 module.exports = {
@@ -23,6 +24,7 @@ module.exports = {
     for (const key of Object.keys(params)) {
       if (!(key in DEFAULTS)) throw new Error(`unknown param '${key}': expected one of ${Object.keys(DEFAULTS).join(', ')}`);
     }
+    if (p.norm !== 'linf') throw new Error(`norm must be 'linf' (momentum-pgd is an L-inf attack), got '${p.norm}'`);
     if (!Number.isInteger(p.steps) || p.steps < 1) throw new Error(`steps must be a positive integer, got ${p.steps}`);
     if (!(p.relStepSize > 0)) throw new Error(`relStepSize must be > 0, got ${p.relStepSize}`);
     if (!(p.decay >= 0)) throw new Error(`decay must be >= 0, got ${p.decay}`);

@@ -1,7 +1,8 @@
 /**
  * The embedded default experiment of `opulab demo`: a baseline and an optical hybrid small VGG on CIFAR-10 (or the
  * synthetic set when CIFAR-10 is not found), attacked by white-box (FGSM, PGD, APGD; natural, BPDA random-matrix and
- * BPDA true-matrix gradients), black-box (Square), transfer from the baseline, and random noise (C16), sized to finish
+ * BPDA true-matrix gradients; PGD at 2x steps for the convergence check; APGD-DLR with the true matrix as the adaptive
+ * attack), black-box (Square), decision-based (HopSkipJump), transfer from the baseline, and random noise (C16), sized to finish
  * in under 10 minutes on a 2-core CPU. `--quick` shrinks it further (CI smoke test).
  */
 import { ExperimentSpec, parseSpec } from './spec';
@@ -33,9 +34,12 @@ export function demoSpec(quick = false): ExperimentSpec {
       attacks: [
         { attack: 'fgsm', eps, gradients: ['natural', 'bpda-random', 'bpda-true'] },
         { attack: 'pgd', eps, params: { steps, relStepSize: 0.25, randomStart: true }, gradients: ['natural', 'bpda-random', 'bpda-true'] },
+        { attack: 'pgd', eps: ['8/255'], params: { steps: 2 * steps, relStepSize: 0.25, randomStart: true }, gradients: ['natural', 'bpda-true'] },
         { attack: 'apgd-ce', eps: ['8/255'], params: { steps } },
+        { attack: 'apgd-dlr', eps: ['8/255'], params: { steps }, gradients: ['bpda-true'], models: ['optical'] },
         { attack: 'pgd', label: 'pgd-unbounded', eps: ['0.5'], params: { steps, relStepSize: 0.25, randomStart: true }, samples: Math.min(attackSamples, 50) },
         { attack: 'square', eps: ['8/255'], params: { maxQueries: quick ? 50 : 300, maxRowsPerCall: 256 }, samples: Math.min(attackSamples, 50) },
+        { attack: 'hsja', eps: ['8/255'], params: { maxQueries: quick ? 50 : 300, maxRowsPerCall: 256 }, samples: Math.min(attackSamples, 20) },
         { attack: 'transfer', source: 'baseline', craft: 'pgd', models: ['optical'], eps, params: { steps, relStepSize: 0.25, randomStart: true } },
         { attack: 'noise', eps: ['8/255'] },
       ],

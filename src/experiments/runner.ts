@@ -232,6 +232,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
         out.runs.forEach((r) => (r.attack = `transfer-${req.attack}`));
       } else {
         const net = netFor(job.models[0]);
+        net.opu?.resetCounters(); // optical time of this job alone (frames x frame time)
         out = await runAttackOnModel(net, testSet, indices, req);
         if (net.opu) out.runs.forEach((r) => (r.opticalTimeSec = net.opu!.opticalTimeSec()));
       }

@@ -1,0 +1,81 @@
+/**
+ * `opulab probe --checkpoint CKPT --attack pgd --eps 8/255 [--samples N] --out probe.json`: layer-similarity
+ * probe (Pearson correlation of per-example features, layer by layer) of clean vs adversarial images and of
+ * same-/different-class image pairs. probe.json holds the reports/extras.ts `probe` section ({layers, curves}):
+ * put it under results.extras.probe to show it in the report.
+ */
+import type { CommandModule } from 'yargs';
+import { initBackend } from '../../backend';
+import { GlobalArgs, checkSeed } from '../options';
+import { writeFileAtomic } from '../../util/atomic';
+import { UserError } from '../../util/errors';
+import { runProbe } from '../../probe/run';
+
+export interface ProbeArgs extends GlobalArgs {
+  checkpoint: string[];
+  attack: string;
+  eps: string;
+  steps?: number;
+  params?: string;
+  gradient: string;
+  signSurrogate: string;
+  eot: number;
+  samples: number;
+  batchSize: number;
+  dataset?: string;
+  out: string;
+}
+
+export const probeCommand: CommandModule<GlobalArgs, ProbeArgs> = {
+  command: 'probe',
+  describe: 'Layer-similarity probe: how far an attack moves low-level vs high-level features, layer by layer',
+  builder: (y) =>
+    y
+      .option('checkpoint', { type: 'string', array: true, demandOption: true, describe: 'Checkpoint directory (repeat for several models of one architecture)' })
+      .option('attack', { type: 'string', default: 'pgd', describe: 'Attack name or plugin file that crafts the adversarial images' })
+      .option('eps', { type: 'string', default: '8/255', describe: "One eps in pixel units ('8/255' or a decimal)" })
+      .option('steps', { type: 'number', describe: 'Attack iterations (PGD/APGD)' })
+      .option('params', { type: 'string', describe: 'Extra attack parameters as JSON' })
+      .option('gradient', { type: 'string', default: 'natural', describe: 'Gradient exposed to the attacker: natural, bpda-random, bpda-true, bpda-estimated[:N], bpda-none' })
+      .option('sign-surrogate', { type: 'string', default: 'ste', describe: 'BPDA surrogate for the sign: ste, tanh[:beta], zero' })
+      .option('eot', { type: 'number', default: 20, describe: 'EOT gradient samples when the model is stochastic (0 = off)' })
+      .option('samples', { type: 'number', default: 100, describe: 'Test images probed (the first N)' })
+      .option('batch-size', { type: 'number', default: 50, describe: 'Images per batch' })
+      .option('dataset', { type: 'string', describe: "Dataset (default: the checkpoint's)" })
+      .option('out', { type: 'string', demandOption: true, describe: 'Output JSON (the report extras.probe section)' }) as never,
+  handler: async (args) => {
+    const seed = checkSeed(args);
+    const params: Record<string, unknown> = {};
+    if (args.params) {
+      try {
+        Object.assign(params, JSON.parse(args.params));
+      } catch {
+        throw new UserError(`bad --params '${args.params}': expected a JSON object such as '{"restarts":2}'`);
+      }
+    }
+    if (args.steps !== undefined) params.steps = args.steps;
+    await initBackend(args.backend);
+    const probe = await runProbe({
+      checkpoints: args.checkpoint,
+      attack: args.attack,
+      params,
+      eps: args.eps,
+      gradient: args.gradient,
+      signSurrogate: args.signSurrogate,
+      eot: args.eot,
+      samples: args.samples,
+      batchSize: args.batchSize,
+      seed,
+      dataDir: args.dataDir,
+      dataset: args.dataset,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    writeFileAtomic(args.out, JSON.stringify(probe, null, 1));
+    const fmt = (v: number): string => v.toFixed(3).padStart(7);
+    for (const c of probe.curves) {
+      process.stdout.write(`${c.model} — ${c.attack ?? ''}\n${'layer'.padEnd(16)} clean/adv  same-cls  diff-cls\n`);
+      probe.layers.forEach((l, i) => process.stdout.write(`${l.padEnd(16)} ${fmt(c.cleanVsAdv[i])}   ${fmt(c.sameClass[i])}   ${fmt(c.differentClass[i])}\n`));
+    }
+    process.stdout.write(`wrote ${args.out}\n`);
+  },
+};

@@ -1,0 +1,96 @@
+/**
+ * The probe job behind `opulab probe`: load a checkpoint, attack its first N test images at one eps, and measure
+ * the layer-by-layer feature similarity of clean vs adversarial images (src/probe/similarity.ts).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Classifier } from '../types';
+import type { ProbeExtra } from '../../reports/extras';
+import { loadDataset, parseDatasetName } from '../../datasets';
+import { takeTensors } from '../../datasets/batches';
+import { parseEps } from '../../attacks/eps';
+import { withEot } from '../../attacks/eot';
+import { classifierFor } from '../models/classifier';
+import { modelId } from '../models/config';
+import { loadNetwork } from '../training/trainer';
+import { resolveAttack } from '../plugins/attack';
+import { UserError } from '../util/errors';
+import { deriveSeed } from '../util/rng';
+import { probeExtra, probeNetwork } from './similarity';
+
+export interface ProbeRequest {
+  checkpoints: string[];
+  /** Attack name or plugin file. */
+  attack: string;
+  params: Record<string, unknown>;
+  /** e.g. '8/255' (pixel units). */
+  eps: string;
+  gradient: string;
+  signSurrogate: string;
+  /** EOT gradient samples for stochastic models (0 = off). */
+  eot: number;
+  samples: number;
+  batchSize: number;
+  seed: number;
+  dataDir?: string;
+  /** Default: the dataset the checkpoint was trained on (else cifar10). */
+  dataset?: string;
+  log?: (line: string) => void;
+}
+
+/** Adversarial versions of x (attack run batch by batch at one eps). Caller disposes. */
+async function craft(model: Classifier, req: ProbeRequest, x: tf.Tensor4D, labels: Int32Array, eps: number): Promise<tf.Tensor4D> {
+  const attack = resolveAttack(req.attack, req.params);
+  const parts: tf.Tensor4D[] = [];
+  try {
+    for (let lo = 0, b = 0; lo < labels.length; lo += req.batchSize, b++) {
+      const size = Math.min(req.batchSize, labels.length - lo);
+      const xb = tf.slice(x, [lo, 0, 0, 0], [size, -1, -1, -1]);
+      try {
+        const [outcome, ...rest] = await attack.run(model, xb, labels.slice(lo, lo + size), [eps], { seed: deriveSeed(req.seed, 'probe', b) });
+        tf.dispose(rest.map((o) => o.adversarial));
+        parts.push(outcome.adversarial);
+      } finally {
+        xb.dispose();
+      }
+    }
+    return parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor4D);
+  } finally {
+    if (parts.length > 1) tf.dispose(parts);
+  }
+}
+
+export async function runProbe(req: ProbeRequest): Promise<ProbeExtra> {
+  if (!Number.isInteger(req.samples) || req.samples < 4) throw new UserError(`bad --samples ${req.samples}: expected an integer >= 4`);
+  if (!Number.isInteger(req.batchSize) || req.batchSize < 1) throw new UserError(`bad --batch-size ${req.batchSize}: expected a positive integer`);
+  if (!req.checkpoints.length) throw new UserError('probe: give at least one --checkpoint');
+  const eps = parseEps(req.eps);
+  const results = [];
+  for (const dir of req.checkpoints) {
+    const { net, meta } = loadNetwork(dir);
+    try {
+      const dataset = parseDatasetName(req.dataset ?? String(meta.train.dataset ?? 'cifar10'));
+      const data = loadDataset(dataset, 'test', { dataDir: req.dataDir, limit: req.samples, seed: Number(meta.train.seed ?? 0) });
+      const { x, y } = takeTensors(data, Array.from({ length: data.n }, (_, i) => i));
+      const labels = Int32Array.from(y.dataSync());
+      y.dispose();
+      try {
+        const c = classifierFor(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
+        const model: Classifier = c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
+        const adv = await craft(model, req, x, labels, eps);
+        try {
+          const attackLabel = req.gradient === 'natural' ? req.attack : `${req.attack} (${c.gradientMode})`;
+          const r = probeNetwork(net, x, adv, labels, { model: modelId(net.config), attack: attackLabel, eps }, req.batchSize);
+          req.log?.(`${r.curve.model}: ${r.layers.length} layers probed on ${labels.length} ${dataset} images`);
+          results.push(r);
+        } finally {
+          adv.dispose();
+        }
+      } finally {
+        x.dispose();
+      }
+    } finally {
+      net.dispose();
+    }
+  }
+  return probeExtra(results);
+}

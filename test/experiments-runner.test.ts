@@ -1,0 +1,116 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawn, spawnSync } from 'child_process';
+import { parseSpec, readSpecFile } from '../src/experiments/spec';
+import { parseShard } from '../src/experiments/runner';
+import { ResultsFile } from '../src/results/schema';
+import { readJournal } from '../src/experiments/store';
+
+const root = path.resolve(__dirname, '..');
+const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
+const spec = path.join(__dirname, 'fixtures', 'tiny-spec.json');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-run-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function opulab(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args, '--backend', 'wasm'], { encoding: 'utf8', timeout: 240000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** results.json without what legitimately differs between two runs (timings, dates, shard labels). */
+function comparable(dir: string): unknown {
+  const r = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as ResultsFile;
+  const strip = (o: Record<string, unknown>): Record<string, unknown> => {
+    const c = { ...o };
+    delete c.wallTimeSec;
+    delete c.checkpoint;
+    if (c.train && typeof c.train === 'object') {
+      const t = { ...(c.train as Record<string, unknown>) };
+      t.history = ((t.history as Record<string, unknown>[]) ?? []).map((h) => ({ ...h, imgPerSec: 0, seconds: 0 }));
+      c.train = t;
+    }
+    return c;
+  };
+  return { models: r.models.map(strip), runs: r.runs.map(strip), checks: r.checks };
+}
+
+describe('experiment specs', () => {
+  it('validation errors name the field', () => {
+    expect(() => parseSpec({ models: [] })).toThrow(/spec.models: bad value \[\]/);
+    expect(() => parseSpec({ models: [{ name: 'a', width: -1 }], attacks: [] })).toThrow(/spec.models\[0\].width: bad value -1/);
+    expect(() => parseSpec({ models: [{ name: 'a' }], attacks: [{ attack: 'pgd', eps: [] }] })).toThrow(/spec.attacks\[0\].eps/);
+    expect(() => parseSpec({ models: [{ name: 'a' }], attacks: [{ attack: 'pgd', eps: [1], models: ['b'] }] })).toThrow(/unknown model 'b'/);
+    expect(() => parseSpec({ models: [{ name: 'a', defense: 'magic' }], attacks: [] })).toThrow(/defense: bad value "magic": expected one of none, optical/);
+    expect(readSpecFile(spec).models.map((m) => m.name)).toEqual(['base', 'opt']);
+  });
+  it('shards parse', () => {
+    expect(parseShard('1/4')).toEqual({ index: 1, count: 4 });
+    expect(() => parseShard('4/4')).toThrow(/bad --shard/);
+  });
+});
+
+const haveCli = fs.existsSync(cli);
+(haveCli ? describe : describe.skip)('opulab run: resume after SIGKILL, shards + merge equal one uninterrupted run', () => {
+  if (!haveCli) process.stderr.write(`SKIPPED: ${cli} not built (npm run build)\n`);
+  const full = path.join(tmp, 'full');
+  it('an uninterrupted run', () => {
+    const r = opulab(['run', spec, '--out', full]);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.status).toBe(0);
+    const res = JSON.parse(fs.readFileSync(path.join(full, 'results.json'), 'utf8')) as ResultsFile;
+    expect(res.models).toHaveLength(2);
+    // fgsm x (base natural, opt natural, opt bpda-true) x 2 eps + pgd x 3 + square x 2 + transfer + noise x 2
+    expect(res.runs).toHaveLength(6 + 3 + 2 + 1 + 2);
+    expect(res.checks.map((c) => c.id)).toContain('C17');
+  });
+
+  it('killed mid-way, rerun resumes and equals the uninterrupted run', async () => {
+    const dir = path.join(tmp, 'killed');
+    const child = spawn(process.execPath, [cli, 'run', spec, '--out', dir, '--backend', 'wasm'], { stdio: 'ignore' });
+    await new Promise<void>((resolve, reject) => {
+      const t0 = Date.now();
+      const poll = setInterval(() => {
+        const n = readJournal(dir).filter((e) => e.kind === 'runs').length;
+        if (n >= 2) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          resolve();
+        } else if (Date.now() - t0 > 200000) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          reject(new Error('run never got two jobs done'));
+        }
+      }, 50);
+    });
+    await new Promise((r) => child.on('exit', r));
+    const before = readJournal(dir).length;
+    expect(before).toBeLessThan(2 + 10);
+    const r = opulab(['run', spec, '--out', dir]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/already done/);
+    const keys = readJournal(dir).map((e) => e.key);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(comparable(dir)).toEqual(comparable(full));
+  });
+
+  it('two shards merged equal the uninterrupted run', () => {
+    const a = path.join(tmp, 's0');
+    const b = path.join(tmp, 's1');
+    expect(opulab(['run', spec, '--out', a, '--shard', '0/2']).status).toBe(0);
+    expect(opulab(['run', spec, '--out', b, '--shard', '1/2']).status).toBe(0);
+    const merged = path.join(tmp, 'merged');
+    const m = opulab(['merge', a, b, '--out', merged]);
+    expect(m.status).toBe(0);
+    expect(comparable(merged)).toEqual(comparable(full));
+  });
+
+  it('bad input exits 2 with one line', () => {
+    const r = opulab(['run', path.join(tmp, 'missing.json'), '--out', path.join(tmp, 'x')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/spec file '.*missing.json' not found/)]);
+    const e = opulab(['attack', '--checkpoint', tmp, '--attack', 'pgd']);
+    expect(e.status).toBe(2);
+    expect(e.stderr).toMatch(/no model.json/);
+  });
+});
