@@ -106,6 +106,7 @@ describe('camera', () => {
     expect(() => new Camera({ readNoiseStd: -1 })).toThrow(UserError);
     expect(() => new Camera({ bitDepth: 40 })).toThrow(/bitDepth = 40/);
     expect(() => new Camera({ hardwareNormalize: 'x' as never })).toThrow(/hardwareNormalize/);
+    expect(() => new Camera({ shotnoise: true } as never)).toThrow(/unknown camera option 'shotnoise'/);
   });
 
   it('keeps the tensor count flat', () => {

@@ -10,6 +10,9 @@ import {
 } from '../src/optics/encoders';
 import { UserError } from '../src/util/errors';
 
+/** tf.grad for functions of a rank-2 input. */
+const grad2d = (f: (v: tf.Tensor2D) => tf.Tensor) => tf.grad((v: tf.Tensor) => f(v as tf.Tensor2D));
+
 beforeAll(async () => {
   await initBackend('cpu', true);
 });
@@ -48,17 +51,17 @@ describe('sign binarization', () => {
       [-1, 4, 2, 1],
     ]);
     const loss = (opts: Parameters<typeof binarizeSign>[1]) => (v: tf.Tensor2D) => tf.sum(tf.mul(binarizeSign(v, opts), w));
-    expect(values(tf.grad(loss({ gradient: 'zero' }))(x))).toEqual(new Array(8).fill(0));
+    expect(values(grad2d(loss({ gradient: 'zero' }))(x))).toEqual(new Array(8).fill(0));
     // STE without centering: d/dx sum(w * sign(x)) = w.
-    expect(values(tf.grad(loss({ gradient: 'ste', center: 'none' }))(x))).toEqual(values(w));
+    expect(values(grad2d(loss({ gradient: 'ste', center: 'none' }))(x))).toEqual(values(w));
     // STE with the batch mean: w - mean(w) (the reference differentiates x - x.mean()).
     const wv = values(w);
     const wMean = wv.reduce((a, b) => a + b, 0) / wv.length;
-    values(tf.grad(loss({ gradient: 'ste' }))(x)).forEach((g, i) => expect(g).toBeCloseTo(wv[i] - wMean, 5));
+    values(grad2d(loss({ gradient: 'ste' }))(x)).forEach((g, i) => expect(g).toBeCloseTo(wv[i] - wMean, 5));
     // tanh surrogate, no centering: w * beta (1 - tanh^2(beta x)).
     const beta = 2.5;
     const xv = values(x);
-    values(tf.grad(loss({ gradient: 'tanh', beta, center: 'none' }))(x)).forEach((g, i) =>
+    values(grad2d(loss({ gradient: 'tanh', beta, center: 'none' }))(x)).forEach((g, i) =>
       expect(g).toBeCloseTo(wv[i] * beta * (1 - Math.tanh(beta * xv[i]) ** 2), 5),
     );
     [x, w].forEach((t) => t.dispose());
@@ -100,7 +103,7 @@ describe('threshold, thermometer and bit-plane encoders', () => {
       const e = thermometerEncode(v, { levels: 3, min: 0, max: 1, gradient: 'ste', values: 'binary' });
       return tf.sum(combineFrames(e.frames, 3, 'sum', e.decoderWeights));
     };
-    values(tf.grad(f)(x)).forEach((g) => expect(g).toBeCloseTo(1, 5));
+    values(grad2d(f)(x)).forEach((g) => expect(g).toBeCloseTo(1, 5));
     [x, enc.frames, dec, signed.frames].forEach((t) => t.dispose());
   });
 
@@ -123,9 +126,9 @@ describe('threshold, thermometer and bit-plane encoders', () => {
       const bits = tf.div(tf.add(e.frames, 1), 2) as tf.Tensor2D;
       return tf.sum(combineFrames(bits, 3, 'sum', e.decoderWeights));
     };
-    values(tf.grad(f)(x)).forEach((g) => expect(g).toBeCloseTo(1, 5));
+    values(grad2d(f)(x)).forEach((g) => expect(g).toBeCloseTo(1, 5));
     const fz = (v: tf.Tensor2D) => tf.sum(bitPlaneEncode(v, { bits: 3, min: 0, max: 7 }).frames);
-    expect(values(tf.grad(fz)(x))).toEqual([0, 0, 0, 0]);
+    expect(values(grad2d(fz)(x))).toEqual([0, 0, 0, 0]);
     expect(() => bitPlaneEncode(x, { bits: 3, min: 0, max: 7, gradient: 'tanh' })).toThrow(/bit-plane gradient 'tanh'/);
     expect(() => bitPlaneEncode(x, { bits: 0, min: 0, max: 7 })).toThrow(/bits = 0/);
     [x, enc.frames, dec, s, senc.frames].forEach((t) => t.dispose());
@@ -153,10 +156,10 @@ describe('threshold, thermometer and bit-plane encoders', () => {
     const run = () =>
       tf.tidy(() => {
         for (const gradient of ['zero', 'ste', 'tanh'] as const) {
-          tf.grad((v: tf.Tensor2D) => tf.sum(tf.mul(binarizeSign(v, { gradient }), w)))(x);
+          grad2d((v: tf.Tensor2D) => tf.sum(tf.mul(binarizeSign(v, { gradient }), w)))(x);
         }
-        tf.grad((v: tf.Tensor2D) => tf.sum(thermometerEncode(v, { levels: 2, min: 0, max: 5, gradient: 'ste' }).frames))(x);
-        tf.grad((v: tf.Tensor2D) => tf.sum(bitPlaneEncode(v, { bits: 2, min: 0, max: 5, gradient: 'ste' }).frames))(x);
+        grad2d((v: tf.Tensor2D) => tf.sum(thermometerEncode(v, { levels: 2, min: 0, max: 5, gradient: 'ste' }).frames))(x);
+        grad2d((v: tf.Tensor2D) => tf.sum(bitPlaneEncode(v, { bits: 2, min: 0, max: 5, gradient: 'ste' }).frames))(x);
       });
     run();
     const before = tf.memory().numTensors;

@@ -35,9 +35,15 @@ export interface JobOutput {
   perSample: PerSampleRecord[][];
 }
 
-/** The attack's parameters with the norm filled in (attacks without a norm parameter are L-inf only). */
-function attackParams(req: AttackRequest): Record<string, unknown> {
+/**
+ * The attack's parameters with the norm filled in (attacks without a norm parameter are L-inf only) and an
+ * absolute `stepSize`, which users give in the units of their eps, converted to pixels like the eps.
+ */
+export function attackParams(req: AttackRequest, std: readonly number[]): Record<string, unknown> {
   const p: Record<string, unknown> = { ...req.params };
+  if (typeof p.stepSize === 'number' || typeof p.stepSize === 'string') {
+    p.stepSize = toPixelEps(parseEpsList([String(p.stepSize)]), req.epsSpace, std)[0];
+  }
   if (p.norm === undefined && !['mi-fgsm', 'di-fgsm', 'nes', 'bandits', 'parsimonious'].includes(req.attack)) p.norm = req.norm;
   return p;
 }
@@ -61,7 +67,7 @@ export async function runAttackOnModel(
   onProgress?: (fraction: number, message?: string) => void,
 ): Promise<JobOutput> {
   const model = attackedClassifier(net, req);
-  const attack = createAttack(req.attack, attackParams(req));
+  const attack = createAttack(req.attack, attackParams(req, net.config.normalization.std));
   const { pixel, inSpace } = epsInPixels(req, net.config.normalization.std);
   const { x, y } = takeTensors(data, indices);
   const labels = Int32Array.from(y.dataSync());
@@ -93,7 +99,7 @@ export async function runTransfer(
   req: AttackRequest,
 ): Promise<JobOutput> {
   const src = attackedClassifier(source, { ...req, gradient: 'natural' });
-  const attack = createAttack(req.attack, attackParams(req));
+  const attack = createAttack(req.attack, attackParams(req, source.config.normalization.std));
   const { pixel, inSpace } = epsInPixels(req, source.config.normalization.std);
   const { x, y } = takeTensors(data, indices);
   const labels = Int32Array.from(y.dataSync());

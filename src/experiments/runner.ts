@@ -17,7 +17,7 @@ import { Dataset } from '../../datasets/types';
 import { loadDataset, findDatasetDir, parseDatasetName } from '../../datasets';
 import { ExperimentSpec, ModelSpec, AttackSpec } from './spec';
 import { contentHash, readJournal, appendJournal, dedupe, JournalEntry, RunsEntry, ModelEntry } from './store';
-import { runAttackOnModel, runTransfer, AttackRequest, JobOutput, attackedClassifier, epsInPixels } from './execute';
+import { runAttackOnModel, runTransfer, AttackRequest, JobOutput, attackedClassifier, epsInPixels, attackParams } from './execute';
 import { Network } from '../models/network';
 import { ModelConfig, defaultModelConfig, modelId, usesBinarization, usesOpu, Architecture, DefenseName, TrainingMethod, OpuMode, BinarizeCenter } from '../models/config';
 import { train, evaluate, loadNetwork } from '../training/trainer';
@@ -94,7 +94,7 @@ export function modelConfigFor(m: ModelSpec, spec: ExperimentSpec, data: Dataset
     opuMode: m.opuMode as OpuMode,
     binarizeCenter: m.binarizeCenter as BinarizeCenter,
     camera: m.camera,
-    seed: spec.seed,
+    seed: m.seed ?? spec.seed,
     numClasses: data.numClasses,
     normalization: data.normalization,
   });
@@ -320,7 +320,7 @@ async function exampleImages(net: Network, data: Dataset, req: AttackRequest): P
   const eps = Math.max(...pixel);
   if (!(eps > 0)) return undefined;
   const model = attackedClassifier(net, req);
-  const attack = createAttack(req.attack, { ...req.params, ...(req.params.norm === undefined && ['fgsm', 'pgd', 'apgd-ce', 'apgd-dlr', 'square', 'hsja', 'noise'].includes(req.attack) ? { norm: req.norm } : {}) });
+  const attack = createAttack(req.attack, attackParams(req, net.config.normalization.std));
   const idx = [0, 1, 2].filter((i) => i < data.n);
   const { x, y } = takeTensors(data, idx);
   const labels = Int32Array.from(y.dataSync());

@@ -34,6 +34,8 @@ export interface ModelSpec {
   opuMode: string;
   binarizeCenter: string;
   camera?: Record<string, unknown>;
+  /** Seed of this model's weights and fixed matrices (default: the spec's seed). */
+  seed?: number;
   train: TrainSpec;
 }
 
@@ -49,7 +51,7 @@ export interface AttackSpec {
   gradients?: string[];
   /** Sign surrogate for BPDA modes: ste, tanh[:beta], zero. */
   signSurrogate?: string;
-  /** Attack hyperparameters, passed to the attack factory. */
+  /** Attack hyperparameters, passed to the attack factory. A `stepSize` is in the units of `eps` (epsSpace). */
   params: Record<string, unknown>;
   /** Number of test images for this attack (default: spec.data.attackSamples). */
   samples?: number;
@@ -169,6 +171,7 @@ function parseModel(m: unknown, path: string): ModelSpec {
     opuOut: posInt(get(m, 'opuOut', path), 8000),
     opuMode: oneOf(get(m, 'opuMode', path), ['reference', 'physical'] as const, 'reference'),
     binarizeCenter: oneOf(get(m, 'binarizeCenter', path), ['batch-mean', 'sample-mean'] as const, 'batch-mean'),
+    seed: m.seed === undefined ? undefined : num(get(m, 'seed', path), undefined, Number.isInteger, 'an integer'),
     camera: m.camera === undefined ? undefined : isObject(m.camera) ? m.camera : (() => { throw new Field(`${path}.camera`, m.camera).bad('an object'); })(),
     train: {
       epochs: num(get(t, 'epochs', tp), 1, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer'),

@@ -45,6 +45,18 @@ export interface CameraOptions {
   seed?: number;
 }
 
+const CAMERA_OPTION_KEYS = [
+  'gain',
+  'exposure',
+  'darkOffset',
+  'shotNoise',
+  'readNoiseStd',
+  'quantize',
+  'bitDepth',
+  'hardwareNormalize',
+  'seed',
+] as const;
+
 function finiteNonNegative(value: number, name: string): void {
   if (!Number.isFinite(value) || value < 0) throw new UserError(`camera ${name} = ${value}: expected a finite number >= 0`);
 }
@@ -62,6 +74,11 @@ export class Camera {
   private rng: Rng;
 
   constructor(opts: CameraOptions = {}) {
+    for (const key of Object.keys(opts)) {
+      if (!(CAMERA_OPTION_KEYS as readonly string[]).includes(key)) {
+        throw new UserError(`unknown camera option '${key}': expected one of ${CAMERA_OPTION_KEYS.join(', ')}`);
+      }
+    }
     this.gain = opts.gain ?? 1;
     this.exposure = opts.exposure ?? 1;
     this.darkOffset = opts.darkOffset ?? 0;

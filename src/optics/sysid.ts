@@ -10,7 +10,7 @@
  * r vs conj(r)) leave M_j, hence the gradient, unchanged.
  *
  * Two estimators:
- *  - lifted (n_in <= 128; auto for n_in <= 64): random binary queries, least squares of y on all pairwise
+ *  - lifted (n_in <= 128; auto for n_in <= 32): random binary queries, least squares of y on all pairwise
  *    products p_a p_b (the "lifting" of a quadratic form to a linear one), then the top eigenvectors of
  *    each M_j. Needs about n^2/2 queries for an exact fit; cost O(N n^4) in the solve.
  *    {0,1} pixels (physical): p_a^2 = p_a, so the diagonal appears as linear terms and is identified.
@@ -75,7 +75,7 @@ export interface TransmissionEstimate {
   signs: Float32Array | null;
 }
 
-export const LIFTED_AUTO_MAX_IN = 64;
+export const LIFTED_AUTO_MAX_IN = 32;
 /** Anchored defaults, chosen on the noisy 8-bit camera (n_in 16 and 64): 8 anchors of n_in/10 pixels. */
 export const DEFAULT_ANCHORS = 8;
 export const DEFAULT_ANCHOR_FRACTION = 1 / 10;

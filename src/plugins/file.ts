@@ -46,7 +46,7 @@ export function readPluginFile(file: string, kind: PluginKind): PluginFile {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     mod = require(abs);
   } catch (e) {
-    const kindOf = e instanceof SyntaxError ? 'does not parse' : 'failed to load';
+    const kindOf = (e as Error)?.name === 'SyntaxError' ? 'does not parse' : 'failed to load'; // name, not instanceof: another realm under jest
     throw new UserError(`${where} ${kindOf}: ${firstLine(e)}`);
   }
   const m = mod as { default?: unknown } | null;

@@ -39,7 +39,7 @@ export interface AttackArgs extends GlobalArgs {
 }
 
 /** Attack hyperparameters from the CLI flags that were given (absent flags keep the attack's defaults). */
-export function paramsFromFlags(a: AttackArgs, std: readonly number[]): Record<string, unknown> {
+export function paramsFromFlags(a: AttackArgs): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   if (a.params) {
     try {
@@ -49,11 +49,8 @@ export function paramsFromFlags(a: AttackArgs, std: readonly number[]): Record<s
     }
   }
   if (a.steps !== undefined) p.steps = a.steps;
-  if (a.stepSize !== undefined) {
-    // the step size is given in the same units as eps
-    const s = parseEps(a.stepSize);
-    p.stepSize = a.epsSpace === 'normalized' ? s * Math.max(...std) : s;
-  }
+  // the step size is given in the same units as eps (converted to pixels with the eps, see execute.ts)
+  if (a.stepSize !== undefined) p.stepSize = parseEps(a.stepSize);
   if (a.restarts !== undefined) p.restarts = a.restarts;
   if (a.randomStart !== undefined) p.randomStart = a.randomStart;
   if (a.loss !== undefined) p.loss = a.loss;
@@ -96,7 +93,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       const indices = Array.from({ length: data.n }, (_, i) => i);
       const req: AttackRequest = {
         attack: args.attack,
-        params: paramsFromFlags(args, net.config.normalization.std),
+        params: paramsFromFlags(args),
         norm: args.norm as 'linf' | 'l2',
         eps: args.eps.split(','),
         epsSpace: args.epsSpace as 'pixel' | 'normalized',

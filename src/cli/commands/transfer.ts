@@ -56,7 +56,7 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
       const indices = Array.from({ length: data.n }, (_, i) => i);
       const req: AttackRequest = {
         attack: args.attack,
-        params: paramsFromFlags({ ...args, checkpoint: args.source, gradient: 'natural', signSurrogate: 'ste', eot: 0 }, src.net.config.normalization.std),
+        params: paramsFromFlags({ ...args, checkpoint: args.source, gradient: 'natural', signSurrogate: 'ste', eot: 0 }),
         norm: args.norm as 'linf' | 'l2',
         eps: args.eps.split(','),
         epsSpace: args.epsSpace as 'pixel' | 'normalized',

@@ -1,0 +1,66 @@
+/** Data-parallel benchmark workloads (src/parallel/bench-parallel.ts) and the bench:compare table. */
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/backend';
+import { BenchModel } from '../src/bench/workloads';
+import { ParallelBench } from '../src/parallel/bench-parallel';
+import { formatRatioTable, parseBenchLines, ratioRows, repoRoot } from '../src/bench/compare';
+import type { BenchRecord } from '../src/bench/workloads';
+
+beforeAll(async () => {
+  await initBackend('wasm', true);
+});
+
+const rec = (impl: string, workload: BenchRecord['workload'], width: number, img: number): BenchRecord => ({
+  impl, workload, width, batch: 64, threads: 2, img_per_s: img, ms_per_batch: 64000 / img,
+});
+
+test('compare: parse JSON lines, match by workload and width, ratio = opulab / pytorch', () => {
+  const stdout = `noise\n${JSON.stringify(rec('opulab-wasm', 'forward', 0.25, 200))}\n${JSON.stringify(rec('opulab-wasm', 'train', 0.25, 30))}\n`;
+  const opulab = parseBenchLines(stdout);
+  expect(opulab).toHaveLength(2);
+  const rows = ratioRows(opulab, [rec('pytorch', 'forward', 0.25, 400), rec('pytorch', 'forward', 1, 50)]);
+  expect(rows).toEqual([
+    { workload: 'forward', width: 0.25, opulab: 200, pytorch: 400, ratio: 0.5 },
+    { workload: 'train', width: 0.25, opulab: 30, pytorch: null, ratio: null },
+  ]);
+  const table = formatRatioTable(rows).split('\n');
+  expect(table[0]).toMatch(/^workload\s+width\s+opulab img\/s\s+pytorch img\/s\s+ratio$/);
+  expect(table[2]).toMatch(/^forward\s+0.25\s+200.0\s+400.0\s+0.500$/);
+  expect(table[3]).toMatch(/^train\s+0.25\s+30.0\s+-\s+-$/);
+  expect(repoRoot()).toMatch(/main$/);
+});
+
+test('data-parallel train step over 2 workers equals the in-process step on the same images', async () => {
+  // Each worker's BenchModel draws the same 2-image batch from the seed, so the mean gradient over the 4-image
+  // batch equals the gradient of one 2-image replica, and one parallel step equals one in-process step.
+  const par = await ParallelBench.start(0.125, 4, 3, 2);
+  const ref = new BenchModel(0.125, 2, 3);
+  try {
+    expect(par.sizes).toEqual([2, 2]);
+    await par.run('forward');
+    await par.run('input_grad');
+    await par.run('train');
+    ref.run('train');
+    const before = tf.memory().numTensors; // the first step created the momentum slots
+    await par.run('train');
+    ref.run('train');
+    expect(tf.memory().numTensors).toBe(before);
+    const parent = (par as unknown as { parent: BenchModel }).parent;
+    const got = parent.store.list().filter((p) => p.trainable);
+    const want = ref.store.list().filter((p) => p.trainable);
+    let maxDiff = 0;
+    got.forEach((p, i) => {
+      const a = p.variable.dataSync();
+      const b = want[i].variable.dataSync();
+      for (let k = 0; k < a.length; k++) maxDiff = Math.max(maxDiff, Math.abs(a[k] - b[k]) / (1 + Math.abs(b[k])));
+    });
+    expect(maxDiff).toBeLessThan(1e-5);
+    // The step moved the weights (the comparison above is not vacuous).
+    const fresh = new BenchModel(0.125, 1, 3);
+    expect(Array.from(fresh.store.list()[0].variable.dataSync())).not.toEqual(Array.from(got[0].variable.dataSync()));
+    fresh.dispose();
+  } finally {
+    await par.close();
+    ref.dispose();
+  }
+});
