@@ -19,6 +19,7 @@ import { deriveSeed } from '../src/util/rng';
 import { crossEntropyLoss } from './losses';
 import { eotRecordOf, stochasticPredict, type StochasticVote } from './eot';
 import { perExampleNorm } from './projection';
+import { queryStats } from './blackbox/curves';
 
 export interface EvaluationData {
   /** Pixel-space NHWC images in [0,1]. */
@@ -156,7 +157,7 @@ export async function evaluateAttack(
     if (gradientStats) run.gradientStats = gradientStats;
     if (opts.targets) run.targeted = true;
     if (model.stochastic) run.eot = { samples: eot?.samples ?? 1, evalPasses: passes };
-    const q = queryStats(recs, cleanCorrect);
+    const q = queryStatsOf(recs, cleanCorrect);
     if (q) run.queries = q;
     return { run, perSample: recs };
   });
@@ -196,23 +197,17 @@ async function countGradient(model: Classifier, x: tf.Tensor4D, labels: Int32Arr
   acc.total += x.size;
 }
 
-/** Mean/median queries and the success-rate-versus-queries curve, over clean-correct examples. */
-function queryStats(recs: PerSampleRecord[], cleanCorrect: boolean[]): QueryStats | undefined {
+/**
+ * Query statistics over the clean-correct examples (only they are attacked): mean/median queries of the successful
+ * ones and the success-rate-versus-queries curve (attacks/blackbox/curves.ts).
+ */
+function queryStatsOf(recs: PerSampleRecord[], cleanCorrect: boolean[]): QueryStats | undefined {
   const rows = recs.filter((r, i) => cleanCorrect[i] && r.queries !== undefined);
   if (rows.length === 0) return undefined;
-  const q = rows.map((r) => r.queries!).sort((a, b) => a - b);
-  const mean = q.reduce((a, b) => a + b, 0) / q.length;
-  const median = q.length % 2 ? q[(q.length - 1) / 2] : (q[q.length / 2 - 1] + q[q.length / 2]) / 2;
-  const succ = rows.filter((r) => r.success).map((r) => r.queries!).sort((a, b) => a - b);
-  const curve: [number, number][] = [];
-  const stride = Math.max(1, Math.ceil(succ.length / 100));
-  for (let i = 0; i < succ.length; i++) {
-    const last = i === succ.length - 1;
-    if (!last && succ[i + 1] === succ[i]) continue; // one point per distinct query count
-    if (!last && i % stride !== 0) continue;
-    curve.push([succ[i], (i + 1) / rows.length]);
-  }
-  return { mean, median, curve };
+  return queryStats(
+    rows.map((r) => r.success),
+    rows.map((r) => r.queries!),
+  );
 }
 
 /** Relative path of run `runIndex`'s per-sample file: runs/0007.jsonl. */
