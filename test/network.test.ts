@@ -147,3 +147,50 @@ describe('training', () => {
     net.dispose();
   });
 });
+
+describe('train(): checkpoints, resume, NaN guard', () => {
+  const fs = require('fs') as typeof import('fs');
+  const os = require('os') as typeof import('os');
+  const path = require('path') as typeof import('path');
+  const { train } = require('../src/training/trainer') as typeof import('../src/training/trainer');
+  const { defaultScheduleConfig } = require('../src/training/schedules') as typeof import('../src/training/schedules');
+  const data = generateSynthetic({ n: 64, seed: 2, split: 'train' });
+  const cfg = (epochs: number, schedule = defaultScheduleConfig('constant')) => ({
+    epochs,
+    batchSize: 32,
+    optimizer: defaultOptimizerConfig('sgd', { lr: 0.01 }),
+    schedule,
+    augment: true,
+    seed: 4,
+  });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-train-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const strip = (h: { imgPerSec: number; seconds: number }[]) => h.map((r) => ({ ...r, imgPerSec: 0, seconds: 0 }));
+
+  it('a run resumed from its epoch-1 checkpoint equals an uninterrupted 2-epoch run', async () => {
+    const straight = new Network(tiny({ defense: 'optical', training: 'hybrid' }));
+    const a = await train(straight, data, data, cfg(2), { quiet: true });
+    straight.dispose();
+    const dir = path.join(tmp, 'resume');
+    const first = new Network(tiny({ defense: 'optical', training: 'hybrid' }));
+    await train(first, data, data, cfg(1), { quiet: true, checkpointDir: dir });
+    first.dispose();
+    const second = new Network(tiny({ defense: 'optical', training: 'hybrid' }));
+    const b = await train(second, data, data, cfg(2), { quiet: true, checkpointDir: dir, resume: true });
+    second.dispose();
+    expect(strip(b.history)).toEqual(strip(a.history));
+  });
+
+  it('a NaN loss stops training with a clear error and keeps the last good checkpoint', async () => {
+    const dir = path.join(tmp, 'nan');
+    const net = new Network(tiny({}));
+    // epoch 1 at lr 0.01, then the schedule multiplies the lr by 1e12: the loss diverges in epoch 2
+    const blowUp = defaultScheduleConfig('multistep', { milestones: [1], factor: 1e12 });
+    await expect(train(net, data, data, cfg(3, blowUp), { quiet: true, checkpointDir: dir })).rejects.toThrow(
+      /(training loss became (NaN|Infinity) at epoch 2 |training diverged in epoch 2 ).*last good checkpoint kept at .* \(epoch 1\)/,
+    );
+    net.dispose();
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { train: { epochsDone: number } };
+    expect(meta.train.epochsDone).toBe(1);
+  });
+});

@@ -254,6 +254,14 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
       }
       const trainSeconds = (Date.now() - t0) / 1000;
       const ev = evaluate(net, testSet, 256, cfg.evalSamples);
+      if (!Number.isFinite(ev.loss) || !Number.isFinite(lossSum)) {
+        // The weights diverged during this epoch (a finite batch loss can still leave NaN weights behind).
+        throw new UserError(
+          `training diverged in epoch ${epoch} (test loss ${ev.loss}, lr ${optimizer.lr}); ` +
+            (ckpt && history.length ? `last good checkpoint kept at ${ckpt} (epoch ${history.length})` : 'no checkpoint was written') +
+            '; lower the learning rate',
+        );
+      }
       const record: EpochRecord = {
         epoch,
         trainLoss: lossSum / Math.max(1, seen),
