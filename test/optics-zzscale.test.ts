@@ -1,23 +1,12 @@
 import { initBackend } from '../src/backend';
-import { OpticalProcessingUnit } from '../src/optics/opu';
-import { gradientCosine } from '../src/optics/sysid-quality';
 import * as tf from '@tensorflow/tfjs-core';
 beforeAll(async () => { await initBackend('wasm', true); });
-it('scale', () => {
-  let t0 = Date.now();
-  const opu = new OpticalProcessingUnit({ inFeatures: 1024, outFeatures: 8000, mode: 'physical', seed: 1 });
-  console.log('build 1024x8000 physical', (Date.now() - t0) / 1000);
-  const x = tf.sign(tf.randomNormal([128, 1024], 0, 1, 'float32', 1)) as tf.Tensor2D;
-  t0 = Date.now();
-  for (let i = 0; i < 3; i++) opu.forward(x).dispose();
-  console.log('forward batch 128', (Date.now() - t0) / 3000);
-  t0 = Date.now();
-  for (let i = 0; i < 3; i++) tf.grad((v: tf.Tensor) => tf.sum(opu.forward(v as tf.Tensor2D, 'true')))(x).dispose();
-  console.log('forward+true backward batch 128', (Date.now() - t0) / 3000);
-  opu.dispose();
-  const small = new OpticalProcessingUnit({ inFeatures: 1024, outFeatures: 1000, mode: 'physical', seed: 1 });
-  t0 = Date.now();
-  small.estimateFromQueries(16384, 1);
-  console.log('sysid 1024x1000 16384 queries', (Date.now() - t0) / 1000, gradientCosine(small, { seed: 1, samples: 16 }).meanCosine);
-  small.dispose();
+it('mm', () => {
+  const x = tf.randomNormal([262, 922]) as tf.Tensor2D;
+  const y = tf.randomNormal([262, 8000]) as tf.Tensor2D;
+  const time = (name: string, f: () => tf.Tensor) => { f().dispose(); const t0 = Date.now(); for (let i = 0; i < 3; i++) f().dispose(); console.log(name, (Date.now() - t0) / 3); };
+  time('xtx transposeA', () => tf.matMul(x, x, true, false));
+  time('xtx explicit', () => tf.matMul(tf.transpose(x), x));
+  time('xty transposeA', () => tf.matMul(x, y, true, false));
+  time('xty explicit', () => tf.matMul(tf.transpose(x), y));
 });

@@ -27,6 +27,7 @@ import { backend_util, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tileReduceKernelConfigs } from './kernels/tile-reduce';
 import { maxPoolGradConfig } from './kernels/maxpool-grad';
+import { batchMatMulConfig } from './kernels/matmul-transpose';
 import './kernels/batchnorm-relu';
 
 const WASM = 'wasm';
@@ -306,12 +307,14 @@ export const WASM_TRAINING_KERNELS: readonly string[] = [
   'Sum',
   'Mean',
   'MaxPoolGrad',
+  'BatchMatMul',
 ];
 
 /**
  * Register opulab's wasm training kernels: Conv2DBackpropFilter (missing in stock wasm), a fast
  * Conv2DBackpropInput, faster Tile / Sum / Mean (kernels/tile-reduce.ts) and a one-pass MaxPoolGrad for
- * disjoint pools (kernels/maxpool-grad.ts). Importing this module also registers the fused training
+ * disjoint pools (kernels/maxpool-grad.ts), BatchMatMul with transposed operands on XNNPACK
+ * (kernels/matmul-transpose.ts). Importing this module also registers the fused training
  * BatchNorm+ReLU kernel (kernels/batchnorm-relu.ts).
  * Idempotent; call before or after `tf.setBackend('wasm')`.
  */
@@ -323,6 +326,8 @@ export function registerWasmTrainingKernels(): void {
     ...tileReduceKernelConfigs(stockKernel),
     maxPoolGradConfig(stockKernel('MaxPoolGrad')),
   ];
+  const stockMatMul = stockKernel('BatchMatMul');
+  if (stockMatMul) configs.push(batchMatMulConfig(stockMatMul));
   for (const config of configs) {
     const existing = tf.getKernel(config.kernelName, WASM);
     if (existing && installed.has(existing.kernelFunc)) continue;

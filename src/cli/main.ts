@@ -21,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     .demandCommand(1, 'Choose a command (see the list above).')
     .strict()
     .recommendCommands()
+    .exitProcess(false)
     .help()
     .alias('h', 'help')
     .version(opulabVersion())

@@ -88,20 +88,25 @@ export const trainCommand: CommandModule<GlobalArgs, TrainArgs> = {
       .option('out', { type: 'string', demandOption: true, describe: 'Checkpoint directory' }) as never,
   handler: async (args) => {
     const seed = checkSeed(args);
-    const backend = await initBackend(args.backend);
-    const trainSet = loadDataset(parseDatasetName(args.dataset), 'train', { dataDir: args.dataDir, limit: args.trainSamples, seed });
-    const testSet = loadDataset(parseDatasetName(args.dataset), 'test', { dataDir: args.dataDir, limit: args.testSamples, seed });
-    process.stderr.write(`dataset ${trainSet.name}: ${trainSet.n} train / ${testSet.n} test images from ${trainSet.source}\n`);
-    const config = modelConfigFromArgs({ ...args, seed, numClasses: trainSet.numClasses, normalization: trainSet.normalization });
+    // Validate every name and number before touching data or the backend.
+    modelConfigFromArgs({ ...args, seed, numClasses: 10, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } });
+    const datasetName = parseDatasetName(args.dataset);
+    if (!Number.isInteger(args.epochs) || args.epochs < 1) throw new UserError(`bad --epochs ${args.epochs}: expected a positive integer`);
+    if (!Number.isInteger(args.batchSize) || args.batchSize < 1) throw new UserError(`bad --batch-size ${args.batchSize}: expected a positive integer`);
+    defaultScheduleConfig(args.schedule as ScheduleName);
     const optimizer = defaultOptimizerConfig(args.optimizer as OptimizerName, {
       ...(args.lr !== undefined ? { lr: args.lr } : {}),
       ...(args.weightDecay !== undefined ? { weightDecay: args.weightDecay } : {}),
       momentum: args.momentum,
       nesterov: args.nesterov,
     });
+    const backend = await initBackend(args.backend);
+    const trainSet = loadDataset(datasetName, 'train', { dataDir: args.dataDir, limit: args.trainSamples, seed });
+    const testSet = loadDataset(datasetName, 'test', { dataDir: args.dataDir, limit: args.testSamples, seed });
+    process.stderr.write(`dataset ${trainSet.name}: ${trainSet.n} train / ${testSet.n} test images from ${trainSet.source}\n`);
+    const config = modelConfigFromArgs({ ...args, seed, numClasses: trainSet.numClasses, normalization: trainSet.normalization });
     const schedule = defaultScheduleConfig(args.schedule as ScheduleName, { epochs: args.epochs });
     const cfg: TrainConfig = { epochs: args.epochs, batchSize: args.batchSize, optimizer, schedule, augment: args.augment, seed };
-    if (!Number.isInteger(args.epochs) || args.epochs < 1) throw new UserError(`bad --epochs ${args.epochs}: expected a positive integer`);
     const net = new Network(config);
     try {
       const r = await train(net, trainSet, testSet, cfg, {

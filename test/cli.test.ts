@@ -1,0 +1,100 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { main } from '../src/cli/main';
+import { ResultsFile } from '../src/results/schema';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-cli-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  try {
+    const code = await main(args);
+    return { code, out, err };
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
+  }
+}
+
+const common = ['--backend', 'wasm', '--seed', '1'];
+const tinyModel = ['--model', 'vgg11', '--width', '0.125', '--dataset', 'synthetic', '--train-samples', '96', '--test-samples', '32', '--batch-size', '32', '--epochs', '1'];
+
+describe('opulab CLI', () => {
+  const base = path.join(tmp, 'base');
+  const opt = path.join(tmp, 'opt');
+  const results = path.join(tmp, 'res', 'results.json');
+
+  it('train writes checkpoints and a summary line', async () => {
+    const a = await run(['train', ...tinyModel, '--defense', 'none', '--training', 'bp', '--out', base, ...common]);
+    expect(a.err).not.toMatch(/internal error/);
+    expect(a.code).toBe(0);
+    expect(a.out).toMatch(/vgg11-w0.125-none-bp: 1 epochs, test accuracy .*% on 32 images, .* img\/s/);
+    const b = await run(['train', ...tinyModel, '--defense', 'optical', '--training', 'hybrid', '--opu-in', '32', '--opu-out', '64', '--optimizer', 'sgd', '--out', opt, ...common]);
+    expect(b.code).toBe(0);
+    expect(fs.existsSync(path.join(opt, 'model.json'))).toBe(true);
+  });
+
+  it('attack appends runs (pixel and normalized eps, gradient modes) to results.json', async () => {
+    const a = await run(['attack', '--checkpoint', opt, '--attack', 'pgd', '--eps', '0,4/255', '--steps', '2', '--gradient', 'bpda-true', '--samples', '16', '--out', results, ...common]);
+    expect(a.err).not.toMatch(/internal error/);
+    expect(a.code).toBe(0);
+    expect(a.out).toMatch(/pgd linf eps 4\/255 \(bpda-true\): clean .* -> robust .* on 16 images/);
+    const b = await run(['attack', '--checkpoint', opt, '--attack', 'fgsm', '--eps', '0.01', '--eps-space', 'normalized', '--samples', '16', '--out', results, ...common]);
+    expect(b.code).toBe(0);
+    const c = await run(['attack', '--checkpoint', base, '--attack', 'square', '--eps', '8/255', '--queries', '10', '--samples', '8', '--out', results, ...common]);
+    expect(c.code).toBe(0);
+    const r = JSON.parse(fs.readFileSync(results, 'utf8')) as ResultsFile;
+    expect(r.runs).toHaveLength(4);
+    expect(r.models.map((m) => m.id).sort()).toEqual(['vgg11-w0.125-none-bp', 'vgg11-w0.125-optical-hybrid']);
+    const fgsm = r.runs[2];
+    expect(fgsm.epsSpace).toBe('normalized');
+    expect(fgsm.epsInSpace).toBeCloseTo(0.01, 9);
+    expect(fgsm.eps).toBeCloseTo(0.005, 9); // std 0.5
+    const square = fs.readFileSync(path.join(path.dirname(results), r.runs[3].perSample!), 'utf8').trim().split('\n');
+    expect(square.map((l) => JSON.parse(l).queries)).toEqual(square.map(() => expect.any(Number)));
+    for (const run of r.runs) expect(fs.existsSync(path.join(path.dirname(results), run.perSample!))).toBe(true);
+  });
+
+  it('transfer and report', async () => {
+    const t = await run(['transfer', '--source', base, '--targets', opt, '--attack', 'fgsm', '--eps', '8/255', '--samples', '16', '--out', results, ...common]);
+    expect(t.code).toBe(0);
+    expect(t.out).toMatch(/vgg11-w0.125-none-bp -> vgg11-w0.125-optical-hybrid eps 8\/255: robust .* common-correct/);
+    const html = path.join(tmp, 'res', 'report.html');
+    const r = await run(['report', results, '--out', html]);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(html, 'utf8')).toMatch(/vgg11-w0.125-optical-hybrid/);
+  });
+
+  it('list shows every kind of thing', async () => {
+    const l = await run(['list']);
+    expect(l.code).toBe(0);
+    for (const s of ['model    vgg16', 'defense  optical', 'attack   pgd', 'attack   square', 'gradient bpda-true', 'dataset  cifar10', 'backend  wasm']) expect(l.out).toContain(s);
+  });
+
+  it('bad input: one line naming the value, exit code 2, nothing written', async () => {
+    const before = fs.readFileSync(results, 'utf8');
+    const cases: [string[], RegExp][] = [
+      [['attack', '--checkpoint', opt, '--attack', 'pgd', '--eps', 'abc', '--out', results], /eps 'abc'/],
+      [['attack', '--checkpoint', opt, '--attack', 'nope', '--out', results], /unknown attack 'nope'/],
+      [['attack', '--checkpoint', path.join(tmp, 'none'), '--attack', 'pgd', '--out', results], /no model.json/],
+      [['attack', '--checkpoint', opt, '--attack', 'pgd', '--gradient', 'magic', '--out', results], /unknown gradient mode 'magic'/],
+      [['train', '--model', 'vgg99', '--dataset', 'synthetic', '--out', path.join(tmp, 'x')], /unknown model 'vgg99'/],
+      [['train', '--dataset', 'imagenet', '--out', path.join(tmp, 'x')], /imagenet/],
+      [['train', '--dataset', 'cifar10', '--data-dir', path.join(tmp, 'empty'), '--out', path.join(tmp, 'x')], /cifar/i],
+      [['bogus-command'], /Unknown argument|Unknown command|bogus/i],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await run([...args, '--backend', 'wasm']);
+      expect(r.code).toBe(2);
+      const lines = r.err.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('opulab: backend') && !l.startsWith("Run 'opulab --help'"));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(pattern);
+    }
+    expect(fs.readFileSync(results, 'utf8')).toBe(before);
+  });
+});
