@@ -52,7 +52,7 @@ describe('DFA feedback point and logits tap', () => {
     const w1 = W1.arraySync();
     const w2 = W2.arraySync();
     const B = fbm.matrix.arraySync();
-    const y = labels.arraySync();
+    const y = labels.arraySync() as number[][];
     const pre = xa.map((r) => w1[0].map((_, j) => r.reduce((s, v, i) => s + v * w1[i][j], 0)));
     const h = pre.map((r) => r.map((v) => Math.max(0, v)));
     const logits = h.map((r) => w2[0].map((_, k) => r.reduce((s, v, j) => s + v * w2[j][k], 0)));

@@ -194,3 +194,17 @@ describe('train(): checkpoints, resume, NaN guard', () => {
     expect(meta.train.epochsDone).toBe(1);
   });
 });
+
+describe('classifier memory', () => {
+  it('lossAndGradient leaks nothing inside a caller tf.tidy, for natural and BPDA paths', () => {
+    const net = new Network(tiny({ defense: 'optical', training: 'hybrid' }));
+    for (const mode of ['natural', 'bpda-true']) {
+      const c = classifierFor(net, mode);
+      tf.tidy(() => c.lossAndGradient!(x, y, crossEntropyLoss).grad);
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 3; i++) tf.tidy(() => c.lossAndGradient!(x, y, crossEntropyLoss).grad.dispose());
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    net.dispose();
+  });
+});

@@ -166,6 +166,20 @@ describe('transmission matrix generation', () => {
     R.dispose();
   });
 
+  it('signed factors: y = sum_k s_k (x a_k)^2 and the gradient follows the signs', () => {
+    // Two parts, column 0 signs (+1, -1): y = (x a1)^2 - (x a2)^2 with a1 = [1, 2], a2 = [1, 0]; x = [1, 1] -> 9 - 1 = 8.
+    const F = new ArrayFactorBlocks(2, 1, [Float32Array.from([1, 2]), Float32Array.from([1, 0])], Float32Array.from([1, -1]));
+    const x = tf.tensor2d([[1, 1]]);
+    const y = projectIntensity(F, x);
+    expect(Array.from(y.dataSync())).toEqual([8]);
+    // grad = 2 (x a1) a1 - 2 (x a2) a2 = 6 [1, 2] - 2 [1, 0] = [4, 12]
+    const g = quadraticInputGradient(F, x, tf.tensor2d([[1]]));
+    expect(Array.from(g.dataSync())).toEqual([4, 12]);
+    expect(() => new ArrayFactorBlocks(2, 1, [Float32Array.from([1, 2])], Float32Array.from([1, 1]))).toThrow(/signs of length 2/);
+    [x, y, g].forEach((t) => t.dispose());
+    F.dispose();
+  });
+
   it('linear backward g B^T matches a dense computation', () => {
     const B = new BlockedMatrix({ inFeatures: 4, outFeatures: 9, kind: 'backward', seed: 2, blockSize: 4 });
     const { real } = B.toArrays();

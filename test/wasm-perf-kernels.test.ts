@@ -11,6 +11,7 @@ import { BN_RELU_TRAIN, batchNormReluTrain, bnReluBackward, bnReluForward } from
 import { ConvBnRelu, BN_EPSILON } from '../src/models/layers';
 import { ParamStore } from '../src/models/params';
 import { makeRng } from '../src/util/rng';
+import { transposeLastTwo } from '../src/backend/kernels/matmul-transpose';
 
 function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
   expect(got.length).toBe(ref.length);
@@ -82,6 +83,45 @@ describe('MaxPoolGrad (disjoint windows) matches the cpu backend', () => {
   });
 });
 
+describe('BatchMatMul with transposed operands matches the cpu backend', () => {
+  const cases: [string, number[], number[], boolean, boolean][] = [
+    ['A B^T', [5, 7], [6, 7], false, true],
+    ['A^T B', [7, 5], [7, 6], true, false],
+    ['A^T B^T', [7, 5], [6, 7], true, true],
+    ['batched A B^T', [3, 5, 7], [3, 6, 7], false, true],
+    ['batched A^T B, broadcast batch', [3, 7, 5], [1, 7, 6], true, false],
+    ['plain (stock path)', [5, 7], [7, 6], false, false],
+  ];
+  for (const [name, sa, sb, ta, tb] of cases) {
+    test(name, async () => {
+      const seed = makeRng(3, name).nextSeed();
+      const res = await onBackends(['cpu', 'wasm'], () => [
+        tf.matMul(tf.randomNormal(sa, 0, 1, 'float32', seed), tf.randomNormal(sb, 0, 1, 'float32', seed + 1), ta, tb),
+      ]);
+      expect(relErr(res.cpu[0], res.wasm[0])).toBeLessThan(1e-5);
+    });
+  }
+
+  test('hand-worked transpose of two 2x3 matrices', () => {
+    const dst = new Float32Array(12);
+    transposeLastTwo(Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), dst, 2, 2, 3);
+    expect(Array.from(dst)).toEqual([1, 4, 2, 5, 3, 6, 7, 10, 8, 11, 9, 12]);
+  });
+
+  test('Dense-style gradients through transposed matmuls leave memory flat', () => {
+    const a = tf.randomNormal([4, 9], 0, 1, 'float32', 5);
+    const b = tf.randomNormal([9, 3], 0, 1, 'float32', 6);
+    const step = () => tf.tidy(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([a, b]).forEach((g) => g.dataSync()));
+    step();
+    const tensors = tf.memory().numTensors;
+    const buffers = tf.backend().numDataIds();
+    for (let i = 0; i < 3; i++) step();
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(tf.backend().numDataIds()).toBe(buffers);
+    tf.dispose([a, b]);
+  });
+});
+
 describe('fused training BatchNorm+ReLU kernel', () => {
   test('hand-worked: one channel, z = [1, 3], gamma 2, beta 0.5, bias 1', () => {
     const y = new Float32Array(2);
@@ -102,7 +142,7 @@ describe('fused training BatchNorm+ReLU kernel', () => {
   });
 
   test('forward and gradients match op-by-op autodiff, on cpu and wasm', async () => {
-    const shape = [3, 5, 4, 6];
+    const shape: [number, number, number, number] = [3, 5, 4, 6];
     const run = (fused: boolean) => () => {
       const z = tf.randomNormal(shape, 0.3, 2, 'float32', 61) as tf.Tensor4D;
       const bias = tf.randomNormal([6], 0, 1, 'float32', 62) as tf.Tensor1D;

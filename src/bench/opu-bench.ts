@@ -71,7 +71,7 @@ export function benchOpu(inFeatures: number, outFeatures: number, mode: OpuMode,
         }),
       repeats,
     );
-    const device = 1 / opu.opticalTimeSec(1);
+    const device = 1 / opu.cost.opticalTimeSec(1);
     const fwdRate = (batch * 1000) / forwardMs;
     return {
       impl: `opulab-${tf.getBackend()}`,

@@ -4,16 +4,17 @@
  */
 import type { Classifier } from '../types';
 import type { RunRecord, PerSampleRecord } from '../results/schema';
-import { Dataset } from '../../datasets/types';
+import { Dataset, DatasetName } from '../../datasets/types';
 import { takeTensors } from '../../datasets/batches';
-import { createAttack } from '../../attacks/registry';
-import { evaluateAttack, writePerSample } from '../../attacks/evaluate';
+import { resolveAttack } from '../plugins/attack';
+import { writePerSample } from '../../attacks/evaluate';
+import { evaluateAttackParallel } from '../parallel/evaluate-parallel';
 import { withEot } from '../../attacks/eot';
 import { parseEpsList, toPixelEps } from '../../attacks/eps';
 import { craftTransferSet, evaluateTransfer } from '../../attacks/transfer';
 import { classifierFor } from '../models/classifier';
 import { Network } from '../models/network';
-import { modelId } from '../models/config';
+import { modelId, ModelConfig } from '../models/config';
 import { deriveSeed } from '../util/rng';
 
 export interface AttackRequest {
@@ -59,32 +60,47 @@ export function attackedClassifier(net: Network, req: Pick<AttackRequest, 'gradi
   return c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
 }
 
+/** Where the attacked images come from: a dataset split by name (workers load it themselves). */
+export interface DataRef {
+  name: DatasetName;
+  dataDir?: string;
+  /** Synthetic set seed. */
+  seed?: number;
+}
+
+/**
+ * Attack a checkpoint: fixed chunks of `batchSize` images, each with its own seed, evaluated in-process
+ * (workers = 1) or on worker threads; the numbers are the same for any worker count.
+ */
 export async function runAttackOnModel(
-  net: Network,
-  data: Dataset,
+  checkpointDir: string,
+  config: ModelConfig,
+  data: DataRef,
   indices: number[],
   req: AttackRequest,
+  workers: number,
   onProgress?: (fraction: number, message?: string) => void,
 ): Promise<JobOutput> {
-  const model = attackedClassifier(net, req);
-  const attack = createAttack(req.attack, attackParams(req, net.config.normalization.std));
-  const { pixel, inSpace } = epsInPixels(req, net.config.normalization.std);
-  const { x, y } = takeTensors(data, indices);
-  const labels = Int32Array.from(y.dataSync());
-  y.dispose();
-  try {
-    const out = await evaluateAttack(model, { x, labels, indices: Int32Array.from(indices) }, attack, pixel, {
-      seed: req.seed,
-      batchSize: req.batchSize,
+  const { pixel, inSpace } = epsInPixels(req, config.normalization.std);
+  const out = await evaluateAttackParallel(
+    {
+      checkpointDir,
+      gradientMode: req.gradient,
+      signSurrogate: req.signSurrogate,
+      eot: req.eot,
+      attack: req.attack,
+      attackParams: attackParams(req, config.normalization.std),
+      epsPixel: pixel,
       epsSpace: req.epsSpace,
       epsInSpace: inSpace,
-      modelId: modelId(net.config),
-      onProgress,
-    });
-    return { runs: out.map((o) => o.run), perSample: out.map((o) => o.perSample) };
-  } finally {
-    x.dispose();
-  }
+      dataset: { name: data.name, dataDir: data.dataDir, split: 'test', indices, seed: data.seed },
+      batchSize: req.batchSize,
+      seed: req.seed,
+      modelId: modelId(config),
+    },
+    { workers, onProgress },
+  );
+  return { runs: out.map((o) => o.run), perSample: out.map((o) => o.perSample) };
 }
 
 /**
@@ -99,7 +115,7 @@ export async function runTransfer(
   req: AttackRequest,
 ): Promise<JobOutput> {
   const src = attackedClassifier(source, { ...req, gradient: 'natural' });
-  const attack = createAttack(req.attack, attackParams(req, source.config.normalization.std));
+  const attack = resolveAttack(req.attack, attackParams(req, source.config.normalization.std));
   const { pixel, inSpace } = epsInPixels(req, source.config.normalization.std);
   const { x, y } = takeTensors(data, indices);
   const labels = Int32Array.from(y.dataSync());

@@ -31,7 +31,8 @@ import { formatSeconds } from '../util/progress';
 import { computeChecks } from '../../reports/checks';
 import { perSampleLoaderFor } from '../../reports/load';
 import { takeTensors } from '../../datasets/batches';
-import { createAttack } from '../../attacks/registry';
+import { isPluginPath, loadDefensePlugin, applyDefensePlugin, resolveAttack } from '../plugins';
+import { optimizerSweepExtras } from '../probe/sweep';
 import { formatEps } from '../../attacks/eps';
 
 export interface Shard {
@@ -55,6 +56,8 @@ export interface RunOptions {
   syntheticFallback?: boolean;
   quiet?: boolean;
   log?: (line: string) => void;
+  /** Worker threads for attack evaluation and training (results do not depend on it). */
+  workers?: number;
 }
 
 interface ModelJob {
@@ -84,6 +87,10 @@ function gradientsFor(spec: AttackSpec, m: ModelSpec): string[] {
 }
 
 export function modelConfigFor(m: ModelSpec, spec: ExperimentSpec, data: Dataset): ModelConfig {
+  if (isPluginPath(m.defense)) {
+    const loaded = loadDefensePlugin(m.defense, m.defenseParams ?? {});
+    return applyDefensePlugin(modelConfigFor({ ...m, defense: 'none', defenseParams: undefined }, spec, data), loaded);
+  }
   return defaultModelConfig({
     architecture: m.architecture as Architecture,
     width: m.width,
@@ -189,7 +196,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     for (const job of plan.models.filter((m) => neededModels.has(m.spec.name))) {
       step++;
       const t0 = Date.now();
-      await trainModel(job, trainSet, testSet, spec, opts.quiet ?? false, log, step, total);
+      await trainModel(job, trainSet, testSet, spec, opts.quiet ?? false, log, step, total, opts.workers ?? 1);
       if (!done.has(`model:${job.key}`)) {
         const net = netFor(job.spec.name);
         const ev = evaluate(net, testSet, spec.data.evalBatchSize);
@@ -231,10 +238,8 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
         out = await runTransfer(netFor(job.spec.source!), job.models.map(netFor), testSet, indices, req);
         out.runs.forEach((r) => (r.attack = `transfer-${req.attack}`));
       } else {
-        const net = netFor(job.models[0]);
-        net.opu?.resetCounters(); // optical time of this job alone (frames x frame time)
-        out = await runAttackOnModel(net, testSet, indices, req);
-        if (net.opu) out.runs.forEach((r) => (r.opticalTimeSec = net.opu!.opticalTimeSec()));
+        const m = plan.models.find((mm) => mm.spec.name === job.models[0])!;
+        out = await runAttackOnModel(m.dir, m.config, { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1);
       }
       if (job.spec.label) out.runs.forEach((r) => (r.attack = job.spec.label!));
       out.runs.forEach((r) => (r.wallTimeSec = (Date.now() - t0) / 1000));
@@ -263,6 +268,7 @@ async function trainModel(
   log: (l: string) => void,
   step: number,
   total: number,
+  workers: number,
 ): Promise<void> {
   const t = job.spec.train;
   const metaFile = path.join(job.dir, 'model.json');
@@ -293,7 +299,7 @@ async function trainModel(
         augment: t.augment,
         seed: spec.seed,
       },
-      { checkpointDir: job.dir, resume: true, quiet, meta: { dataset: trainSet.name, datasetSource: trainSet.source, seed: spec.seed } },
+      { checkpointDir: job.dir, resume: true, quiet, workers, meta: { dataset: trainSet.name, datasetSource: trainSet.source, seed: spec.seed } },
     );
   } finally {
     net.dispose();
@@ -320,7 +326,7 @@ async function exampleImages(net: Network, data: Dataset, req: AttackRequest): P
   const eps = Math.max(...pixel);
   if (!(eps > 0)) return undefined;
   const model = attackedClassifier(net, req);
-  const attack = createAttack(req.attack, attackParams(req, net.config.normalization.std));
+  const attack = resolveAttack(req.attack, attackParams(req, net.config.normalization.std));
   const idx = [0, 1, 2].filter((i) => i < data.n);
   const { x, y } = takeTensors(data, idx);
   const labels = Int32Array.from(y.dataSync());
@@ -380,7 +386,9 @@ export function assembleResults(outDir: string, environment: EnvironmentInfo, en
   }
   results.models.sort((a, b) => String(a.id).localeCompare(String(b.id)));
   const ablation = ablationRows(results);
-  results.extras = { examples, ...(ablation.length > 1 ? { ablation } : {}) };
+  const optimizers = new Set(results.models.map((m) => String(m.optimizer ?? '')));
+  const sweep = optimizers.size > 1 ? optimizerSweepExtras(results.models, results.runs) : [];
+  results.extras = { examples, ...(ablation.length > 1 ? { ablation } : {}), ...(sweep.length > 1 ? { optimizerSweep: sweep } : {}) };
   const file = path.join(outDir, 'results.json');
   writeFileAtomic(file, JSON.stringify(results, null, 1));
   results.checks = computeChecks(results, perSampleLoaderFor(file));

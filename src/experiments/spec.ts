@@ -9,6 +9,7 @@ import { ARCHITECTURES, DEFENSES, TRAINING_METHODS } from '../models/config';
 import { OPTIMIZERS } from '../training/optimizers';
 import { SCHEDULES } from '../training/schedules';
 import { DATASET_NAMES } from '../../datasets/types';
+import { isPluginPath } from '../plugins/file';
 
 export interface TrainSpec {
   epochs: number;
@@ -27,7 +28,10 @@ export interface ModelSpec {
   name: string;
   architecture: string;
   width: number;
+  /** A built-in defense name or a defense plugin file path. */
   defense: string;
+  /** Parameters of a defense plugin. */
+  defenseParams?: Record<string, unknown>;
   training: string;
   opuIn: number;
   opuOut: number;
@@ -165,7 +169,8 @@ function parseModel(m: unknown, path: string): ModelSpec {
     name: str(get(m, 'name', path)),
     architecture: oneOf(get(m, 'architecture', path), ARCHITECTURES, 'vgg16'),
     width: num(get(m, 'width', path), 0.25, (v) => v > 0 && v <= 4, 'a number in (0, 4]'),
-    defense: oneOf(get(m, 'defense', path), DEFENSES, 'none'),
+    defense: isPluginPath(String(m.defense ?? '')) ? str(get(m, 'defense', path)) : oneOf(get(m, 'defense', path), DEFENSES, 'none'),
+    defenseParams: m.defenseParams === undefined ? undefined : isObject(m.defenseParams) ? m.defenseParams : (() => { throw new Field(`${path}.defenseParams`, m.defenseParams).bad('an object'); })(),
     training: oneOf(get(m, 'training', path), TRAINING_METHODS, 'bp'),
     opuIn: posInt(get(m, 'opuIn', path), 512),
     opuOut: posInt(get(m, 'opuOut', path), 8000),

@@ -9,6 +9,7 @@
  *   bpda-true          straight-through Sign + the true transmission matrix (oracle upper bound)
  *   bpda-estimated[:N] straight-through Sign + a matrix estimated from N OPU queries (system identification)
  *   bpda-none          straight-through Sign, zero gradient through the OPU
+ * BPDA modes also replace a defense plugin's input transform by its surrogate backward (default: identity).
  * `signSurrogate` swaps the straight-through estimator for tanh(beta x) ("tanh:5") or the true zero gradient.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -49,12 +50,12 @@ export function parseGradientMode(text: string, signSurrogate = 'ste'): Gradient
     case 'bpda-true':
     case 'bpda-none': {
       const opu = mode.slice(5) as OpuGradientMode;
-      return { label: mode + suffix, path: { dfa: false, sign, signBeta, opu } };
+      return { label: mode + suffix, path: { dfa: false, sign, signBeta, opu, inputTransform: 'surrogate' } };
     }
     case 'bpda-estimated': {
       const n = arg === undefined ? 4000 : Number(arg);
       if (!Number.isInteger(n) || n <= 0) throw new UserError(`bad query count '${arg}' in '${text}': expected bpda-estimated:N with N a positive integer`);
-      return { label: `bpda-estimated:${n}${suffix}`, path: { dfa: false, sign, signBeta, opu: 'estimated' }, estimateQueries: n };
+      return { label: `bpda-estimated:${n}${suffix}`, path: { dfa: false, sign, signBeta, opu: 'estimated', inputTransform: 'surrogate' }, estimateQueries: n };
     }
     default:
       throw new UserError(`unknown gradient mode '${text}': expected one of natural, bpda-random, bpda-true, bpda-estimated[:N], bpda-none`);
@@ -99,7 +100,12 @@ export class NetworkClassifier implements Classifier {
           return tf.sum(l);
         })(x),
       ) as tf.Tensor4D;
-      return { loss: perExample as unknown as tf.Tensor1D, grad };
+      // The per-example loss escaped the gradient scope with tf.keep; hand back a clone tracked by the caller's
+      // scope (so a caller's tf.tidy disposes it) and release the kept one.
+      const kept = perExample as unknown as tf.Tensor1D;
+      const lossValues = tf.clone(kept);
+      kept.dispose();
+      return { loss: lossValues, grad };
     } finally {
       session?.dispose();
     }

@@ -88,7 +88,9 @@ export class Camera {
     this.bitDepth = opts.bitDepth ?? 8;
     this.hardwareNormalize = opts.hardwareNormalize ?? 'none';
     this.seed = opts.seed ?? 0;
-    if (!(this.gain > 0) || !Number.isFinite(this.gain)) throw new UserError(`camera gain = ${this.gain}: expected a positive finite number`);
+    if (!(this.gain > 0) || !Number.isFinite(this.gain)) {
+      throw new UserError(`camera gain = ${this.gain}: expected a positive finite number`);
+    }
     if (!(this.exposure > 0) || !Number.isFinite(this.exposure)) {
       throw new UserError(`camera exposure = ${this.exposure}: expected a positive finite number`);
     }

@@ -153,7 +153,9 @@ function randomPixel(rng: Rng, signed: boolean): number {
 function liftedEstimate(opu: BlackBoxOpu, opts: EstimateOptions): TransmissionEstimate {
   const n = opu.inFeatures;
   const m = opu.outFeatures;
-  if (n > LIFTED_MAX_IN) throw new UserError(`lifted system identification with n_in = ${n}: expected n_in <= ${LIFTED_MAX_IN} (use method 'anchored')`);
+  if (n > LIFTED_MAX_IN) {
+    throw new UserError(`lifted system identification with n_in = ${n}: expected n_in <= ${LIFTED_MAX_IN} (use method 'anchored')`);
+  }
   const signed = isSignedDomain(opu);
   const pairs = (n * (n - 1)) / 2;
   // Features: [1, (p_a for a) if {0,1}, p_a p_b for a < b].
@@ -294,7 +296,9 @@ function anchoredEstimate(opu: BlackBoxOpu, opts: EstimateOptions): Transmission
   const K = opts.anchors ?? (n >= 16 ? DEFAULT_ANCHORS : Math.max(3, Math.floor(n / 2)));
   if (!Number.isInteger(K) || K < 3) throw new UserError(`anchors = ${K}: expected an integer >= 3`);
   const fraction = opts.anchorFraction ?? DEFAULT_ANCHOR_FRACTION;
-  const size = opts.anchorFraction === undefined ? Math.max(1, Math.min(Math.round(n * fraction), Math.floor(n / K))) : Math.max(1, Math.round(n * fraction));
+  // The default size shrinks to fit small n_in; an explicit fraction is taken as given (and checked).
+  const wanted = Math.max(1, Math.round(n * fraction));
+  const size = opts.anchorFraction === undefined ? Math.max(1, Math.min(wanted, Math.floor(n / K))) : wanted;
   if (!(fraction > 0) || K * size > n) {
     throw new UserError(`anchorFraction = ${fraction} with ${K} anchors: expected K * round(n_in * fraction) <= n_in = ${n}`);
   }

@@ -269,6 +269,15 @@ export function projectIntensity(matrix: FactorBlocks, x: tf.Tensor2D): tf.Tenso
 }
 
 /**
+ * a b^T for a small a ([batch, k]) and a large b ([n, k]), computed as (b a^T)^T: on the wasm backend a
+ * transposed-operand matmul is ~8x slower than a plain one (measured 309 ms vs 37 ms at 128x2048 . 2048x1024),
+ * while transposing the batch-sized operands is cheap.
+ */
+function matMulTransposeLarge(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return tf.transpose(tf.matMul<tf.Tensor2D>(b, tf.transpose(a)));
+}
+
+/**
  * Exact input gradient of sum(g * intensity) for the quadratic model y_j = sum_k (x a_jk)^2 with factor
  * blocks A (physical: a_j1 = Re r_j, a_j2 = Im r_j, so d|x r_j|^2/dx = 2 Re(r_j conj(x r_j))):
  * grad = sum_k 2 (g * (x A_k)) A_k^T. `g` is [batch, n_out].
@@ -284,7 +293,7 @@ export function quadraticInputGradient(matrix: FactorBlocks, x: tf.Tensor2D, g: 
       const signs = matrix.blockSigns?.(b) ?? null;
       const gRep0 = parts === 1 ? gb : tf.concat(new Array<tf.Tensor2D>(parts).fill(gb), 1);
       const gRep = signs ? tf.mul<tf.Tensor2D>(gRep0, signs) : gRep0;
-      const term: tf.Tensor2D = tf.matMul(tf.mul(gRep, tf.matMul(x, a)), a, false, true);
+      const term = matMulTransposeLarge(tf.mul(gRep, tf.matMul(x, a)), a);
       acc = acc ? tf.add<tf.Tensor2D>(acc, term) : term;
     }
     return tf.mul(acc as tf.Tensor2D, 2) as tf.Tensor2D;
@@ -298,7 +307,7 @@ export function linearInputGradient(matrix: BlockedMatrix, g: tf.Tensor2D): tf.T
     let acc: tf.Tensor2D | null = null;
     for (let b = 0; b < matrix.blocks.length; b++) {
       const { start, width } = matrix.blocks[b];
-      const term: tf.Tensor2D = tf.matMul(tf.slice(g, [0, start], [-1, width]), matrix.block(b), false, true);
+      const term = matMulTransposeLarge(tf.slice(g, [0, start], [-1, width]), matrix.block(b));
       acc = acc ? tf.add<tf.Tensor2D>(acc, term) : term;
     }
     return acc as tf.Tensor2D;

@@ -10,7 +10,7 @@
  */
 import type { EvaluationRun } from '../../attacks/evaluate';
 import { evaluateAttack } from '../../attacks/evaluate';
-import { createAttack } from '../../attacks/registry';
+import { resolveAttack } from '../plugins/attack';
 import { queryStats } from '../../attacks/blackbox/curves';
 import type { Classifier, EpsSpace } from '../types';
 import type { RunRecord } from '../results/schema';
@@ -106,8 +106,9 @@ export class EvalChunkRunner {
     const { x, y } = takeTensors(this.data, idx);
     y.dispose();
     const labels = Int32Array.from(idx, (i) => this.data.labels[i]);
+    this.net.opu?.resetCounters();
     try {
-      return await evaluateAttack(this.model, { x, labels, indices: Int32Array.from(idx) }, createAttack(this.job.attack, this.job.attackParams), this.job.epsPixel, {
+      const runs = await evaluateAttack(this.model, { x, labels, indices: Int32Array.from(idx) }, resolveAttack(this.job.attack, this.job.attackParams), this.job.epsPixel, {
         seed: deriveSeed(this.job.seed, 'chunk', k),
         batchSize: this.job.batchSize,
         epsSpace: this.job.epsSpace,
@@ -115,6 +116,10 @@ export class EvalChunkRunner {
         modelId: this.job.modelId,
         onProgress,
       });
+      // Simulated hardware time (frames x frame time) of this chunk's whole attack, all eps together.
+      const optical = this.net.opu?.opticalTimeSec();
+      if (optical !== undefined) for (const r of runs) r.run.opticalTimeSec = optical;
+      return runs;
     } finally {
       x.dispose();
     }
@@ -153,6 +158,9 @@ export function mergeChunkRuns(chunks: readonly EvaluationRun[][], job: Pick<Eva
       successRate: nCorrect > 0 ? successes / nCorrect : 0,
       wallTimeSec,
     };
+    if (parts.every((p) => typeof p.run.opticalTimeSec === 'number')) {
+      run.opticalTimeSec = parts.reduce((a, p) => a + (p.run.opticalTimeSec as number), 0);
+    }
     delete run.queries;
     delete run.gradientStats;
     const attacked = perSample.filter((r, i) => cleanCorrect[i] && r.queries !== undefined);
@@ -180,7 +188,7 @@ export async function evaluateAttackParallel(job: EvalJob, opts: ParallelEvalOpt
   if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new UserError(`bad workers '${opts.workers}': expected an integer >= 1`);
   // Fail early, in this thread, on a missing checkpoint or a bad attack name/parameters.
   readCheckpointMeta(job.checkpointDir);
-  createAttack(job.attack, job.attackParams);
+  resolveAttack(job.attack, job.attackParams);
   const count = numChunks(job);
   const fractions = new Array<number>(count).fill(0);
   const report = (k: number, f: number, message?: string): void => {

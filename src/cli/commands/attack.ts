@@ -122,12 +122,12 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       }
       const bar = progress(`${args.attack} on ${id}`, 100);
       const t0 = Date.now();
-      const out = await runAttackOnModel(net, data, indices, req, (f, m) => bar.update(Math.round(f * 100), m));
+      const dataRef = { name: datasetName, dataDir: args.dataDir, seed: Number(meta.train.seed ?? 0) };
+      const out = await runAttackOnModel(args.checkpoint, net.config, dataRef, indices, req, workers, (f, m) => bar.update(Math.round(f * 100), m));
       bar.done();
       attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
       results.runs.push(...out.runs);
       results.environment.wallTimeSec = ((results.environment.wallTimeSec as number | undefined) ?? 0) + (Date.now() - t0) / 1000;
-      if (net.opu) results.models.find((m) => m.id === id)!.opticalTimeSec = net.opu.opticalTimeSec();
       writeFileAtomic(args.out, JSON.stringify(results, null, 1));
       for (const r of out.runs) {
         process.stdout.write(

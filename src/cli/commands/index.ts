@@ -8,6 +8,7 @@ import { runCommand, mergeCommand } from './run';
 import { reportCommand } from './report';
 import { listCommand } from './list';
 import { dataCommand } from './data';
+import { probeCommand } from './probe';
 
 // yargs' CommandModule generics differ per command; the array only needs the common shape.
-export const commands = [demoCommand, trainCommand, attackCommand, transferCommand, runCommand, mergeCommand, reportCommand, listCommand, dataCommand] as unknown as CommandModule[];
+export const commands = [demoCommand, trainCommand, attackCommand, transferCommand, runCommand, mergeCommand, reportCommand, probeCommand, listCommand, dataCommand] as unknown as CommandModule[];

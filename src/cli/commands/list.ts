@@ -6,6 +6,7 @@ import { describeAttacks } from '../../../attacks/registry';
 import { describeDatasets } from '../../../datasets';
 import { GRADIENT_MODES } from '../../models/classifier';
 import { OPTIMIZERS } from '../../training/optimizers';
+import { listPlugins, loadAttackPlugin, loadDefensePlugin } from '../../plugins';
 
 const DEFENSE_TEXT: Record<string, string> = {
   none: 'undefended baseline head: Dropout, Dense, ReLU, Dropout, Dense(512), ReLU, Dense',
@@ -28,13 +29,25 @@ function backendLine(): string {
   return [`backend  tensorflow  native TensorFlow (${tensorflow})`, 'backend  wasm        XNNPACK + opulab training kernels (default when tensorflow is absent)', 'backend  cpu         pure JavaScript (slow; tests)'].join('\n');
 }
 
-export const listCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+export interface ListArgs extends GlobalArgs {
+  defensePlugin?: string[];
+  attackPlugin?: string[];
+}
+
+export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
   command: 'list',
-  describe: 'List models, defenses, training methods, attacks, gradient modes, datasets and backends',
-  handler: () => {
+  describe: 'List models, defenses, training methods, attacks, gradient modes, datasets and backends (and plugins)',
+  builder: (y) =>
+    y
+      .option('defense-plugin', { type: 'string', array: true, describe: 'Also load and list this defense plugin file (repeatable)' })
+      .option('attack-plugin', { type: 'string', array: true, describe: 'Also load and list this attack plugin file (repeatable)' }) as never,
+  handler: (args) => {
+    for (const f of args.defensePlugin ?? []) loadDefensePlugin(f);
+    for (const f of args.attackPlugin ?? []) loadAttackPlugin(f);
     const lines: string[] = [];
-    for (const m of ARCHITECTURES) lines.push(`model    ${m.padEnd(10)}  CIFAR VGG with BatchNorm, --width multiplier`);
+    for (const m of ARCHITECTURES) lines.push(`model    ${m.padEnd(10)}  ${m.startsWith('repvgg') ? 'CIFAR RepVGG (train-time branches, fused for deployment)' : 'CIFAR VGG with BatchNorm'}, --width multiplier`);
     for (const d of DEFENSES) lines.push(`defense  ${d.padEnd(14)}  ${DEFENSE_TEXT[d]}`);
+    for (const p of listPlugins()) lines.push(`${p.kind.padEnd(8)} ${p.name.padEnd(14)}  ${p.description} [plugin ${p.path}]`);
     for (const t of TRAINING_METHODS) lines.push(`training ${t}`);
     for (const o of OPTIMIZERS) lines.push(`optimizer ${o}`);
     for (const a of describeAttacks()) lines.push(`attack   ${a.name.padEnd(22)}  ${a.description}${a.origin !== 'built-in' ? ` [${a.origin}]` : ''}`);

@@ -9,11 +9,13 @@ import { train, TrainConfig } from '../../training/trainer';
 import { defaultOptimizerConfig, OPTIMIZERS, OptimizerName } from '../../training/optimizers';
 import { defaultScheduleConfig, SCHEDULES, ScheduleName } from '../../training/schedules';
 import { UserError } from '../../util/errors';
+import { isPluginPath, loadDefensePlugin, applyDefensePlugin, parseParamPairs } from '../../plugins';
 
 export interface TrainArgs extends GlobalArgs {
   model: string;
   width: number;
   defense: string;
+  defenseParam?: string[];
   training: string;
   optimizer: string;
   lr?: number;
@@ -45,7 +47,12 @@ export function modelConfigFromArgs(a: {
   seed: number;
   numClasses: number;
   normalization: { mean: number[]; std: number[] };
+  defenseParam?: string[];
 }): ModelConfig {
+  if (isPluginPath(a.defense)) {
+    const loaded = loadDefensePlugin(a.defense, parseParamPairs(a.defenseParam ?? []));
+    return applyDefensePlugin(modelConfigFromArgs({ ...a, defense: 'none', defenseParam: undefined }), loaded);
+  }
   return defaultModelConfig({
     architecture: a.model as Architecture,
     width: a.width,
@@ -67,7 +74,8 @@ export const trainCommand: CommandModule<GlobalArgs, TrainArgs> = {
     y
       .option('model', { type: 'string', default: 'vgg16', describe: `Backbone: ${ARCHITECTURES.join(', ')}` })
       .option('width', { type: 'number', default: 0.25, describe: 'Channel width multiplier (1 = the paper)' })
-      .option('defense', { type: 'string', default: 'none', describe: `Head: ${DEFENSES.join(', ')}` })
+      .option('defense', { type: 'string', default: 'none', describe: `Head: ${DEFENSES.join(', ')}, or a defense plugin file (./my-defense.js)` })
+      .option('defense-param', { type: 'string', array: true, describe: 'Defense plugin parameter name=value (repeatable)' })
       .option('training', { type: 'string', default: 'bp', describe: `Method: ${TRAINING_METHODS.join(', ')} (hybrid = backprop above the feedback point, DFA below)` })
       .option('optimizer', { type: 'string', default: 'adam', describe: OPTIMIZERS.join(', ') })
       .option('lr', { type: 'number', describe: 'Learning rate (default: 1e-3 adam/adamw/rmsprop, 1e-2 sgd)' })
