@@ -63,6 +63,9 @@ const haveCli = fs.existsSync(cli);
     // fgsm x (base natural, opt natural, opt bpda-true) x 2 eps + pgd x 3 + square x 2 + transfer + noise x 2
     expect(res.runs).toHaveLength(6 + 3 + 2 + 1 + 2);
     expect(res.checks.map((c) => c.id)).toContain('C17');
+    const probe = res.extras?.probe as { layers: string[]; curves: { model: string }[] };
+    expect(probe.curves.map((c) => c.model)).toEqual(['vgg11-w0.125-none-bp', 'vgg11-w0.125-optical-hybrid']);
+    expect(probe.layers).toEqual(expect.arrayContaining(['conv1', 'pool5']));
   });
 
   it('killed mid-way, rerun resumes and equals the uninterrupted run', async () => {

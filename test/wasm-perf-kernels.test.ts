@@ -12,6 +12,7 @@ import { ConvBnRelu, BN_EPSILON } from '../src/models/layers';
 import { ParamStore } from '../src/models/params';
 import { makeRng } from '../src/util/rng';
 import { transposeLastTwo } from '../src/backend/kernels/matmul-transpose';
+import { convBiasRelu } from '../src/backend/kernels/fused-conv-relu';
 
 function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
   expect(got.length).toBe(ref.length);
@@ -81,6 +82,34 @@ describe('MaxPoolGrad (disjoint windows) matches the cpu backend', () => {
     expect(Array.from(dx.dataSync())).toEqual([0, 5, 0, 0]);
     tf.dispose([x, dx]);
   });
+});
+
+describe('Conv2DBackpropFilter, stride 1 with 8 <= CI < CO (x as the XNNPACK filter) matches cpu', () => {
+  type Shape4 = [number, number, number, number];
+  const cases: [string, Shape4, Shape4, 'same' | 'valid' | number][] = [
+    ['3x3 same', [3, 8, 7, 8], [3, 3, 8, 10], 'same'],
+    ['3x3 same, CI < 8 (other form)', [3, 8, 7, 2], [3, 3, 2, 5], 'same'],
+    ['3x3 valid (x larger than dy: other form)', [2, 7, 9, 3], [3, 3, 3, 4], 'valid'],
+    // (no numeric pad with a non-square kernel: tfjs-core then computes the output width from the
+    // kernel height, and the wasm conv writes past its output)
+    ['5x3 same', [2, 9, 8, 8], [5, 3, 8, 9], 'same'],
+    ['4x2 same (even kernel, asymmetric pads)', [2, 6, 7, 9], [4, 2, 9, 12], 'same'],
+    ['1x1', [2, 5, 5, 8], [1, 1, 8, 11], 'valid'],
+    ['3x3 pad 4 (pad > kernel - 1: other form)', [1, 5, 5, 8], [3, 3, 8, 9], 4],
+  ];
+  for (const [name, xs, fs, pad] of cases) {
+    test(name, async () => {
+      const seed = makeRng(9, name).nextSeed();
+      const res = await onBackends(['cpu', 'wasm'], () => {
+        const x = tf.randomNormal(xs, 0, 1, 'float32', seed) as tf.Tensor4D;
+        const w = tf.randomNormal(fs, 0, 1, 'float32', seed + 1) as tf.Tensor4D;
+        const dy = tf.randomNormal(tf.conv2d(x, w, 1, pad).shape, 0, 1, 'float32', seed + 2);
+        const [dw] = tf.grads((k: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, k as tf.Tensor4D, 1, pad), dy)))([w]);
+        return [dw];
+      });
+      expect(relErr(res.cpu[0], res.wasm[0])).toBeLessThan(1e-4);
+    });
+  }
 });
 
 describe('BatchMatMul with transposed operands matches the cpu backend', () => {
@@ -214,6 +243,44 @@ describe('fused training BatchNorm+ReLU kernel', () => {
       return (loss(plus) - loss(minus)) / (2 * h);
     });
     expect(relErr(fd, dz)).toBeLessThan(1e-4);
+  });
+});
+
+describe('convBiasRelu (FusedConv2D with per-input gradients)', () => {
+  const inputs = () => ({
+    x: tf.randomNormal([2, 7, 6, 3], 0, 1, 'float32', 101) as tf.Tensor4D,
+    w: tf.randomNormal([3, 3, 3, 4], 0, 0.5, 'float32', 102) as tf.Tensor4D,
+    b: tf.randomNormal([4], 0, 0.5, 'float32', 103) as tf.Tensor1D,
+    dy: tf.randomNormal([2, 7, 6, 4], 0, 1, 'float32', 104),
+  });
+
+  test('value and gradients match conv2d + add + relu autodiff on cpu and wasm', async () => {
+    const run = (fused: boolean) => () => {
+      const { x, w, b, dy } = inputs();
+      const f = (a: tf.Tensor4D, k: tf.Tensor4D, c: tf.Tensor1D) =>
+        fused ? convBiasRelu(a, k, c, 1, 'same') : (tf.relu(tf.add(tf.conv2d(a, k, 1, 'same'), c)) as tf.Tensor4D);
+      const grads = tf.grads((a: tf.Tensor, k: tf.Tensor, c: tf.Tensor) =>
+        tf.sum(tf.mul(f(a as tf.Tensor4D, k as tf.Tensor4D, c as tf.Tensor1D), dy)),
+      )([x, w, b]);
+      return [f(x, w, b), ...grads];
+    };
+    const ref = await onBackends(['cpu'], run(false));
+    const got = await onBackends(['cpu', 'wasm'], run(true));
+    for (const backend of ['cpu', 'wasm']) {
+      ['y', 'dx', 'dw', 'db'].forEach((name, i) => {
+        expect({ name, backend, ok: relErr(ref.cpu[i], got[backend][i]) < 1e-4 }).toEqual({ name, backend, ok: true });
+      });
+    }
+  });
+
+  test('an input gradient runs no filter gradient kernel', async () => {
+    const { x, w, b } = inputs();
+    const info = await tf.profile(() => tf.tidy(() => void tf.grad((a: tf.Tensor) => tf.sum(convBiasRelu(a as tf.Tensor4D, w, b, 1, 'same')))(x).dataSync()));
+    const names = info.kernels.map((k) => k.name);
+    expect(names).toContain('FusedConv2D');
+    expect(names).toContain('Conv2DBackpropInput');
+    expect(names).not.toContain('Conv2DBackpropFilter');
+    tf.dispose([x, w, b]);
   });
 });
 

@@ -27,8 +27,8 @@ export interface OpuBenchRecord {
   setup_ms: number;
   forward_ms_per_batch: number;
   forward_projections_per_s: number;
-  train_ms_per_batch: number;
-  train_projections_per_s: number;
+  grad_ms_per_batch: number;
+  grad_projections_per_s: number;
   device_projections_per_s: number;
   forward_vs_device: number;
   load: number[];
@@ -63,7 +63,7 @@ export function benchOpu(inFeatures: number, outFeatures: number, mode: OpuMode,
   const g = tf.randomNormal([batch, outFeatures], 0, 1, 'float32', deriveSeed(seed, 'opu-bench-g')) as tf.Tensor2D;
   try {
     const forwardMs = bestMs(() => tf.tidy(() => void opu.forward(x, 'none').dataSync()), repeats);
-    const trainMs = bestMs(
+    const gradMs = bestMs(
       () =>
         tf.tidy(() => {
           const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(opu.forward(v as tf.Tensor2D, 'true'), g)))(x);
@@ -83,8 +83,8 @@ export function benchOpu(inFeatures: number, outFeatures: number, mode: OpuMode,
       setup_ms: round(setupMs),
       forward_ms_per_batch: round(forwardMs),
       forward_projections_per_s: round(fwdRate),
-      train_ms_per_batch: round(trainMs),
-      train_projections_per_s: round((batch * 1000) / trainMs),
+      grad_ms_per_batch: round(gradMs),
+      grad_projections_per_s: round((batch * 1000) / gradMs),
       device_projections_per_s: round(device),
       forward_vs_device: round(fwdRate / device, 3),
       load: os.loadavg().map((l) => round(l, 2)),

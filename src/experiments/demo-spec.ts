@@ -43,6 +43,7 @@ export function demoSpec(quick = false): ExperimentSpec {
         { attack: 'transfer', source: 'baseline', craft: 'pgd', models: ['optical'], eps, params: { steps, relStepSize: 0.25, randomStart: true } },
         { attack: 'noise', eps: ['8/255'] },
       ],
+      probe: { attack: 'pgd', eps: '8/255', params: { steps, relStepSize: 0.25, randomStart: true }, gradient: 'bpda-true', samples: quick ? 16 : 100 },
     },
     'demo spec',
   );

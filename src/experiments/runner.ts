@@ -33,6 +33,7 @@ import { perSampleLoaderFor } from '../../reports/load';
 import { takeTensors } from '../../datasets/batches';
 import { isPluginPath, loadDefensePlugin, applyDefensePlugin, resolveAttack } from '../plugins';
 import { optimizerSweepExtras } from '../probe/sweep';
+import { runProbe } from '../probe/run';
 import { formatEps } from '../../attacks/eps';
 
 export interface Shard {
@@ -253,10 +254,35 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       log(`[${step}/${total}] ${describeJob(job)} (${formatSeconds((Date.now() - t0) / 1000)}): ${summarize(out.runs, job.spec.attack === 'transfer' ? undefined : modelIdOf(job.models[0]))}`);
       assembleResults(opts.outDir, { ...environment, wallTimeSec: (Date.now() - started) / 1000 });
     }
+    if (spec.probe && opts.shard.index === 0) await runProbeJob(spec, plan.models, testSet, opts, done, log);
   } finally {
     for (const n of nets.values()) n.dispose();
   }
   return assembleResults(opts.outDir, { ...environment, wallTimeSec: (Date.now() - started) / 1000 });
+}
+
+/** The layer-similarity probe of every model (journaled like an attack job; shard 0 runs it). */
+async function runProbeJob(spec: ExperimentSpec, models: ModelJob[], testSet: Dataset, opts: RunOptions, done: Set<string>, log: (l: string) => void): Promise<void> {
+  const probe = spec.probe!;
+  const key = contentHash({ probe, models: models.map((m) => m.key), dataset: testSet.name });
+  if (done.has(`runs:${key}`)) return;
+  const t0 = Date.now();
+  const extra = await runProbe({
+    checkpoints: models.map((m) => m.dir),
+    attack: probe.attack,
+    params: { norm: 'linf', ...probe.params },
+    eps: probe.eps,
+    gradient: probe.gradient,
+    signSurrogate: 'ste',
+    eot: 0,
+    samples: Math.min(probe.samples, testSet.n),
+    batchSize: spec.data.evalBatchSize,
+    seed: spec.seed,
+    dataDir: opts.dataDir,
+    dataset: testSet.name,
+  });
+  appendJournal(opts.outDir, { kind: 'runs', key, order: Number.MAX_SAFE_INTEGER, records: [], extras: { probe: extra } });
+  log(`probe: feature similarity of clean vs ${probe.attack} ${probe.eps} images at ${extra.layers.length} layers (${formatSeconds((Date.now() - t0) / 1000)})`);
 }
 
 async function trainModel(
@@ -375,11 +401,13 @@ export function assembleResults(outDir: string, environment: EnvironmentInfo, en
   const all = dedupe(entries ?? readJournal(outDir));
   const results = emptyResults(environment);
   const examples: unknown[] = [];
+  let probe: unknown;
   for (const e of all) {
     if (e.kind === 'model') results.models.push((e as ModelEntry).record);
     else {
       const r = e as RunsEntry;
       results.runs.push(...r.records);
+      if (r.extras?.probe) probe = r.extras.probe;
       const ex = r.extras?.examples;
       if (Array.isArray(ex) && examples.length < 9) examples.push(...ex.slice(0, 9 - examples.length));
     }
@@ -388,7 +416,7 @@ export function assembleResults(outDir: string, environment: EnvironmentInfo, en
   const ablation = ablationRows(results);
   const optimizers = new Set(results.models.map((m) => String(m.optimizer ?? '')));
   const sweep = optimizers.size > 1 ? optimizerSweepExtras(results.models, results.runs) : [];
-  results.extras = { examples, ...(ablation.length > 1 ? { ablation } : {}), ...(sweep.length > 1 ? { optimizerSweep: sweep } : {}) };
+  results.extras = { examples, ...(ablation.length > 1 ? { ablation } : {}), ...(sweep.length > 1 ? { optimizerSweep: sweep } : {}), ...(probe ? { probe } : {}) };
   const file = path.join(outDir, 'results.json');
   writeFileAtomic(file, JSON.stringify(results, null, 1));
   results.checks = computeChecks(results, perSampleLoaderFor(file));

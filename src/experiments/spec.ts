@@ -68,6 +68,15 @@ export interface AttackSpec {
   label?: string;
 }
 
+/** Layer-similarity probe (REFERENCE.md §6): clean vs adversarial features, layer by layer, for every model. */
+export interface ProbeSpec {
+  attack: string;
+  eps: string;
+  params: Record<string, unknown>;
+  gradient: string;
+  samples: number;
+}
+
 export interface ExperimentSpec {
   name: string;
   seed: number;
@@ -75,6 +84,7 @@ export interface ExperimentSpec {
   data: { trainSamples?: number; testSamples: number; attackSamples: number; evalBatchSize: number };
   models: ModelSpec[];
   attacks: AttackSpec[];
+  probe?: ProbeSpec;
 }
 
 type Json = Record<string, unknown>;
@@ -149,7 +159,23 @@ export function parseSpec(raw: unknown, where = 'spec'): ExperimentSpec {
   }
   if (!Array.isArray(raw.attacks)) throw new Field(`${where}.attacks`, raw.attacks).bad('a list of attacks');
   const attacks = raw.attacks.map((a, i) => parseAttack(a, `${where}.attacks[${i}]`, names));
+  let probe: ProbeSpec | undefined;
+  if (raw.probe !== undefined) {
+    const pr = raw.probe;
+    const pp = `${where}.probe`;
+    if (!isObject(pr)) throw new Field(pp, pr).bad('an object');
+    const params = pr.params === undefined ? {} : pr.params;
+    if (!isObject(params)) throw new Field(`${pp}.params`, params).bad('an object');
+    probe = {
+      attack: str(get(pr, 'attack', pp), 'pgd'),
+      eps: String(pr.eps ?? '8/255'),
+      params,
+      gradient: str(get(pr, 'gradient', pp), 'bpda-true'),
+      samples: num(get(pr, 'samples', pp), 100, (v) => Number.isInteger(v) && v >= 4, 'an integer >= 4'),
+    };
+  }
   return {
+    probe,
     name: str(get(raw, 'name', where), 'experiment'),
     seed: num(get(raw, 'seed', where), 0, Number.isInteger, 'an integer'),
     dataset: oneOf(get(raw, 'dataset', where), DATASET_NAMES, 'cifar10'),

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng';
 import { ParamStore } from './params';
 import { batchNormReluTrain } from '../backend/kernels/batchnorm-relu';
+import { convBiasRelu } from '../backend/kernels/fused-conv-relu';
 
 export interface ForwardContext {
   training: boolean;
@@ -46,7 +47,8 @@ export class ConvBnRelu {
       const scale = tf.div(this.gamma, tf.sqrt(tf.add(this.runningVar, BN_EPSILON)));
       const w = tf.mul(this.w, scale) as tf.Tensor4D;
       const b = tf.add(tf.mul(tf.sub(this.b, this.runningMean), scale), this.beta) as tf.Tensor1D;
-      return tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias: b, activation: 'relu' }) as tf.Tensor4D;
+      // one kernel also under a gradient tape (attacks), with per-input lazy gradients
+      return convBiasRelu(x, w, b, 1, 'same');
     }
     const conv = tf.conv2d(x, this.w as tf.Tensor4D, 1, 'same');
     // One fused kernel (bias + batch statistics + BatchNorm + ReLU, closed-form gradient) where the backend

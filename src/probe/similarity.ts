@@ -170,11 +170,20 @@ export function probeNetwork(
 /** Join probe results into the report's extras.probe (all must share one layer list: one architecture). */
 export function probeExtra(results: readonly { layers: string[]; curve: ProbeCurve }[]): ProbeExtra {
   if (!results.length) throw new UserError('probeExtra: no probe results');
-  const layers = results[0].layers;
-  for (const r of results) {
-    if (r.layers.join('|') !== layers.join('|')) {
-      throw new UserError(`probe curves of '${results[0].curve.model}' and '${r.curve.model}' have different layers; probe one architecture per file`);
-    }
+  // Models with different heads (baseline vs optical) share their backbone stages and the logits: compare them on
+  // the layers they have in common, in the first model's order.
+  const layers = results[0].layers.filter((l) => results.every((r) => r.layers.includes(l)));
+  if (layers.length === 0) {
+    throw new UserError(`probe curves of '${results[0].curve.model}' and the other models share no layer; probe models with one backbone`);
   }
-  return { layers: [...layers], curves: results.map((r) => r.curve) };
+  const pick = (r: { layers: string[] }, values: number[]): number[] => layers.map((l) => values[r.layers.indexOf(l)]);
+  return {
+    layers: [...layers],
+    curves: results.map((r) => ({
+      ...r.curve,
+      cleanVsAdv: pick(r, r.curve.cleanVsAdv),
+      sameClass: pick(r, r.curve.sameClass),
+      differentClass: pick(r, r.curve.differentClass),
+    })),
+  };
 }
