@@ -70,6 +70,60 @@ describe('opulab CLI', () => {
     expect(fs.readFileSync(html, 'utf8')).toMatch(/vgg11-w0.125-optical-hybrid/);
   });
 
+  it('presets expand into their fixed protocol', async () => {
+    const res = path.join(tmp, 'preset', 'results.json');
+    const a = await run(['attack', '--checkpoint', base, '--preset', 'reference-whitebox', '--samples', '4', '--out', res, ...common]);
+    expect(a.err).not.toMatch(/internal error/);
+    expect(a.code).toBe(0);
+    const r = JSON.parse(fs.readFileSync(res, 'utf8')) as ResultsFile;
+    // FGSM + PGD-50, each at eps 0, .01, ..., .05 normalized
+    expect(r.runs.map((x) => x.attack)).toEqual([...Array(6).fill('fgsm'), ...Array(6).fill('pgd')]);
+    expect(r.runs.map((x) => x.epsInSpace)).toEqual([0, 0.01, 0.02, 0.03, 0.04, 0.05, 0, 0.01, 0.02, 0.03, 0.04, 0.05]);
+    const pgd = r.runs[8];
+    expect(pgd.params).toMatchObject({ steps: 50, stepSize: 0.005, randomStart: false });
+    expect((await run(['attack', '--checkpoint', base, '--out', res, ...common])).code).toBe(2);
+  });
+
+  it('transfer sets are saved and reused', async () => {
+    const res = path.join(tmp, 'tset', 'results.json');
+    const set = path.join(tmp, 'tset', 'set');
+    const a = await run(['transfer', '--source', base, '--targets', opt, '--attack', 'pgd', '--steps', '2', '--eps', '8/255', '--samples', '8', '--save-set', set, '--out', res, ...common]);
+    expect(a.code).toBe(0);
+    expect(fs.existsSync(path.join(set, 'manifest.json'))).toBe(true);
+    const b = await run(['transfer', '--source', base, '--targets', opt, '--eps', '8/255', '--samples', '8', '--load-set', set, '--out', res, ...common]);
+    expect(b.code).toBe(0);
+    const r = JSON.parse(fs.readFileSync(res, 'utf8')) as ResultsFile;
+    expect(r.runs[1].robustAccuracy).toBe(r.runs[0].robustAccuracy);
+    const c = await run(['transfer', '--source', base, '--targets', opt, '--samples', '6', '--load-set', set, '--out', res, ...common]);
+    expect(c.code).toBe(2);
+  });
+
+  it('plugins: a defense plugin trains and an attack plugin runs through the CLI, and both appear in the report and list', async () => {
+    const plug = path.join(__dirname, '..', 'examples', 'plugins');
+    const defense = path.join(plug, 'bit-depth-noise-defense.js');
+    const attack = path.join(plug, 'momentum-pgd-attack.js');
+    const ck = path.join(tmp, 'plug');
+    const t = await run(['train', ...tinyModel, '--defense', defense, '--defense-param', 'bits=4', '--out', ck, ...common]);
+    expect(t.err).not.toMatch(/internal error/);
+    expect(t.code).toBe(0);
+    const res = path.join(tmp, 'plugres', 'results.json');
+    const a = await run(['attack', '--checkpoint', ck, '--attack', attack, '--eps', '8/255', '--samples', '8', '--eot', '2', '--gradient', 'bpda-none', '--out', res, ...common]);
+    expect(a.err).not.toMatch(/internal error/);
+    expect(a.code).toBe(0);
+    const r = JSON.parse(fs.readFileSync(res, 'utf8')) as ResultsFile;
+    expect(r.models[0].id).toMatch(/bit-depth-noise/);
+    expect(r.runs[0].attack).toMatch(/momentum/);
+    expect(r.runs[0].eot).toBeDefined(); // the plugin's noise makes the model stochastic
+    const html = path.join(tmp, 'plugres', 'report.html');
+    expect((await run(['report', res, '--out', html])).code).toBe(0);
+    const page = fs.readFileSync(html, 'utf8');
+    expect(page).toMatch(/bit-depth-noise/);
+    expect(page).toMatch(/momentum/);
+    const l = await run(['list', '--defense-plugin', defense, '--attack-plugin', attack]);
+    expect(l.out).toMatch(/defense\s+bit-depth-noise/);
+    expect(l.out).toMatch(/momentum/);
+  });
+
   it('list shows every kind of thing', async () => {
     const l = await run(['list']);
     expect(l.code).toBe(0);

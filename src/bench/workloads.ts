@@ -61,13 +61,18 @@ export class BenchModel {
   /** Run one workload to completion (the result is read back, so the timing includes all of it). */
   run(workload: Workload): void {
     if (workload === 'forward') {
-      tf.tidy(() => this.logits(this.x, false).dataSync());
+      // (a block body: returning the read-back array would make tidy walk every element looking for tensors)
+      tf.tidy(() => {
+        this.logits(this.x, false).dataSync();
+      });
     } else if (workload === 'train') {
       const loss = this.optimizer.minimize(() => this.loss(this.x, true), true, this.store.trainable());
       loss?.dataSync();
       loss?.dispose();
     } else {
-      tf.tidy(() => tf.grad((x: tf.Tensor) => this.loss(x as tf.Tensor4D, false))(this.x).dataSync());
+      tf.tidy(() => {
+        tf.grad((x: tf.Tensor) => this.loss(x as tf.Tensor4D, false))(this.x).dataSync();
+      });
     }
   }
 

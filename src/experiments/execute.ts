@@ -11,7 +11,8 @@ import { writePerSample } from '../../attacks/evaluate';
 import { evaluateAttackParallel } from '../parallel/evaluate-parallel';
 import { withEot } from '../../attacks/eot';
 import { parseEpsList, toPixelEps } from '../../attacks/eps';
-import { craftTransferSet, evaluateTransfer } from '../../attacks/transfer';
+import { craftTransferSet, evaluateTransfer, loadTransferSet, saveTransferSet } from '../../attacks/transfer';
+import { UserError } from '../util/errors';
 import { classifierFor } from '../models/classifier';
 import { Network } from '../models/network';
 import { modelId, ModelConfig } from '../models/config';
@@ -113,6 +114,7 @@ export async function runTransfer(
   data: Dataset,
   indices: number[],
   req: AttackRequest,
+  sets: { save?: string; load?: string } = {},
 ): Promise<JobOutput> {
   const src = attackedClassifier(source, { ...req, gradient: 'natural' });
   const attack = resolveAttack(req.attack, attackParams(req, source.config.normalization.std));
@@ -121,11 +123,18 @@ export async function runTransfer(
   const labels = Int32Array.from(y.dataSync());
   y.dispose();
   try {
-    const set = await craftTransferSet(src, attack, x, labels, pixel, { seed: req.seed }, { indices, epsSpace: req.epsSpace, epsInSpace: inSpace });
+    // A saved set is reused as it is (its manifest records the source, attack, eps and image indices).
+    const set = sets.load
+      ? loadTransferSet(sets.load)
+      : await craftTransferSet(src, attack, x, labels, pixel, { seed: req.seed }, { indices, epsSpace: req.epsSpace, epsInSpace: inSpace });
+    if (sets.load && set.manifest.indices.join(',') !== indices.join(',')) {
+      throw new UserError(`transfer set '${sets.load}' holds ${set.manifest.indices.length} images that are not the ${indices.length} requested: use the same --samples as when it was saved`);
+    }
+    if (sets.save) saveTransferSet(sets.save, set);
     const targetClassifiers = targets.map((t) => classifierFor(t, 'natural'));
     const ev = await evaluateTransfer(set, x, src, targetClassifiers, { batchSize: req.batchSize });
     const perSample: PerSampleRecord[][] = ev.runs.map((run) => {
-      const e = pixel.findIndex((p) => Math.abs(p - run.eps) < 1e-12);
+      const e = set.manifest.eps.findIndex((p) => Math.abs(p - run.eps) < 1e-12);
       const clean = ev.cleanPredictions[run.model];
       const adv = ev.adversarialPredictions[run.model][e];
       return Array.from(labels, (label, i): PerSampleRecord => ({

@@ -16,10 +16,12 @@ import { UserError } from '../../util/errors';
 import { progress } from '../../util/progress';
 import { attackNames } from '../../../attacks/registry';
 import { formatEps, parseEps } from '../../../attacks/eps';
+import { ATTACK_PRESETS, PRESET_NAMES, getPreset } from '../../../attacks/presets';
 
 export interface AttackArgs extends GlobalArgs {
   checkpoint: string;
-  attack: string;
+  attack?: string;
+  preset?: string;
   eps: string;
   epsSpace: string;
   norm: string;
@@ -64,7 +66,8 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
   builder: (y) =>
     y
       .option('checkpoint', { type: 'string', demandOption: true, describe: 'Checkpoint directory (from opulab train)' })
-      .option('attack', { type: 'string', demandOption: true, describe: `Attack name (${attackNames().join(', ')}) or a plugin file` })
+      .option('attack', { type: 'string', describe: `Attack name (${attackNames().join(', ')}) or a plugin file` })
+      .option('preset', { type: 'string', describe: `A fixed protocol instead of --attack: ${PRESET_NAMES.map((n) => `${n} (${ATTACK_PRESETS[n].description})`).join('; ')}` })
       .option('eps', { type: 'string', default: '8/255', describe: "Comma-separated epsilons; '8/255' and decimals accepted" })
       .option('eps-space', { type: 'string', default: 'pixel', choices: ['pixel', 'normalized'], describe: 'Units of --eps: pixel ([0,1] images) or normalized (the model input space)' })
       .option('norm', { type: 'string', default: 'linf', choices: ['linf', 'l2'], describe: 'Threat-model norm' })
@@ -84,6 +87,8 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
   handler: async (args) => {
     const seed = checkSeed(args);
     const workers = workerCount(args);
+    if (!args.attack === !args.preset) throw new UserError('give exactly one of --attack NAME or --preset NAME');
+    if (args.preset) getPreset(args.preset);
     if (!Number.isInteger(args.samples) || args.samples < 1) throw new UserError(`bad --samples ${args.samples}: expected a positive integer`);
     const backend = await initBackend(args.backend);
     const { net, meta } = loadNetwork(args.checkpoint);
@@ -91,18 +96,21 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       const datasetName = parseDatasetName(String(meta.train.dataset ?? 'cifar10'));
       const data = loadDataset(datasetName, 'test', { dataDir: args.dataDir, limit: args.samples, seed: Number(meta.train.seed ?? 0) });
       const indices = Array.from({ length: data.n }, (_, i) => i);
-      const req: AttackRequest = {
-        attack: args.attack,
-        params: paramsFromFlags(args),
-        norm: args.norm as 'linf' | 'l2',
-        eps: args.eps.split(','),
-        epsSpace: args.epsSpace as 'pixel' | 'normalized',
-        gradient: args.gradient,
-        signSurrogate: args.signSurrogate,
-        eot: args.eot,
-        batchSize: args.batchSize,
-        seed,
-      };
+      const common = { gradient: args.gradient, signSurrogate: args.signSurrogate, eot: args.eot, batchSize: args.batchSize, seed };
+      const requests: AttackRequest[] = args.preset
+        ? getPreset(args.preset).groups.flatMap((g) =>
+            g.attacks.map((a) => ({ ...common, attack: a.attack, params: { ...a.params }, norm: g.norm, eps: g.eps.map(String), epsSpace: g.epsSpace })),
+          )
+        : [
+            {
+              ...common,
+              attack: args.attack!,
+              params: paramsFromFlags(args),
+              norm: args.norm as 'linf' | 'l2',
+              eps: args.eps.split(','),
+              epsSpace: args.epsSpace as 'pixel' | 'normalized',
+            },
+          ];
       const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workers, seed));
       const id = modelId(net.config);
       if (!results.models.some((m) => m.id === id)) {
@@ -120,23 +128,26 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
           train: meta.train,
         });
       }
-      const bar = progress(`${args.attack} on ${id}`, 100);
-      const t0 = Date.now();
       const dataRef = { name: datasetName, dataDir: args.dataDir, seed: Number(meta.train.seed ?? 0) };
-      const out = await runAttackOnModel(args.checkpoint, net.config, dataRef, indices, req, workers, (f, m) => bar.update(Math.round(f * 100), m));
-      bar.done();
-      attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
-      results.runs.push(...out.runs);
-      results.environment.wallTimeSec = ((results.environment.wallTimeSec as number | undefined) ?? 0) + (Date.now() - t0) / 1000;
-      writeFileAtomic(args.out, JSON.stringify(results, null, 1));
-      for (const r of out.runs) {
-        process.stdout.write(
-          `${r.attack} ${r.norm} eps ${formatEps(r.eps)} (${r.gradient ?? 'true'}): clean ${(100 * r.cleanAccuracy).toFixed(1)}% -> robust ${(100 * r.robustAccuracy).toFixed(1)}% on ${r.n} images` +
-            (r.queries ? `, median queries ${r.queries.median}` : '') +
-            '\n',
-        );
+      for (const req of requests) {
+        const bar = progress(`${req.attack} on ${id}`, 100);
+        const t0 = Date.now();
+        const out = await runAttackOnModel(args.checkpoint, net.config, dataRef, indices, req, workers, (f, m) => bar.update(Math.round(f * 100), m));
+        bar.done();
+        attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
+        results.runs.push(...out.runs);
+        results.environment.wallTimeSec = ((results.environment.wallTimeSec as number | undefined) ?? 0) + (Date.now() - t0) / 1000;
+        // written after every attack: a later failure keeps what is done
+        writeFileAtomic(args.out, JSON.stringify(results, null, 1));
+        for (const r of out.runs) {
+          process.stdout.write(
+            `${r.attack} ${r.norm} eps ${formatEps(r.eps)} (${r.gradient ?? 'true'}): clean ${(100 * r.cleanAccuracy).toFixed(1)}% -> robust ${(100 * r.robustAccuracy).toFixed(1)}% on ${r.n} images` +
+              (r.queries ? `, median queries ${r.queries.median}` : '') +
+              '\n',
+          );
+        }
+        process.stdout.write(`appended ${out.runs.length} runs to ${args.out}\n`);
       }
-      process.stdout.write(`appended ${out.runs.length} runs to ${args.out}\n`);
     } finally {
       net.dispose();
     }

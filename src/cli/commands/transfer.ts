@@ -17,9 +17,12 @@ import { UserError } from '../../util/errors';
 import { formatEps } from '../../../attacks/eps';
 import { AttackArgs, paramsFromFlags } from './attack';
 
-export interface TransferArgs extends Omit<AttackArgs, 'checkpoint' | 'gradient' | 'signSurrogate' | 'eot'> {
+export interface TransferArgs extends Omit<AttackArgs, 'checkpoint' | 'gradient' | 'signSurrogate' | 'eot' | 'attack' | 'preset'> {
+  attack: string;
   source: string;
   targets: string;
+  saveSet?: string;
+  loadSet?: string;
 }
 
 export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
@@ -41,6 +44,8 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
       .option('params', { type: 'string', describe: 'Extra attack parameters as JSON' })
       .option('samples', { type: 'number', default: 1000, describe: 'Number of test images (the first N)' })
       .option('batch-size', { type: 'number', default: 100 })
+      .option('save-set', { type: 'string', describe: 'Save the crafted adversarial set here (float32 binary + JSON manifest) for reuse' })
+      .option('load-set', { type: 'string', describe: 'Evaluate a saved adversarial set instead of crafting one' })
       .option('out', { type: 'string', default: 'results.json' }) as never,
   handler: async (args) => {
     const seed = checkSeed(args);
@@ -73,7 +78,7 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
         const ev = evaluate(net, data, args.batchSize);
         results.models.push({ id, architecture: net.config.architecture, defense: net.config.defense, training: net.config.training, cleanAccuracy: ev.accuracy, n: ev.n, normalizationStd: net.config.normalization.std });
       }
-      const out = await runTransfer(src.net, targets, data, indices, req);
+      const out = await runTransfer(src.net, targets, data, indices, req, { save: args.saveSet, load: args.loadSet });
       out.runs.forEach((r) => (r.attack = `transfer-${args.attack}`));
       attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
       results.runs.push(...out.runs);
