@@ -21,7 +21,7 @@ export function demoSpec(quick = false): ExperimentSpec {
     opuIn: 512,
     opuOut: quick ? 1000 : 4000,
     opuMode: 'reference',
-    train: { epochs, optimizer: 'adam', lr: 1e-3, batchSize: 64, schedule: 'constant', augment: true },
+    train: { epochs, optimizer: 'adam', lr: 1e-3, batchSize: 64, schedule: 'constant', augment: true, gradShards: 2 },
   });
   const steps = quick ? 3 : 10;
   return parseSpec(

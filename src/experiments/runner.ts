@@ -324,6 +324,7 @@ async function trainModel(
         schedule: defaultScheduleConfig(t.schedule as ScheduleName, { epochs: t.epochs }),
         augment: t.augment,
         seed: spec.seed,
+        gradShards: t.gradShards,
       },
       { checkpointDir: job.dir, resume: true, quiet, workers, meta: { dataset: trainSet.name, datasetSource: trainSet.source, seed: spec.seed } },
     );

@@ -21,6 +21,8 @@ export interface TrainSpec {
   schedule: string;
   batchSize: number;
   augment: boolean;
+  /** Micro-batches per batch (each with its own BatchNorm statistics), spread over --workers threads. */
+  gradShards: number;
 }
 
 export interface ModelSpec {
@@ -214,6 +216,7 @@ function parseModel(m: unknown, path: string): ModelSpec {
       schedule: oneOf(get(t, 'schedule', tp), SCHEDULES, 'plateau'),
       batchSize: posInt(get(t, 'batchSize', tp), 128),
       augment: bool(get(t, 'augment', tp), true),
+      gradShards: posInt(get(t, 'gradShards', tp), 1),
     },
   };
 }

@@ -218,7 +218,9 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
   const augment = cfg.augment ? defaultAugmentation(trainSet.name) : undefined;
   // Sharded / multi-worker steps (src/parallel); null when gradShards = workers = 1 (plain trainStep below).
   checkGradShards(cfg.gradShards ?? 1, Math.min(cfg.batchSize, nTrain));
-  const stepper = await createTrainStepper(net, optimizer, { gradShards: cfg.gradShards ?? 1, workers: opts.workers ?? 1 });
+  // One micro-batch cannot be split across threads: then the plain in-process step is the same computation, cheaper.
+  const shards = cfg.gradShards ?? 1;
+  const stepper = await createTrainStepper(net, optimizer, { gradShards: shards, workers: shards > 1 ? (opts.workers ?? 1) : 1 });
   try {
     for (let epoch = history.length + 1; epoch <= cfg.epochs; epoch++) {
       const bar = progress(`epoch ${epoch}/${cfg.epochs}`, stepsPerEpoch, { quiet: opts.quiet });

@@ -1,7 +1,7 @@
 /** `opulab train`: build a model (architecture x defense x training method) and train it; writes a checkpoint. */
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed } from '../options';
+import { GlobalArgs, checkSeed, workerCount } from '../options';
 import { loadDataset, parseDatasetName } from '../../../datasets';
 import { defaultModelConfig, DEFENSES, TRAINING_METHODS, ARCHITECTURES, modelId, ModelConfig, Architecture, DefenseName, TrainingMethod, OpuMode } from '../../models/config';
 import { Network } from '../../models/network';
@@ -26,6 +26,7 @@ export interface TrainArgs extends GlobalArgs {
   dataset: string;
   epochs: number;
   batchSize: number;
+  gradShards: number;
   trainSamples?: number;
   testSamples?: number;
   opuIn: number;
@@ -86,6 +87,7 @@ export const trainCommand: CommandModule<GlobalArgs, TrainArgs> = {
       .option('dataset', { type: 'string', default: 'cifar10', describe: 'cifar10, cifar100, cifar10-mini or synthetic' })
       .option('epochs', { type: 'number', default: 1, describe: 'Epochs (total, when resuming)' })
       .option('batch-size', { type: 'number', default: 128, describe: 'Batch size (reference: 128)' })
+      .option('grad-shards', { type: 'number', default: 1, describe: 'Split each batch into N micro-batches (own BatchNorm statistics, gradients averaged); --workers spreads them over threads' })
       .option('train-samples', { type: 'number', describe: 'Use only the first N training images' })
       .option('test-samples', { type: 'number', describe: 'Evaluate on the first N test images each epoch' })
       .option('opu-in', { type: 'number', default: 512, describe: 'OPU input size (head hidden width)' })
@@ -114,12 +116,13 @@ export const trainCommand: CommandModule<GlobalArgs, TrainArgs> = {
     process.stderr.write(`dataset ${trainSet.name}: ${trainSet.n} train / ${testSet.n} test images from ${trainSet.source}\n`);
     const config = modelConfigFromArgs({ ...args, seed, numClasses: trainSet.numClasses, normalization: trainSet.normalization });
     const schedule = defaultScheduleConfig(args.schedule as ScheduleName, { epochs: args.epochs });
-    const cfg: TrainConfig = { epochs: args.epochs, batchSize: args.batchSize, optimizer, schedule, augment: args.augment, seed };
+    const cfg: TrainConfig = { epochs: args.epochs, batchSize: args.batchSize, optimizer, schedule, augment: args.augment, seed, gradShards: args.gradShards };
     const net = new Network(config);
     try {
       const r = await train(net, trainSet, testSet, cfg, {
         checkpointDir: args.out,
         resume: args.resume,
+        workers: workerCount(args),
         meta: { dataset: trainSet.name, datasetSource: trainSet.source, backend: backend.name },
       });
       const last = r.history[r.history.length - 1];
