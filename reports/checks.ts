@@ -128,7 +128,7 @@ function c1(results: ResultsFile): CheckRecord {
       f.push({ status: 'fail', detail: `model ${m.id} has no clean accuracy; evaluate it on the clean test set` });
     }
   }
-  return summarize('C1', f, 'no runs in the results; run at least one attack', (n) => `all ${results.runs.length} robust numbers carry the clean accuracy of the same examples`);
+  return summarize('C1', f, 'no runs in the results; run at least one attack', () => `all ${results.runs.length} robust numbers carry the clean accuracy of the same examples`);
 }
 
 // ---- C2 iterative beats single step --------------------------------------------------------------------

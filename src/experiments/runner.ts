@@ -19,7 +19,7 @@ import { ExperimentSpec, ModelSpec, AttackSpec } from './spec';
 import { contentHash, readJournal, appendJournal, dedupe, JournalEntry, RunsEntry, ModelEntry } from './store';
 import { runAttackOnModel, runTransfer, AttackRequest, JobOutput, attackedClassifier, epsInPixels, attackParams } from './execute';
 import { Network } from '../models/network';
-import { ModelConfig, defaultModelConfig, modelId, usesBinarization, usesOpu, Architecture, DefenseName, TrainingMethod, OpuMode, BinarizeCenter } from '../models/config';
+import { ModelConfig, modelId, usesBinarization, usesOpu, DefenseName } from '../models/config';
 import { train, evaluate, loadNetwork } from '../training/trainer';
 import { defaultOptimizerConfig, OptimizerName } from '../training/optimizers';
 import { defaultScheduleConfig, ScheduleName } from '../training/schedules';
@@ -31,7 +31,8 @@ import { formatSeconds } from '../util/progress';
 import { computeChecks } from '../../reports/checks';
 import { perSampleLoaderFor } from '../../reports/load';
 import { takeTensors } from '../../datasets/batches';
-import { isPluginPath, loadDefensePlugin, applyDefensePlugin, resolveAttack } from '../plugins';
+import { resolveAttack } from '../plugins';
+import { buildModelConfig } from '../models/build-config';
 import { optimizerSweepExtras } from '../probe/sweep';
 import { runProbe } from '../probe/run';
 import { formatEps } from '../../attacks/eps';
@@ -88,24 +89,7 @@ function gradientsFor(spec: AttackSpec, m: ModelSpec): string[] {
 }
 
 export function modelConfigFor(m: ModelSpec, spec: ExperimentSpec, data: Dataset): ModelConfig {
-  if (isPluginPath(m.defense)) {
-    const loaded = loadDefensePlugin(m.defense, m.defenseParams ?? {});
-    return applyDefensePlugin(modelConfigFor({ ...m, defense: 'none', defenseParams: undefined }, spec, data), loaded);
-  }
-  return defaultModelConfig({
-    architecture: m.architecture as Architecture,
-    width: m.width,
-    defense: m.defense as DefenseName,
-    training: m.training as TrainingMethod,
-    opuIn: m.opuIn,
-    opuOut: m.opuOut,
-    opuMode: m.opuMode as OpuMode,
-    binarizeCenter: m.binarizeCenter as BinarizeCenter,
-    camera: m.camera,
-    seed: m.seed ?? spec.seed,
-    numClasses: data.numClasses,
-    normalization: data.normalization,
-  });
+  return buildModelConfig({ ...m, seed: m.seed ?? spec.seed, numClasses: data.numClasses, normalization: data.normalization });
 }
 
 export function planJobs(spec: ExperimentSpec, outDir: string, data: Dataset): { models: ModelJob[]; attacks: AttackJob[] } {

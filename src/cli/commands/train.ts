@@ -3,13 +3,14 @@ import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
 import { GlobalArgs, checkSeed, workerCount } from '../options';
 import { loadDataset, parseDatasetName } from '../../../datasets';
-import { defaultModelConfig, DEFENSES, TRAINING_METHODS, ARCHITECTURES, modelId, ModelConfig, Architecture, DefenseName, TrainingMethod, OpuMode } from '../../models/config';
+import { DEFENSES, TRAINING_METHODS, ARCHITECTURES, modelId, ModelConfig } from '../../models/config';
 import { Network } from '../../models/network';
 import { train, TrainConfig } from '../../training/trainer';
 import { defaultOptimizerConfig, OPTIMIZERS, OptimizerName } from '../../training/optimizers';
 import { defaultScheduleConfig, SCHEDULES, ScheduleName } from '../../training/schedules';
 import { UserError } from '../../util/errors';
-import { isPluginPath, loadDefensePlugin, applyDefensePlugin, parseParamPairs } from '../../plugins';
+import { parseParamPairs } from '../../plugins';
+import { buildModelConfig } from '../../models/build-config';
 
 export interface TrainArgs extends GlobalArgs {
   model: string;
@@ -37,35 +38,8 @@ export interface TrainArgs extends GlobalArgs {
   out: string;
 }
 
-export function modelConfigFromArgs(a: {
-  model: string;
-  width: number;
-  defense: string;
-  training: string;
-  opuIn: number;
-  opuOut: number;
-  opuMode: string;
-  seed: number;
-  numClasses: number;
-  normalization: { mean: number[]; std: number[] };
-  defenseParam?: string[];
-}): ModelConfig {
-  if (isPluginPath(a.defense)) {
-    const loaded = loadDefensePlugin(a.defense, parseParamPairs(a.defenseParam ?? []));
-    return applyDefensePlugin(modelConfigFromArgs({ ...a, defense: 'none', defenseParam: undefined }), loaded);
-  }
-  return defaultModelConfig({
-    architecture: a.model as Architecture,
-    width: a.width,
-    defense: a.defense as DefenseName,
-    training: a.training as TrainingMethod,
-    opuIn: a.opuIn,
-    opuOut: a.opuOut,
-    opuMode: a.opuMode as OpuMode,
-    seed: a.seed,
-    numClasses: a.numClasses,
-    normalization: a.normalization,
-  });
+export function modelConfigFromArgs(a: TrainArgs & { numClasses: number; normalization: { mean: number[]; std: number[] } }): ModelConfig {
+  return buildModelConfig({ ...a, architecture: a.model, defenseParams: parseParamPairs(a.defenseParam ?? []) });
 }
 
 export const trainCommand: CommandModule<GlobalArgs, TrainArgs> = {
