@@ -12,8 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Network } from '../models/network';
 import type { NamedParam } from '../models/params';
-import { DfaSession } from '../models/dfa';
-import { meanCrossEntropy, trainingGradientPath } from '../training/trainer';
+import { computeGradients } from '../training/trainer';
 import { deriveSeed } from '../util/rng';
 import { UserError } from '../util/errors';
 import { FlatLayout, flatLayout, packTensors } from './flat';
@@ -68,24 +67,12 @@ export function shardDropoutSeed(seed: number, epoch: number, step: number, shar
 
 /** Forward + backward of one micro-batch with the training gradient path; no optimizer step. */
 export function computeShard(net: Network, params: ReplicaParams, x: tf.Tensor4D, y: tf.Tensor1D, dropoutSeed: number): ShardResult {
-  const session = net.feedback ? new DfaSession(net.feedback) : undefined;
-  const gradient = trainingGradientPath(net);
-  let correct: tf.Scalar | null = null;
+  const { loss, correct, grads } = computeGradients(net, x, y, dropoutSeed);
   try {
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = net.forward(x, { training: true, gradient, dfaSession: gradient.dfa ? session : undefined, dropoutSeed });
-      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(y, 'int32')), 'float32'))) as tf.Scalar;
-      return meanCrossEntropy(logits, y) as tf.Scalar;
-    }, params.trainable.map((p) => p.variable));
-    const loss = value.dataSync()[0];
-    const packed = packTensors(params.trainable.map((p) => grads[p.variable.name]), params.trainableLayout);
-    value.dispose();
-    tf.dispose(Object.values(grads));
-    const c = (correct as tf.Scalar | null)?.dataSync()[0] ?? 0;
+    const packed = packTensors(params.trainable.map((p) => grads.get(p.name)!), params.trainableLayout);
     const buffers = packTensors(params.buffers.map((p) => p.variable), params.bufferLayout);
-    return { loss, correct: c, count: x.shape[0], grads: packed, buffers };
+    return { loss, correct, count: x.shape[0], grads: packed, buffers };
   } finally {
-    if (correct) (correct as tf.Scalar).dispose();
-    session?.dispose();
+    tf.dispose([...grads.values()]);
   }
 }

@@ -77,16 +77,18 @@ export function meanCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.S
   });
 }
 
-/** One optimizer step. Returns the batch's mean loss and number correct (computed in the same forward). */
-export function trainStep(
+/**
+ * Forward + backward of one batch with the model's training gradient path (DFA feedback points for dfa/hybrid).
+ * Returns the mean loss, the number of correct predictions (same forward) and the gradient of every trainable
+ * parameter by name; the caller disposes the gradients.
+ */
+export function computeGradients(
   net: Network,
-  optimizer: Optimizer,
   x: tf.Tensor4D,
   y: tf.Tensor1D,
   dropoutSeed: number,
-): { loss: number; correct: number } {
+): { loss: number; correct: number; grads: Map<string, tf.Tensor> } {
   const named = net.store.list().filter((p) => p.trainable);
-  const vars = new Map(named.map((p) => [p.name, p.variable]));
   const session = net.feedback ? new DfaSession(net.feedback) : undefined;
   const gradient = trainingGradientPath(net);
   let correct: tf.Scalar | null = null;
@@ -99,15 +101,28 @@ export function trainStep(
     const byName = new Map<string, tf.Tensor>();
     for (const p of named) byName.set(p.name, grads[p.variable.name]);
     const loss = value.dataSync()[0];
-    if (Number.isFinite(loss)) optimizer.apply(vars, byName);
     value.dispose();
-    tf.dispose(Object.values(grads));
     const c = (correct as tf.Scalar | null)?.dataSync()[0] ?? 0;
-    return { loss, correct: c };
+    return { loss, correct: c, grads: byName };
   } finally {
     if (correct) (correct as tf.Scalar).dispose();
     session?.dispose();
   }
+}
+
+/** One optimizer step (skipped when the loss is not finite). Returns the batch's mean loss and number correct. */
+export function trainStep(
+  net: Network,
+  optimizer: Optimizer,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  dropoutSeed: number,
+): { loss: number; correct: number } {
+  const vars = new Map(net.store.list().filter((p) => p.trainable).map((p) => [p.name, p.variable]));
+  const { loss, correct, grads } = computeGradients(net, x, y, dropoutSeed);
+  if (Number.isFinite(loss)) optimizer.apply(vars, grads);
+  tf.dispose([...grads.values()]);
+  return { loss, correct };
 }
 
 /** A view of the first `n` examples (no copy). */

@@ -31,7 +31,7 @@ export const probeCommand: CommandModule<GlobalArgs, ProbeArgs> = {
   describe: 'Layer-similarity probe: how far an attack moves low-level vs high-level features, layer by layer',
   builder: (y) =>
     y
-      .option('checkpoint', { type: 'string', array: true, demandOption: true, describe: 'Checkpoint directory (repeat for several models of one architecture)' })
+      .option('checkpoint', { type: 'string', array: true, demandOption: true, describe: 'Checkpoint directory (repeat to compare models; they are compared on the layers they share)' })
       .option('attack', { type: 'string', default: 'pgd', describe: 'Attack name or plugin file that crafts the adversarial images' })
       .option('eps', { type: 'string', default: '8/255', describe: "One eps in pixel units ('8/255' or a decimal)" })
       .option('steps', { type: 'number', describe: 'Attack iterations (PGD/APGD)' })
