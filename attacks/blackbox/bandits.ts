@@ -12,10 +12,9 @@
  * count the success check; this implementation counts every row. Finite-difference points are clipped to
  * [0,1] (the Classifier contract).
  */
-import type * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, AttackOutcome, Classifier } from '../../src/types';
+
 import { UserError } from '../../src/util/errors';
-import { runQueryAttack, type ExampleProgram, type ExampleTask, type ScoreReply } from './engine';
+import { QueryAttack, type ExampleProgram, type ExampleTask, type ScoreReply } from './engine';
 import { clip01, l2Norm, projectLinfInto, upsampleNearest } from './pixels';
 import { checkKnownKeys, integer, positive, type RawParams } from './params';
 
@@ -62,29 +61,16 @@ export function parseBanditsParams(raw: RawParams): BanditsParams {
   };
 }
 
-export class BanditsAttack implements Attack {
+export class BanditsAttack extends QueryAttack<BanditsParams, ScoreReply> {
   readonly name = 'bandits';
   readonly threat = 'black-box-score' as const;
-  readonly norm = 'linf' as const;
-  readonly params: Readonly<Record<string, unknown>>;
-  private readonly p: BanditsParams;
 
   constructor(params: RawParams = {}) {
-    this.p = parseBanditsParams(params);
-    this.params = { ...this.p, loss: 'margin', priors: 'time+data(tiling)' };
+    super(parseBanditsParams(params), 'linf', { loss: 'margin', priors: 'time+data(tiling)' }, 'scores');
   }
 
-  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
-    const p = this.p;
-    return runQueryAttack<ScoreReply>(
-      model,
-      x,
-      labels,
-      epsilons,
-      ctx,
-      { name: 'bandits', mode: 'scores', norm: 'linf', budget: p.maxQueries, maxRowsPerCall: p.maxRowsPerCall },
-      (task) => banditsProgram(task, p),
-    );
+  protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
+    return banditsProgram(task, this.p);
   }
 }
 

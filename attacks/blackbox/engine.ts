@@ -18,7 +18,7 @@
  * Every returned adversarial is checked to lie in the eps-ball and [0,1] (a violation is a bug: throws).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttackContext, AttackOutcome, Classifier, Norm } from '../../src/types';
+import type { Attack, AttackContext, AttackOutcome, Classifier, Norm } from '../../src/types';
 import { makeRng, type Rng } from '../../src/util/rng';
 import { UserError } from '../../src/util/errors';
 import { QueryCounter, argMaxRow } from '../query-counter';
@@ -262,5 +262,51 @@ function checkFeasible(name: string, i: number, adv: Float32Array, x0: Float32Ar
   const d = distance(adv, x0, norm);
   if (d > eps * (1 + BALL_TOLERANCE) + BALL_TOLERANCE * 1e-1) {
     throw new Error(`${name}: example ${i} perturbation ${norm} norm ${d} exceeds eps ${eps}`);
+  }
+}
+
+/** What every query attack's parameters carry: the per-example budget and the rows-per-model-call cap. */
+export interface QueryBudget {
+  maxQueries: number;
+  maxRowsPerCall: number;
+}
+
+/**
+ * The tiny shared base of the query attacks (torchattacks-style: one small file per attack). A subclass names
+ * itself, parses its parameters and writes `program`, the per-example generator the engine drives in batches.
+ */
+export abstract class QueryAttack<P extends QueryBudget, R extends LabelReply> implements Attack {
+  abstract readonly name: string;
+  abstract readonly threat: 'black-box-score' | 'decision';
+  readonly params: Readonly<Record<string, unknown>>;
+
+  protected constructor(
+    protected readonly p: P,
+    readonly norm: Norm,
+    recorded: Record<string, unknown>,
+    private readonly mode: 'scores' | 'labels',
+  ) {
+    this.params = { ...p, ...recorded };
+  }
+
+  /** The per-example program: yields query requests, receives replies, returns the final adversarial. */
+  protected abstract program(task: ExampleTask): ExampleProgram<R>;
+
+  /** Label of the per-example random streams (defaults to the attack name). */
+  protected streamLabel(): string {
+    return this.name;
+  }
+
+  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
+    const { maxQueries, maxRowsPerCall } = this.p;
+    return runQueryAttack<R>(
+      model,
+      x,
+      labels,
+      epsilons,
+      ctx,
+      { name: this.streamLabel(), mode: this.mode, norm: this.norm, budget: maxQueries, maxRowsPerCall },
+      (task) => this.program(task),
+    );
   }
 }

@@ -13,9 +13,8 @@
  * adversarial AND within eps of x0 (success). Otherwise it runs until the budget and returns the best
  * adversarial point projected onto the eps-ball (success = false).
  */
-import type * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, AttackOutcome, Classifier, Norm } from '../../src/types';
-import { runQueryAttack, type ExampleProgram, type ExampleResult, type ExampleTask, type LabelReply } from './engine';
+import type { Norm } from '../../src/types';
+import { QueryAttack, type ExampleProgram, type ExampleResult, type ExampleTask, type LabelReply } from './engine';
 import { clip01, distance, l2Norm, projectInto } from './pixels';
 import { checkKnownKeys, integer, normParam, positive, type RawParams } from './params';
 
@@ -55,30 +54,21 @@ export function parseHsjaParams(raw: RawParams): HsjaParams {
   };
 }
 
-export class HopSkipJumpAttack implements Attack {
+export class HopSkipJumpAttack extends QueryAttack<HsjaParams, LabelReply> {
   readonly name = 'hsja';
   readonly threat = 'decision' as const;
-  readonly norm: Norm;
-  readonly params: Readonly<Record<string, unknown>>;
-  private readonly p: HsjaParams;
 
   constructor(params: RawParams = {}) {
-    this.p = parseHsjaParams(params);
-    this.norm = this.p.norm;
-    this.params = { ...this.p, stepSizeSearch: 'geometric' };
+    const p = parseHsjaParams(params);
+    super(p, p.norm, { stepSizeSearch: 'geometric' }, 'labels');
   }
 
-  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
-    const p = this.p;
-    return runQueryAttack<LabelReply>(
-      model,
-      x,
-      labels,
-      epsilons,
-      ctx,
-      { name: `hsja-${p.norm}`, mode: 'labels', norm: p.norm, budget: p.maxQueries, maxRowsPerCall: p.maxRowsPerCall },
-      (task) => hsjaProgram(task, p),
-    );
+  protected program(task: ExampleTask): ExampleProgram<LabelReply> {
+    return hsjaProgram(task, this.p);
+  }
+
+  protected override streamLabel(): string {
+    return `hsja-${this.p.norm}`;
   }
 }
 

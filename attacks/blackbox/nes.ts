@@ -6,10 +6,9 @@
  * followed by a PGD-style signed step x <- Proj_{eps}(x - lr * sign(g)) (the margin is minimised).
  * Each step is one request of 1 + n rows: the current iterate (its success is checked) and the n samples.
  */
-import type * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, AttackOutcome, Classifier } from '../../src/types';
+
 import { UserError } from '../../src/util/errors';
-import { runQueryAttack, type ExampleProgram, type ExampleTask, type ScoreReply } from './engine';
+import { QueryAttack, type ExampleProgram, type ExampleTask, type ScoreReply } from './engine';
 import { clip01, projectLinfInto } from './pixels';
 import { checkKnownKeys, integer, positive, type RawParams } from './params';
 
@@ -41,29 +40,16 @@ export function parseNesParams(raw: RawParams): NesParams {
   };
 }
 
-export class NesAttack implements Attack {
+export class NesAttack extends QueryAttack<NesParams, ScoreReply> {
   readonly name = 'nes';
   readonly threat = 'black-box-score' as const;
-  readonly norm = 'linf' as const;
-  readonly params: Readonly<Record<string, unknown>>;
-  private readonly p: NesParams;
 
   constructor(params: RawParams = {}) {
-    this.p = parseNesParams(params);
-    this.params = { ...this.p, loss: 'margin', antithetic: true };
+    super(parseNesParams(params), 'linf', { loss: 'margin', antithetic: true }, 'scores');
   }
 
-  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
-    const p = this.p;
-    return runQueryAttack<ScoreReply>(
-      model,
-      x,
-      labels,
-      epsilons,
-      ctx,
-      { name: 'nes', mode: 'scores', norm: 'linf', budget: p.maxQueries, maxRowsPerCall: p.maxRowsPerCall },
-      (task) => nesProgram(task, p),
-    );
+  protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
+    return nesProgram(task, this.p);
   }
 }
 

@@ -10,10 +10,9 @@
  * of a mini-batch are one request; each lazy re-evaluation is a one-row request. Current losses are reused
  * (the reference re-queries the current point at the start of each mini-batch).
  */
-import type * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, AttackOutcome, Classifier } from '../../src/types';
+
 import { UserError } from '../../src/util/errors';
-import { runQueryAttack, type ExampleProgram, type ExampleResult, type ExampleTask, type ScoreReply } from './engine';
+import { QueryAttack, type ExampleProgram, type ExampleResult, type ExampleTask, type ScoreReply } from './engine';
 import { clip01 } from './pixels';
 import { bool, checkKnownKeys, integer, type RawParams } from './params';
 
@@ -56,29 +55,16 @@ export function parseParsimoniousParams(raw: RawParams): ParsimoniousParams {
   };
 }
 
-export class ParsimoniousAttack implements Attack {
+export class ParsimoniousAttack extends QueryAttack<ParsimoniousParams, ScoreReply> {
   readonly name = 'parsimonious';
   readonly threat = 'black-box-score' as const;
-  readonly norm = 'linf' as const;
-  readonly params: Readonly<Record<string, unknown>>;
-  private readonly p: ParsimoniousParams;
 
   constructor(params: RawParams = {}) {
-    this.p = parseParsimoniousParams(params);
-    this.params = { ...this.p, loss: 'margin' };
+    super(parseParsimoniousParams(params), 'linf', { loss: 'margin' }, 'scores');
   }
 
-  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
-    const p = this.p;
-    return runQueryAttack<ScoreReply>(
-      model,
-      x,
-      labels,
-      epsilons,
-      ctx,
-      { name: 'parsimonious', mode: 'scores', norm: 'linf', budget: p.maxQueries, maxRowsPerCall: p.maxRowsPerCall },
-      (task) => parsimoniousProgram(task, p),
-    );
+  protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
+    return parsimoniousProgram(task, this.p);
   }
 }
 

@@ -8,9 +8,8 @@
  * second window into a new bump on the first window, keeping ||delta||_2 = eps. Written after the authors'
  * algorithm description and public code (max-andr/square-attack); one query per step.
  */
-import type * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, AttackOutcome, Classifier, Norm } from '../../src/types';
-import { runQueryAttack, type ExampleProgram, type ExampleTask, type ScoreReply } from './engine';
+import type { Norm } from '../../src/types';
+import { QueryAttack, type ExampleProgram, type ExampleTask, type ScoreReply } from './engine';
 import { clip01, l2Norm } from './pixels';
 import { checkKnownKeys, inRange, integer, normParam, type RawParams } from './params';
 
@@ -46,30 +45,21 @@ export function pSchedule(pInit: number, iteration: number, totalIterations: num
   return pInit;
 }
 
-export class SquareAttack implements Attack {
+export class SquareAttack extends QueryAttack<SquareParams, ScoreReply> {
   readonly name = 'square';
   readonly threat = 'black-box-score' as const;
-  readonly norm: Norm;
-  readonly params: Readonly<Record<string, unknown>>;
-  private readonly p: SquareParams;
 
   constructor(params: RawParams = {}) {
-    this.p = parseSquareParams(params);
-    this.norm = this.p.norm;
-    this.params = { ...this.p, loss: 'margin' };
+    const p = parseSquareParams(params);
+    super(p, p.norm, { loss: 'margin' }, 'scores');
   }
 
-  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
-    const p = this.p;
-    return runQueryAttack<ScoreReply>(
-      model,
-      x,
-      labels,
-      epsilons,
-      ctx,
-      { name: `square-${p.norm}`, mode: 'scores', norm: p.norm, budget: p.maxQueries, maxRowsPerCall: p.maxRowsPerCall },
-      (task) => (p.norm === 'linf' ? squareLinf(task, p) : squareL2(task, p)),
-    );
+  protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
+    return this.p.norm === 'linf' ? squareLinf(task, this.p) : squareL2(task, this.p);
+  }
+
+  protected override streamLabel(): string {
+    return `square-${this.p.norm}`;
   }
 }
 
