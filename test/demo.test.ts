@@ -1,0 +1,39 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { main } from '../src/cli/main';
+import { ResultsFile } from '../src/results/schema';
+
+// The main job end to end (its --quick size), on the synthetic fallback: no CIFAR copy in the data dir given.
+it('opulab demo --quick trains, attacks, writes results.json and report.html, and says which data it used', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-demo-'));
+  const empty = path.join(tmp, 'no-data');
+  fs.mkdirSync(empty);
+  let err = '';
+  let out = '';
+  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  let code: number;
+  try {
+    code = await main(['demo', '--quick', '--out', path.join(tmp, 'demo'), '--data-dir', empty, '--workers', '1', '--backend', 'wasm']);
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
+  }
+  expect(err).not.toMatch(/internal error/);
+  expect(code).toBe(0);
+  expect(err).toMatch(/cifar10 not found .* using the synthetic dataset instead/);
+  const results = JSON.parse(fs.readFileSync(path.join(tmp, 'demo', 'results.json'), 'utf8')) as ResultsFile;
+  expect(results.environment.dataset).toBe('synthetic');
+  expect(results.models.map((m) => m.defense).sort()).toEqual(['none', 'optical']);
+  const attacks = new Set(results.runs.map((r) => r.attack));
+  for (const a of ['fgsm', 'pgd', 'apgd-ce', 'apgd-dlr', 'square-linf', 'hsja-linf', 'transfer-pgd', 'noise']) expect([...attacks].some((x) => x.startsWith(a.split('-linf')[0]))).toBe(true);
+  const gradients = new Set(results.runs.filter((r) => r.model.includes('optical')).map((r) => r.gradient));
+  for (const g of ['natural', 'bpda-random', 'bpda-true']) expect(gradients).toContain(g);
+  expect(results.checks.map((c) => c.id)).toEqual(Array.from({ length: 17 }, (_, i) => `C${i + 1}`));
+  expect(results.extras?.probe).toBeDefined();
+  const html = fs.readFileSync(path.join(tmp, 'demo', 'report.html'), 'utf8');
+  expect(html).toMatch(/<html/);
+  expect(out).toMatch(/report: .*report.html/);
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
