@@ -398,6 +398,7 @@ export function assembleResults(outDir: string, environment: EnvironmentInfo, en
     }
   }
   results.models.sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  addOpticalTime(results);
   const ablation = ablationRows(results);
   const optimizers = new Set(results.models.map((m) => String(m.optimizer ?? '')));
   const sweep = optimizers.size > 1 ? optimizerSweepExtras(results.models, results.runs) : [];
@@ -407,6 +408,14 @@ export function assembleResults(outDir: string, environment: EnvironmentInfo, en
   results.checks = computeChecks(results, perSampleLoaderFor(file));
   writeFileAtomic(file, JSON.stringify(results, null, 1));
   return results;
+}
+
+/** Simulated optical hardware time per model: the sum over its runs (frames x frame time, REFERENCE.md §2). */
+export function addOpticalTime(results: ResultsFile): void {
+  for (const m of results.models) {
+    const runs = results.runs.filter((r) => r.model === m.id && typeof r.opticalTimeSec === 'number');
+    if (runs.length) m.opticalTimeSec = runs.reduce((a, r) => a + (r.opticalTimeSec as number), 0);
+  }
 }
 
 /** Ablation table (REFERENCE.md §4): one row per defense variant, clean and worst robust accuracy per attack. */

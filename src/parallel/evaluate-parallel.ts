@@ -116,9 +116,10 @@ export class EvalChunkRunner {
         modelId: this.job.modelId,
         onProgress,
       });
-      // Simulated hardware time (frames x frame time) of this chunk's whole attack, all eps together.
+      // Simulated hardware time (frames x frame time) of this chunk's attack. One attack call covers all eps, so
+      // the time is shared equally between the eps runs (their sum is the job's optical time).
       const optical = this.net.opu?.opticalTimeSec();
-      if (optical !== undefined) for (const r of runs) r.run.opticalTimeSec = optical;
+      if (optical !== undefined) for (const r of runs) r.run.opticalTimeSec = optical / runs.length;
       return runs;
     } finally {
       x.dispose();

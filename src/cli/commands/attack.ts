@@ -11,6 +11,7 @@ import { runAttackOnModel, attachPerSample, AttackRequest } from '../../experime
 import { loadResultsFile } from '../../../reports/load';
 import { emptyResults, environmentInfo } from '../../results/environment';
 import { ResultsFile } from '../../results/schema';
+import { addOpticalTime } from '../../experiments/runner';
 import { writeFileAtomic } from '../../util/atomic';
 import { UserError } from '../../util/errors';
 import { progress } from '../../util/progress';
@@ -136,6 +137,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
         bar.done();
         attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
         results.runs.push(...out.runs);
+        addOpticalTime(results);
         results.environment.wallTimeSec = ((results.environment.wallTimeSec as number | undefined) ?? 0) + (Date.now() - t0) / 1000;
         // written after every attack: a later failure keeps what is done
         writeFileAtomic(args.out, JSON.stringify(results, null, 1));
