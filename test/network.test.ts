@@ -208,3 +208,28 @@ describe('classifier memory', () => {
     net.dispose();
   });
 });
+
+describe('Sign centering', () => {
+  it("'running-mean' (default) makes eval predictions independent of the batch; 'batch-mean' (the reference's) does not", () => {
+    const first2 = (net: Network, xs: tf.Tensor4D): number[] =>
+      Array.from(tf.tidy(() => tf.slice(net.predictLogits(xs), [0, 0], [2, -1])).dataSync() as Float32Array);
+    const a = tf.slice(x, [0, 0, 0, 0], [2, -1, -1, -1]) as tf.Tensor4D;
+    const running = new Network(tiny({ defense: 'optical', training: 'hybrid' }));
+    expect(running.config.binarizeCenter).toBe('running-mean');
+    // one training step moves the running center off zero
+    const opt = new Optimizer(defaultOptimizerConfig('sgd', { lr: 0.01 }));
+    trainStep(running, opt, x, y, 1);
+    const center = running.store.get('head/sign/running_center').dataSync()[0];
+    expect(center).not.toBe(0);
+    expect(first2(running, a)).toEqual(first2(running, x));
+    const batch = new Network(tiny({ defense: 'optical', training: 'hybrid', binarizeCenter: 'batch-mean' }));
+    // the same two images next to two very different ones (saturated white): the batch mean moves, signs flip
+    const mixed = tf.concat([a, tf.ones([6, 32, 32, 3])]) as tf.Tensor4D;
+    expect(first2(batch, a)).not.toEqual(first2(batch, mixed));
+    expect(first2(running, a)).toEqual(first2(running, mixed));
+    mixed.dispose();
+    opt.dispose();
+    [running, batch].forEach((n) => n.dispose());
+    a.dispose();
+  });
+});

@@ -113,7 +113,12 @@ describe('individual checks', () => {
     expect(c.status).toBe('fail');
     expect(c.detail).toContain(DEF);
     expect(c.detail).toContain('8/255');
-    expect(c.detail).toMatch(/PGD.*42\.0%.*FGSM 30\.0%/);
+    expect(c.detail).toMatch(/PGD.*45\.0%.*FGSM 30\.0%/);
+    // a strong APGD run must not hide a broken PGD run at the same eps
+    const hidden = goodResults();
+    find(hidden, (x) => x.model === DEF && x.attack === 'pgd' && x.gradient === 'bpda-true' && x.eps === E8 && x.params.steps === 50).robustAccuracy = 0.6;
+    find(hidden, (x) => x.model === DEF && x.attack === 'apgd-dlr').robustAccuracy = 0.01;
+    expect(check(hidden, 'C2').status).toBe('fail');
     const w = goodResults();
     find(w, (x) => x.model === BASE && x.attack === 'pgd' && x.eps === E8).robustAccuracy = 0.305;
     find(w, (x) => x.model === BASE && x.attack === 'apgd-dlr').robustAccuracy = 0.31;

@@ -80,12 +80,21 @@ interface AttackJob {
   samples: number;
 }
 
-/** Which gradient modes make sense for a model: BPDA surrogates only where there is a Sign or an OPU. */
+/**
+ * Which gradient modes make sense for a model: BPDA surrogates only where there is a Sign or an OPU; `true` (exact
+ * backprop) only where it differs from `natural`, i.e. for DFA-trained models.
+ */
 function gradientsFor(spec: AttackSpec, m: ModelSpec): string[] {
   const wanted = spec.gradients ?? ['natural'];
   const defense = m.defense as DefenseName;
-  const hasSurrogate = usesBinarization(defense) || usesOpu(defense);
-  return wanted.filter((g) => g === 'natural' || (hasSurrogate && (!g.startsWith('bpda-') || usesOpu(defense) || g === 'bpda-none')));
+  const hasSign = usesBinarization(defense);
+  const hasOpu = usesOpu(defense);
+  return wanted.filter((g) => {
+    if (g === 'natural') return true;
+    if (g === 'true') return m.training !== 'bp';
+    if (g === 'bpda-none') return hasSign || hasOpu;
+    return hasOpu; // bpda-random, bpda-true, bpda-estimated[:N] replace the OPU's backward
+  });
 }
 
 export function modelConfigFor(m: ModelSpec, spec: ExperimentSpec, data: Dataset): ModelConfig {
@@ -93,17 +102,20 @@ export function modelConfigFor(m: ModelSpec, spec: ExperimentSpec, data: Dataset
 }
 
 export function planJobs(spec: ExperimentSpec, outDir: string, data: Dataset): { models: ModelJob[]; attacks: AttackJob[] } {
+  // Models whose id (architecture, width, defense, training) would collide get their spec name as a label.
+  const baseIds = spec.models.map((m) => modelId(modelConfigFor(m, spec, data)));
   const models = spec.models.map((m, order): ModelJob => {
-    const config = modelConfigFor(m, spec, data);
+    const collides = baseIds.filter((id) => id === baseIds[order]).length > 1;
+    const config = { ...modelConfigFor(m, spec, data), ...(collides ? { label: m.name } : {}) };
     const key = contentHash({ config, train: m.train, dataset: data.name, trainSamples: spec.data.trainSamples ?? null, seed: spec.seed });
     return { spec: m, key, order, config, dir: path.join(outDir, 'checkpoints', `${m.name}-${key}`) };
   });
   const byName = new Map(models.map((m) => [m.spec.name, m]));
   const attacks: AttackJob[] = [];
-  spec.attacks.forEach((a) => {
+  spec.attacks.forEach((a, ai) => {
     const samples = a.samples ?? spec.data.attackSamples;
     const targets = a.models ?? spec.models.map((m) => m.name).filter((n) => n !== a.source);
-    const common = { attack: a, samples, testSamples: spec.data.testSamples, dataset: data.name };
+    const common = { attack: a, index: ai, samples, testSamples: spec.data.testSamples, evalBatchSize: spec.data.evalBatchSize, dataset: data.name };
     if (a.attack === 'transfer') {
       const keys = [a.source!, ...targets].map((n) => byName.get(n)!.key);
       attacks.push({ spec: a, key: contentHash({ ...common, keys }), order: attacks.length, models: targets, gradient: 'natural', samples });
@@ -162,7 +174,8 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const plan = planJobs(spec, opts.outDir, testSet);
   const mine = plan.attacks.filter((j) => j.order % opts.shard.count === opts.shard.index);
   const neededModels = new Set<string>(mine.flatMap((j) => [...j.models, ...(j.spec.source ? [j.spec.source] : [])]));
-  if (opts.shard.count === 1) plan.models.forEach((m) => neededModels.add(m.spec.name));
+  // Shard 0 also trains and records every model no attack job needs, so merged shards list every model.
+  if (opts.shard.index === 0) plan.models.forEach((m) => neededModels.add(m.spec.name));
   const done = new Set(readJournal(opts.outDir).map((e) => `${e.kind}:${e.key}`));
   const environment: EnvironmentInfo = { ...opts.environment, dataset: testSet.name, datasetSource: testSet.source, spec: spec.name, shard: `${opts.shard.index}/${opts.shard.count}` };
   const nets = new Map<string, Network>();

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { UserError } from '../util/errors';
-import { ARCHITECTURES, DEFENSES, TRAINING_METHODS } from '../models/config';
+import { ARCHITECTURES, BINARIZE_CENTERS, DEFENSES, TRAINING_METHODS } from '../models/config';
 import { OPTIMIZERS } from '../training/optimizers';
 import { SCHEDULES } from '../training/schedules';
 import { DATASET_NAMES } from '../../datasets/types';
@@ -203,7 +203,7 @@ function parseModel(m: unknown, path: string): ModelSpec {
     opuIn: posInt(get(m, 'opuIn', path), 512),
     opuOut: posInt(get(m, 'opuOut', path), 8000),
     opuMode: oneOf(get(m, 'opuMode', path), ['reference', 'physical'] as const, 'reference'),
-    binarizeCenter: oneOf(get(m, 'binarizeCenter', path), ['batch-mean', 'sample-mean'] as const, 'batch-mean'),
+    binarizeCenter: oneOf(get(m, 'binarizeCenter', path), BINARIZE_CENTERS, 'running-mean'),
     seed: m.seed === undefined ? undefined : num(get(m, 'seed', path), undefined, Number.isInteger, 'an integer'),
     camera: m.camera === undefined ? undefined : isObject(m.camera) ? m.camera : (() => { throw new Field(`${path}.camera`, m.camera).bad('an object'); })(),
     train: {

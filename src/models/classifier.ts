@@ -5,6 +5,8 @@
  * Gradient modes (REFERENCE.md §4):
  *   natural            what the trained model exposes: the DFA synthetic path for dfa/hybrid models (Sign has zero
  *                      gradient, so only e·B at the feedback point reaches the input); true backprop for bp models
+ *   true               exact backprop of the forward pass, no feedback points (Sign: its true zero gradient; OPU: the
+ *                      true matrix). For DFA-trained heads without a Sign this is the strongest white-box gradient.
  *   bpda-random        straight-through Sign + the reference's separate random backward matrix for the OPU
  *   bpda-true          straight-through Sign + the true transmission matrix (oracle upper bound)
  *   bpda-estimated[:N] straight-through Sign + a matrix estimated from N OPU queries (system identification)
@@ -21,7 +23,7 @@ import { modelId } from './config';
 import { SignGradientMode } from '../optics/encoders';
 import { OpuGradientMode } from '../optics/opu';
 
-export const GRADIENT_MODES = ['natural', 'bpda-random', 'bpda-true', 'bpda-estimated', 'bpda-none'] as const;
+export const GRADIENT_MODES = ['natural', 'true', 'bpda-random', 'bpda-true', 'bpda-estimated', 'bpda-none'] as const;
 
 export interface GradientModeSpec {
   /** Canonical text, recorded in results, e.g. "bpda-estimated:2000". */
@@ -46,6 +48,8 @@ export function parseGradientMode(text: string, signSurrogate = 'ste'): Gradient
   switch (mode) {
     case 'natural':
       return { label: 'natural', path: { dfa: true, sign: 'zero', opu: 'none' } };
+    case 'true':
+      return { label: 'true', path: { dfa: false, sign: 'zero', opu: 'true' } };
     case 'bpda-random':
     case 'bpda-true':
     case 'bpda-none': {
@@ -58,7 +62,7 @@ export function parseGradientMode(text: string, signSurrogate = 'ste'): Gradient
       return { label: `bpda-estimated:${n}${suffix}`, path: { dfa: false, sign, signBeta, opu: 'estimated', inputTransform: 'surrogate' }, estimateQueries: n };
     }
     default:
-      throw new UserError(`unknown gradient mode '${text}': expected one of natural, bpda-random, bpda-true, bpda-estimated[:N], bpda-none`);
+      throw new UserError(`unknown gradient mode '${text}': expected one of natural, true, bpda-random, bpda-true, bpda-estimated[:N], bpda-none`);
   }
 }
 

@@ -44,7 +44,14 @@ export const TRAINING_METHODS = ['bp', 'dfa', 'hybrid'] as const;
 export type TrainingMethod = (typeof TRAINING_METHODS)[number];
 
 export type OpuMode = 'physical' | 'reference';
-export type BinarizeCenter = 'batch-mean' | 'sample-mean';
+/**
+ * What Sign(x - center) subtracts. 'batch-mean' is the reference code's x - x.mean() over the whole batch, in
+ * training AND evaluation, so a prediction depends on the other images in its batch. 'running-mean' (default)
+ * trains the same way but keeps a running average of the batch means (like BatchNorm's running statistics) and uses
+ * it in evaluation: predictions no longer depend on the batch. 'sample-mean' centers each example on its own mean.
+ */
+export type BinarizeCenter = 'running-mean' | 'batch-mean' | 'sample-mean';
+export const BINARIZE_CENTERS: readonly BinarizeCenter[] = ['running-mean', 'batch-mean', 'sample-mean'];
 
 export interface CameraConfig {
   gain?: number;
@@ -76,6 +83,11 @@ export interface ModelConfig {
   repvggForm?: RepVggForm;
   /** [plugins issue] A defense plugin's input transform, applied in pixel space before normalization. */
   plugin?: DefensePluginRecord;
+  /**
+   * A name that disambiguates the model id when an experiment has several models with the same architecture,
+   * defense and training (an optimizer sweep, a separately seeded surrogate): the id becomes `<id>-<label>`.
+   */
+  label?: string;
 }
 
 export function defaultModelConfig(partial: Partial<ModelConfig> = {}): ModelConfig {
@@ -88,7 +100,7 @@ export function defaultModelConfig(partial: Partial<ModelConfig> = {}): ModelCon
     opuIn: 512,
     opuOut: 8000,
     opuMode: 'reference',
-    binarizeCenter: 'batch-mean',
+    binarizeCenter: 'running-mean',
     dropout: 0.5,
     seed: 0,
     normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
@@ -108,7 +120,8 @@ export function validateModelConfig(cfg: ModelConfig): void {
   oneOf('defense', cfg.defense, DEFENSES);
   oneOf('training', cfg.training, TRAINING_METHODS);
   oneOf('opu mode', cfg.opuMode, ['physical', 'reference'] as const);
-  oneOf('binarize center', cfg.binarizeCenter, ['batch-mean', 'sample-mean'] as const);
+  oneOf('binarize center', cfg.binarizeCenter, BINARIZE_CENTERS);
+  if (cfg.label !== undefined && (typeof cfg.label !== 'string' || cfg.label === '')) throw new UserError(`bad model label ${JSON.stringify(cfg.label)}: expected a non-empty string`);
   const positiveInt = (field: string, v: number): void => {
     if (!Number.isInteger(v) || v <= 0) throw new UserError(`bad ${field} ${v}: expected a positive integer`);
   };
@@ -136,7 +149,8 @@ export function validateModelConfig(cfg: ModelConfig): void {
 export function modelId(cfg: ModelConfig): string {
   // [plugins issue] a plugin defense shows its name (plus the built-in head when it uses one).
   const defense = cfg.plugin ? (cfg.defense === 'none' ? cfg.plugin.name : `${cfg.plugin.name}+${cfg.defense}`) : cfg.defense;
-  return `${cfg.architecture}-w${cfg.width}-${defense}-${cfg.training}`;
+  const base = `${cfg.architecture}-w${cfg.width}-${defense}-${cfg.training}`;
+  return cfg.label ? `${base}-${cfg.label}` : base;
 }
 
 export function usesOpu(defense: DefenseName): boolean {

@@ -15,7 +15,7 @@ import { deriveSeed, makeRng, Rng } from '../util/rng';
 import { UserError } from '../util/errors';
 import { ModelConfig, isRepVggArchitecture, modelId, usesBinarization, usesOpu } from './config';
 import { DfaSession, FeedbackMatrix } from './dfa';
-import { Dense, dropout, ForwardContext } from './layers';
+import { BN_MOMENTUM, Dense, dropout, ForwardContext } from './layers';
 import { ParamStore } from './params';
 import { FeatureStage, VggFeatures } from './vgg';
 import { RepVggFeatures } from './repvgg';
@@ -95,6 +95,7 @@ export class Network {
   private transformRng: Rng;
   readonly opu: OpticalProcessingUnit | null;
   readonly feedback: FeedbackMatrix | null;
+  private readonly signCenter: tf.Variable | null = null;
   private readonly dense1: Dense;
   private readonly dense2: Dense | null;
   private readonly dense3: Dense;
@@ -130,6 +131,11 @@ export class Network {
             camera: config.camera,
           })
         : null;
+      // Running average of the Sign's batch-mean center, used in evaluation (binarizeCenter 'running-mean').
+      this.signCenter =
+        usesBinarization(config.defense) && config.binarizeCenter === 'running-mean'
+          ? this.store.addConst('head/sign/running_center', [], 0, false)
+          : null;
       const above = this.opu ? config.opuOut : config.opuIn;
       this.dense3 = new Dense(this.store, 'head/out', above, config.numClasses, rng);
     }
@@ -216,15 +222,30 @@ export class Network {
       if (gradient.dfa) h = fb(h);
       let p: tf.Tensor2D = h;
       if (usesBinarization(this.config.defense)) {
-        p = binarizeSign(p, { center: this.config.binarizeCenter, gradient: gradient.sign, beta: gradient.signBeta });
+        p = this.binarize(p, gradient, opts.training);
       }
       if (this.opu) {
+        // Training draws camera noise from the step's own seed (resume reproduces it exactly).
+        if (opts.training && this.opu.stochastic) this.opu.camera.reseedNoise(deriveSeed(seed, 'camera'));
         p = tf.relu(this.opu.forward(p, gradient.opu));
         opts.observe?.('head/opu', p);
       }
       logits = this.dense3.apply(p);
     }
     return gradient.dfa ? opts.dfaSession!.tap(logits) : logits;
+  }
+
+  /** Sign(x - center): the center per config.binarizeCenter (see BinarizeCenter). */
+  private binarize(p: tf.Tensor2D, gradient: GradientPath, training: boolean): tf.Tensor2D {
+    const sign = { gradient: gradient.sign, beta: gradient.signBeta };
+    if (!this.signCenter) return binarizeSign(p, { ...sign, center: this.config.binarizeCenter as 'batch-mean' | 'sample-mean' });
+    if (!training) return binarizeSign(tf.sub(p, this.signCenter) as tf.Tensor2D, { ...sign, center: 'none' });
+    const batchMean = tf.mean(p);
+    const running = this.signCenter;
+    tf.tidy(() => {
+      running.assign(tf.add(tf.mul(running, 1 - BN_MOMENTUM), tf.mul(batchMean, BN_MOMENTUM)));
+    });
+    return binarizeSign(tf.sub(p, batchMean) as tf.Tensor2D, { ...sign, center: 'none' });
   }
 
   /** Eval-mode logits (no gradient bookkeeping). */

@@ -139,6 +139,14 @@ export class Camera {
     this.rng = makeRng(this.seed, 'camera-noise');
   }
 
+  /**
+   * Continue from a noise stream derived from (camera seed, `seed`): training steps and evaluation chunks reseed
+   * from their own seeds, so a resumed run or a chunk on another worker draws exactly the same noise.
+   */
+  reseedNoise(seed: number): void {
+    this.rng = makeRng(this.seed, 'camera-noise', seed);
+  }
+
   /** Camera readout of an intensity batch [batch, m]. Draws fresh noise when stochastic. */
   read(intensity: tf.Tensor2D): tf.Tensor2D {
     // Seeds are drawn outside tidy so the stream advances identically whatever happens inside.

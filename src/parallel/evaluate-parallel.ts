@@ -102,7 +102,8 @@ export class EvalChunkRunner {
   async runChunk(k: number, onProgress?: (fraction: number, message?: string) => void): Promise<EvaluationRun[]> {
     const idx = chunkIndices(this.job, k);
     if (idx.length === 0) throw new Error(`chunk ${k} is empty (job has ${numChunks(this.job)} chunks)`);
-    this.net.opu?.camera.resetNoise();
+    // each chunk draws its own camera noise stream, whichever worker runs it
+    this.net.opu?.camera.reseedNoise(deriveSeed(this.job.seed, 'chunk-camera', k));
     const { x, y } = takeTensors(this.data, idx);
     y.dispose();
     const labels = Int32Array.from(idx, (i) => this.data.labels[i]);
