@@ -8,7 +8,7 @@
 import { ExperimentSpec, parseSpec } from './spec';
 
 export function demoSpec(quick = false): ExperimentSpec {
-  const trainSamples = quick ? 512 : 10000;
+  const trainSamples = quick ? 512 : 15000;
   const epochs = quick ? 1 : 3;
   const attackSamples = quick ? 16 : 100;
   const eps = ['2/255', '4/255', '8/255'];
