@@ -39,7 +39,7 @@ export function demoSpec(quick = false): ExperimentSpec {
         { attack: 'apgd-dlr', eps: ['8/255'], params: { steps }, gradients: ['bpda-true'], models: ['optical'] },
         { attack: 'pgd', label: 'pgd-unbounded', eps: ['0.5'], params: { steps, relStepSize: 0.25, randomStart: true }, samples: Math.min(attackSamples, 50) },
         { attack: 'square', eps: ['8/255'], params: { maxQueries: quick ? 50 : 300, maxRowsPerCall: 256 }, samples: Math.min(attackSamples, 50) },
-        { attack: 'hsja', eps: ['8/255'], params: { maxQueries: quick ? 50 : 300, maxRowsPerCall: 256 }, samples: Math.min(attackSamples, 20) },
+        { attack: 'hsja', eps: ['8/255'], params: { maxQueries: quick ? 50 : 1000, maxRowsPerCall: 256 }, samples: Math.min(attackSamples, 20) },
         { attack: 'transfer', source: 'baseline', craft: 'pgd', models: ['optical'], eps, params: { steps, relStepSize: 0.25, randomStart: true } },
         { attack: 'noise', eps: ['8/255'] },
       ],
