@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, workerCount } from '../options';
+import { GlobalArgs, checkSeed, workerCount, parseParamsJson } from '../options';
 import { loadDataset, parseDatasetName } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { modelId } from '../../models/config';
@@ -43,14 +43,7 @@ export interface AttackArgs extends GlobalArgs {
 
 /** Attack hyperparameters from the CLI flags that were given (absent flags keep the attack's defaults). */
 export function paramsFromFlags(a: AttackArgs): Record<string, unknown> {
-  const p: Record<string, unknown> = {};
-  if (a.params) {
-    try {
-      Object.assign(p, JSON.parse(a.params));
-    } catch {
-      throw new UserError(`bad --params '${a.params}': expected a JSON object such as '{"pInit":0.05}'`);
-    }
-  }
+  const p = parseParamsJson(a.params);
   if (a.steps !== undefined) p.steps = a.steps;
   // the step size is given in the same units as eps (converted to pixels with the eps, see execute.ts)
   if (a.stepSize !== undefined) p.stepSize = parseEps(a.stepSize);

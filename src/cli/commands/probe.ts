@@ -6,9 +6,8 @@
  */
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed } from '../options';
+import { GlobalArgs, checkSeed, parseParamsJson } from '../options';
 import { writeFileAtomic } from '../../util/atomic';
-import { UserError } from '../../util/errors';
 import { runProbe } from '../../probe/run';
 
 export interface ProbeArgs extends GlobalArgs {
@@ -45,14 +44,7 @@ export const probeCommand: CommandModule<GlobalArgs, ProbeArgs> = {
       .option('out', { type: 'string', demandOption: true, describe: 'Output JSON (the report extras.probe section)' }) as never,
   handler: async (args) => {
     const seed = checkSeed(args);
-    const params: Record<string, unknown> = {};
-    if (args.params) {
-      try {
-        Object.assign(params, JSON.parse(args.params));
-      } catch {
-        throw new UserError(`bad --params '${args.params}': expected a JSON object such as '{"restarts":2}'`);
-      }
-    }
+    const params = parseParamsJson(args.params);
     if (args.steps !== undefined) params.steps = args.steps;
     await initBackend(args.backend);
     const probe = await runProbe({
