@@ -84,7 +84,8 @@ export async function evaluateAttack(
     try {
       const clean = (await stochasticPredict(model, xb, passes, vote)).prediction;
       for (let i = 0; i < labels.length; i++) cleanCorrect.push(clean[i] === labels[i]);
-      await countGradient(model, xb, labels, grads);
+      // C11 concerns the gradient a white-box attacker follows; score/decision attacks never ask for it.
+      if (attack.threat === 'white-box') await countGradient(model, xb, labels, grads);
       const outcomes = await attack.run(model, xb, labels, epsilons, {
         seed: deriveSeed(opts.seed, 'evaluate', attack.name, b),
         targets,
