@@ -181,6 +181,15 @@ describe('train(): checkpoints, resume, NaN guard', () => {
     expect(strip(b.history)).toEqual(strip(a.history));
   });
 
+  it('resuming into a different model is refused, naming the differing fields', async () => {
+    const dir = path.join(tmp, 'resume');
+    const other = new Network(tiny({ defense: 'optical', training: 'hybrid', opuOut: 96 }));
+    await expect(train(other, data, data, cfg(2), { quiet: true, checkpointDir: dir, resume: true })).rejects.toThrow(
+      /holds a different model \(opuOut: 64\)/,
+    );
+    other.dispose();
+  });
+
   it('a NaN loss stops training with a clear error and keeps the last good checkpoint', async () => {
     const dir = path.join(tmp, 'nan');
     const net = new Network(tiny({}));

@@ -219,6 +219,16 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
   const ckpt = opts.checkpointDir;
   if (ckpt && opts.resume && fs.existsSync(path.join(ckpt, 'model.json'))) {
     const meta = readCheckpointMeta(ckpt);
+    // Resuming into a different model would silently mix two experiments (fixed matrices come from the seed).
+    const differing = Object.keys({ ...meta.config, ...net.config }).filter(
+      (k) => JSON.stringify((meta.config as unknown as Record<string, unknown>)[k]) !== JSON.stringify((net.config as unknown as Record<string, unknown>)[k]),
+    );
+    if (differing.length) {
+      throw new UserError(
+        `checkpoint '${ckpt}' holds a different model (${differing.map((k) => `${k}: ${JSON.stringify((meta.config as unknown as Record<string, unknown>)[k])}`).join(', ')}); ` +
+          'use the same options to resume, or another --out',
+      );
+    }
     const tensors = readCheckpointTensors(ckpt, meta);
     assignTensors(ckpt, tensors, net.store.list());
     const train = meta.train as { history?: EpochRecord[]; optimizer?: { step: number; lr: number }; schedule?: { best: number | null; badEpochs: number } };

@@ -33,6 +33,7 @@ export interface TrainArgs extends GlobalArgs {
   opuIn: number;
   opuOut: number;
   opuMode: string;
+  binarizeCenter: string;
   augment: boolean;
   resume: boolean;
   out: string;
@@ -67,6 +68,7 @@ export const trainCommand: CommandModule<GlobalArgs, TrainArgs> = {
       .option('opu-in', { type: 'number', default: 512, describe: 'OPU input size (head hidden width)' })
       .option('opu-out', { type: 'number', default: 8000, describe: 'OPU output size (camera pixels)' })
       .option('opu-mode', { type: 'string', default: 'reference', describe: "OPU model: 'reference' (real W, (xW)^2) or 'physical' (complex R, |xR|^2)" })
+      .option('binarize-center', { type: 'string', default: 'running-mean', choices: ['running-mean', 'batch-mean', 'sample-mean'], describe: "What Sign(x - center) subtracts: 'batch-mean' is the reference's (batch-dependent predictions)" })
       .option('augment', { type: 'boolean', default: true, describe: 'Random crop + flip (+ rotation on CIFAR-100)' })
       .option('resume', { type: 'boolean', default: true, describe: 'Continue from the checkpoint in --out when present' })
       .option('out', { type: 'string', demandOption: true, describe: 'Checkpoint directory' }) as never,
