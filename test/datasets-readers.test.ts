@@ -18,14 +18,8 @@ import {
   resolveDataRoot,
 } from '../datasets';
 import { UserError } from '../src/util/errors';
+import { sharedDataDir } from './helpers/shared-data';
 
-/** The shared real-data folder: $OPULAB_DATA_DIR, else ../shared/datasets beside the repo. */
-function sharedDataDir(): string | null {
-  const dir = process.env.OPULAB_DATA_DIR
-    ? path.resolve(process.env.OPULAB_DATA_DIR)
-    : path.resolve(__dirname, '../../shared/datasets');
-  return fs.existsSync(path.join(dir, 'cifar-10-batches-bin')) ? dir : null;
-}
 const DATA = sharedDataDir();
 if (!DATA) console.warn('datasets-readers: real CIFAR copy not found (set OPULAB_DATA_DIR); skipping real-data tests');
 const withData = DATA ? describe : describe.skip;

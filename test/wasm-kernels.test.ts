@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../src/backend/index';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../src/backend/wasm-kernels';
 import { makeRng } from '../src/util/rng';
+import { maxRelErr } from './helpers/numeric';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -46,16 +47,6 @@ function convCases(seed: number): ConvCase[] {
   return out;
 }
 
-function relErr(ref: Float32Array | Int32Array | Uint8Array, got: Float32Array | Int32Array | Uint8Array): number {
-  expect(got.length).toBe(ref.length);
-  let maxRef = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]));
-    maxDiff = Math.max(maxDiff, Math.abs(ref[i] - got[i]));
-  }
-  return maxDiff / Math.max(maxRef, 1e-12);
-}
 
 /** Run `fn` on cpu then on wasm (same seeded inputs) and return both outputs' values and shapes. */
 async function onBoth(fn: () => tf.Tensor | tf.Tensor[]): Promise<{ cpu: tf.Tensor[]; wasm: tf.Tensor[] }> {
@@ -80,7 +71,7 @@ function expectClose(a: tf.Tensor[], b: tf.Tensor[], tol = 1e-4): void {
   a.forEach((t, i) => {
     expect(b[i].shape).toEqual(t.shape);
     expect(b[i].dtype).toBe(t.dtype);
-    expect(relErr(t.dataSync(), b[i].dataSync())).toBeLessThanOrEqual(tol);
+    expect(maxRelErr(t.dataSync(), b[i].dataSync())).toBeLessThanOrEqual(tol);
   });
   tf.dispose([...a, ...b]);
 }

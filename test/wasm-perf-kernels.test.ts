@@ -13,17 +13,8 @@ import { ParamStore } from '../src/models/params';
 import { makeRng } from '../src/util/rng';
 import { transposeLastTwo } from '../src/backend/kernels/matmul-transpose';
 import { convBiasRelu } from '../src/backend/kernels/fused-conv-relu';
+import { maxRelErr } from './helpers/numeric';
 
-function relErr(ref: ArrayLike<number>, got: ArrayLike<number>): number {
-  expect(got.length).toBe(ref.length);
-  let maxRef = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(ref[i]));
-    maxDiff = Math.max(maxDiff, Math.abs(ref[i] - got[i]));
-  }
-  return maxDiff / Math.max(maxRef, 1e-12);
-}
 
 /** Run `fn` on each backend (same seeded inputs); values copied out as plain arrays. */
 async function onBackends(backends: string[], fn: () => tf.Tensor[]): Promise<Record<string, Float32Array[]>> {
@@ -107,7 +98,7 @@ describe('Conv2DBackpropFilter, stride 1 with 8 <= CI < CO (x as the XNNPACK fil
         const [dw] = tf.grads((k: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, k as tf.Tensor4D, 1, pad), dy)))([w]);
         return [dw];
       });
-      expect(relErr(res.cpu[0], res.wasm[0])).toBeLessThan(1e-4);
+      expect(maxRelErr(res.cpu[0], res.wasm[0])).toBeLessThan(1e-4);
     });
   }
 });
@@ -127,7 +118,7 @@ describe('BatchMatMul with transposed operands matches the cpu backend', () => {
       const res = await onBackends(['cpu', 'wasm'], () => [
         tf.matMul(tf.randomNormal(sa, 0, 1, 'float32', seed), tf.randomNormal(sb, 0, 1, 'float32', seed + 1), ta, tb),
       ]);
-      expect(relErr(res.cpu[0], res.wasm[0])).toBeLessThan(1e-5);
+      expect(maxRelErr(res.cpu[0], res.wasm[0])).toBeLessThan(1e-5);
     });
   }
 
@@ -199,7 +190,7 @@ describe('fused training BatchNorm+ReLU kernel', () => {
           expect(Array.from(fused[b][i])).toEqual(new Array(6).fill(0));
           expect(Math.max(...Array.from(ref.cpu[i]).map(Math.abs))).toBeLessThan(1e-4);
         } else {
-          expect({ name, backend: b, err: relErr(ref.cpu[i], fused[b][i]) < 1e-4 }).toEqual({ name, backend: b, err: true });
+          expect({ name, backend: b, err: maxRelErr(ref.cpu[i], fused[b][i]) < 1e-4 }).toEqual({ name, backend: b, err: true });
         }
       });
     }
@@ -242,7 +233,7 @@ describe('fused training BatchNorm+ReLU kernel', () => {
       minus[i] -= h;
       return (loss(plus) - loss(minus)) / (2 * h);
     });
-    expect(relErr(fd, dz)).toBeLessThan(1e-4);
+    expect(maxRelErr(fd, dz)).toBeLessThan(1e-4);
   });
 });
 
@@ -268,7 +259,7 @@ describe('convBiasRelu (FusedConv2D with per-input gradients)', () => {
     const got = await onBackends(['cpu', 'wasm'], run(true));
     for (const backend of ['cpu', 'wasm']) {
       ['y', 'dx', 'dw', 'db'].forEach((name, i) => {
-        expect({ name, backend, ok: relErr(ref.cpu[i], got[backend][i]) < 1e-4 }).toEqual({ name, backend, ok: true });
+        expect({ name, backend, ok: maxRelErr(ref.cpu[i], got[backend][i]) < 1e-4 }).toEqual({ name, backend, ok: true });
       });
     }
   });
@@ -317,8 +308,8 @@ describe('ConvBnRelu training path', () => {
     const fused = layerRun(true);
     const plain = layerRun(false);
     expect(Math.abs(fused.loss - plain.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(plain.loss)));
-    expect(relErr(plain.runningMean, fused.runningMean)).toBeLessThan(1e-5);
-    expect(relErr(plain.runningVar, fused.runningVar)).toBeLessThan(1e-5);
+    expect(maxRelErr(plain.runningMean, fused.runningMean)).toBeLessThan(1e-5);
+    expect(maxRelErr(plain.runningVar, fused.runningVar)).toBeLessThan(1e-5);
     expect(fused.grads.length).toBe(4); // kernel, bias, gamma, beta
     fused.grads.forEach((g, i) => {
       const p = plain.grads[i];
@@ -328,7 +319,7 @@ describe('ConvBnRelu training path', () => {
         // conv bias: exactly zero fused, rounding noise op-by-op
         expect(Math.max(...(p as number[]).map(Math.abs))).toBeLessThan(1e-4);
       } else {
-        expect(relErr(p as number[], g as number[])).toBeLessThan(1e-4);
+        expect(maxRelErr(p as number[], g as number[])).toBeLessThan(1e-4);
       }
     });
   });
