@@ -1,6 +1,8 @@
 /** Global options every command receives (declared in main.ts). */
 import * as os from 'os';
+import type { Argv } from 'yargs';
 import { UserError } from '../util/errors';
+import { GRADIENT_MODES } from '../models/classifier';
 
 export interface GlobalArgs {
   seed: number;
@@ -33,4 +35,16 @@ export function parseParamsJson(text: string | undefined): Record<string, unknow
     throw new UserError(`bad --params '${text}': expected a JSON object such as '{"steps":20}'`);
   }
   return { ...(v as Record<string, unknown>) };
+}
+
+/** The attacker-gradient options shared by `attack` and `probe`: --gradient, --sign-surrogate, --eot. */
+export function withGradientOptions<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('gradient', {
+      type: 'string',
+      default: 'natural',
+      describe: `Gradient exposed to the attacker: ${GRADIENT_MODES.map((m) => (m === 'bpda-estimated' ? 'bpda-estimated[:N]' : m)).join(', ')}`,
+    })
+    .option('sign-surrogate', { type: 'string', default: 'ste', describe: 'BPDA surrogate for the sign: ste, tanh[:beta], zero' })
+    .option('eot', { type: 'number', default: 20, describe: 'EOT gradient samples when the model is stochastic (0 = off)' }) as unknown as Argv<T>;
 }

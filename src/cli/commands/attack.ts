@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, workerCount, parseParamsJson } from '../options';
+import { GlobalArgs, checkSeed, workerCount, parseParamsJson, withGradientOptions } from '../options';
 import { loadDataset, parseDatasetName } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { modelId } from '../../models/config';
@@ -58,7 +58,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
   command: 'attack',
   describe: 'Attack a trained checkpoint at one or more epsilons; appends the runs to a results.json',
   builder: (y) =>
-    y
+    withGradientOptions(y)
       .option('checkpoint', { type: 'string', demandOption: true, describe: 'Checkpoint directory (from opulab train)' })
       .option('attack', { type: 'string', describe: `Attack name (${attackNames().join(', ')}) or a plugin file` })
       .option('preset', { type: 'string', describe: `A fixed protocol instead of --attack: ${PRESET_NAMES.map((n) => `${n} (${ATTACK_PRESETS[n].description})`).join('; ')}` })
@@ -72,9 +72,6 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       .option('loss', { type: 'string', describe: 'Attack loss on logits: ce, dlr, cw' })
       .option('queries', { type: 'number', describe: 'Query budget per example (black-box attacks)' })
       .option('params', { type: 'string', describe: 'Extra attack parameters as JSON' })
-      .option('gradient', { type: 'string', default: 'natural', describe: 'Gradient exposed to the attacker: natural, bpda-random, bpda-true, bpda-estimated[:N], bpda-none' })
-      .option('sign-surrogate', { type: 'string', default: 'ste', describe: 'BPDA surrogate for the sign: ste, tanh[:beta], zero' })
-      .option('eot', { type: 'number', default: 20, describe: 'EOT gradient samples when the model is stochastic (0 = off)' })
       .option('samples', { type: 'number', default: 1000, describe: 'Number of test images (the first N)' })
       .option('batch-size', { type: 'number', default: 100, describe: 'Images per attack batch' })
       .option('out', { type: 'string', default: 'results.json', describe: 'results.json to create or append to' }) as never,

@@ -6,7 +6,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, parseParamsJson } from '../options';
+import { GlobalArgs, checkSeed, parseParamsJson, withGradientOptions } from '../options';
 import { writeFileAtomic } from '../../util/atomic';
 import { runProbe } from '../../probe/run';
 
@@ -29,15 +29,12 @@ export const probeCommand: CommandModule<GlobalArgs, ProbeArgs> = {
   command: 'probe',
   describe: 'Layer-similarity probe: how far an attack moves low-level vs high-level features, layer by layer',
   builder: (y) =>
-    y
+    withGradientOptions(y)
       .option('checkpoint', { type: 'string', array: true, demandOption: true, describe: 'Checkpoint directory (repeat to compare models; they are compared on the layers they share)' })
       .option('attack', { type: 'string', default: 'pgd', describe: 'Attack name or plugin file that crafts the adversarial images' })
       .option('eps', { type: 'string', default: '8/255', describe: "One eps in pixel units ('8/255' or a decimal)" })
       .option('steps', { type: 'number', describe: 'Attack iterations (PGD/APGD)' })
       .option('params', { type: 'string', describe: 'Extra attack parameters as JSON' })
-      .option('gradient', { type: 'string', default: 'natural', describe: 'Gradient exposed to the attacker: natural, bpda-random, bpda-true, bpda-estimated[:N], bpda-none' })
-      .option('sign-surrogate', { type: 'string', default: 'ste', describe: 'BPDA surrogate for the sign: ste, tanh[:beta], zero' })
-      .option('eot', { type: 'number', default: 20, describe: 'EOT gradient samples when the model is stochastic (0 = off)' })
       .option('samples', { type: 'number', default: 100, describe: 'Test images probed (the first N)' })
       .option('batch-size', { type: 'number', default: 50, describe: 'Images per batch' })
       .option('dataset', { type: 'string', describe: "Dataset (default: the checkpoint's)" })
