@@ -29,6 +29,7 @@ import { tileReduceKernelConfigs } from './kernels/tile-reduce';
 import { maxPoolGradConfig } from './kernels/maxpool-grad';
 import { batchMatMulConfig } from './kernels/matmul-transpose';
 import './kernels/batchnorm-relu';
+import { CONV_SIMD_PANEL, ConvSimdExports, convSimdFor } from './kernels/conv-simd';
 
 const WASM = 'wasm';
 
@@ -67,6 +68,11 @@ class WasmKernelScope {
   /** Float32 view of a wasm buffer. Take views only after the last allocation: the heap may grow. */
   view(t: TensorInfo): Float32Array {
     return this.backend.typedArrayFromHeap(t) as Float32Array;
+  }
+
+  /** Byte offset of a wasm buffer in the backend's linear memory (stable when the heap grows). */
+  offset(t: TensorInfo): number {
+    return (this.backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
   }
 
   /** Removes `t` from the scope so the caller owns it (kernel output: backend refCount stays 1). */
@@ -207,6 +213,191 @@ function insertZeros(s: WasmKernelScope, dy: TensorInfo, strideH: number, stride
   return out;
 }
 
+
+/*
+ * Stride-1 convolutions on opulab's relaxed-SIMD kernels (kernels/conv-simd.ts, native/conv-simd.c): the
+ * forward conv, its input gradient (forward conv of the padded dy with the flipped, channel-swapped filter)
+ * and its filter gradient, each as one implicit GEMM over the zero-padded NHWC input. Each returns null when
+ * the kernels are off or the case is outside them (stride or dilation != 1, a negative pad, output channels
+ * not a multiple of 8), and the caller takes the XNNPACK path.
+ */
+
+/** How many convolutions (forward, input or filter gradient) each path ran, for tests and profiles. */
+export const convPathCounts = { winograd: 0, direct: 0 };
+
+/** Pads a stride-1 conv needs so that the padded input is exactly (OH + KH - 1) x (OW + KW - 1); null if < 0. */
+function stride1Pads(h: number, w: number, oh: number, ow: number, kh: number, kw: number, top: number, left: number) {
+  const bottom = oh + kh - 1 - h - top;
+  const right = ow + kw - 1 - w - left;
+  if (Math.min(top, left, bottom, right) < 0) return null;
+  return { top, bottom, left, right };
+}
+
+function eligible(info: backend_util.Conv2DInfo, outChannels: number): boolean {
+  return (
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    outChannels % CONV_SIMD_PANEL === 0 &&
+    info.batchSize * info.outHeight * info.outWidth > 0
+  );
+}
+
+/** Zero-pad x for the kernels (returns x itself when no pad is needed). */
+function simdPad(s: WasmKernelScope, conv: ConvSimdExports, x: TensorInfo, p: { top: number; bottom: number; left: number; right: number }): TensorInfo {
+  if (p.top + p.bottom + p.left + p.right === 0) return x;
+  const [n, h, w, c] = x.shape;
+  const xp = s.alloc([n, h + p.top + p.bottom, w + p.left + p.right, c]);
+  conv.pad_nhwc(s.offset(x), s.offset(xp), n, h, w, c, p.top, p.bottom, p.left, p.right);
+  return xp;
+}
+
+
+/** Tiles of Winograd F(2x2,3x3) covering OH x OW, and the pads that make the input exactly (2T+2) wide. */
+function winogradTiling(x: TensorInfo, oh: number, ow: number, top: number, left: number) {
+  const th = Math.ceil(oh / 2);
+  const tw = Math.ceil(ow / 2);
+  const [, h, w] = x.shape;
+  return { th, tw, pads: { top, left, bottom: 2 * th + 2 - h - top, right: 2 * tw + 2 - w - left } };
+}
+
+/**
+ * Tiles per Winograd block: the block's transformed input and output (16 x B x (K + J) floats) should
+ * stay in a per-core L2 between the transforms and the GEMMs; measured best near this budget.
+ */
+function winogradBlock(tiles: number, k: number, j: number): number {
+  // OPULAB_WINO_BLOCK_KB overrides the budget (tests use a tiny one to exercise many blocks)
+  const budget = Number(process.env.OPULAB_WINO_BLOCK_KB ?? 1024) * 1024;
+  const b = Math.floor(budget / (16 * 4 * (k + j)));
+  return Math.max(6, Math.min(tiles, b - (b % 6)));
+}
+
+/** act(conv3x3(x, filter) + bias), stride 1, by Winograd F(2x2,3x3) (native/conv-simd.c). */
+function winogradForward(
+  backend: BackendWasm,
+  conv: ConvSimdExports,
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | null,
+  info: backend_util.Conv2DInfo,
+  relu: boolean,
+  flipSwap: boolean,
+  j: number,
+): TensorInfo {
+  const [n, , , k] = x.shape;
+  const { outHeight: oh, outWidth: ow } = info;
+  const { th, tw, pads } = winogradTiling(x, oh, ow, info.padInfo.top, info.padInfo.left);
+  const block = winogradBlock(n * th * tw, k, j);
+  convPathCounts.winograd++;
+  return withScope(backend, (s) => {
+    const xp = simdPad(s, conv, x, pads);
+    const u = s.alloc([16 * k * j]);
+    const v = s.alloc([16 * block * k]);
+    const m = s.alloc([16 * block * j]);
+    const out = s.alloc([n, oh, ow, j]);
+    conv.wino_filter(s.offset(filter), s.offset(u), k, j, flipSwap ? 1 : 0);
+    conv.wino_forward(
+      s.offset(xp), s.offset(u), bias ? s.offset(bias) : 0, s.offset(out), s.offset(v), s.offset(m),
+      n, xp.shape[1], xp.shape[2], k, j, oh, ow, th, tw, relu ? 1 : 0, block,
+    );
+    return out;
+  });
+}
+
+/** Filter gradient of a stride-1 3x3 conv by Winograd F(2x2,3x3): dW = G^T [sum_tiles V . (A dY A^T)] G. */
+function winogradFilterGrad(backend: BackendWasm, conv: ConvSimdExports, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const [n, , , k] = x.shape;
+  const [, oh, ow, j] = dy.shape;
+  const { th, tw, pads } = winogradTiling(x, oh, ow, info.padInfo.top, info.padInfo.left);
+  const block = winogradBlock(n * th * tw, k, j);
+  convPathCounts.winograd++;
+  return withScope(backend, (s) => {
+    const xp = simdPad(s, conv, x, pads);
+    const v = s.alloc([16 * block * k]);
+    const yh = s.alloc([16 * block * j]);
+    const du = s.alloc([16 * k * j]);
+    const dw = s.alloc([3, 3, k, j]);
+    conv.wino_filter_grad(
+      s.offset(xp), s.offset(dy), s.offset(du), s.offset(v), s.offset(yh),
+      n, xp.shape[1], xp.shape[2], k, j, oh, ow, th, tw, block,
+    );
+    conv.wino_filter_grad_out(s.offset(du), s.offset(dw), k, j);
+    return dw;
+  });
+}
+
+/** out = act(conv(x, filter) + bias) for NHWC x and [KH,KW,K,J] filter; or null (use XNNPACK). */
+function simdConvForward(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | null,
+  info: backend_util.Conv2DInfo,
+  relu: boolean,
+  flipSwap = false,
+): TensorInfo | null {
+  const conv = convSimdFor(backend);
+  const [kh, kw] = filter.shape;
+  const k = x.shape[3];
+  const j = flipSwap ? filter.shape[2] : filter.shape[3];
+  if (!conv || !eligible(info, j)) return null;
+  const [n, h, w] = x.shape;
+  const { outHeight: oh, outWidth: ow } = info;
+  const pads = stride1Pads(h, w, oh, ow, kh, kw, info.padInfo.top, info.padInfo.left);
+  if (!pads) return null;
+  if (kh === 3 && kw === 3 && k % 4 === 0) return winogradForward(backend, conv, x, filter, bias, info, relu, flipSwap, j);
+  convPathCounts.direct++;
+  return withScope(backend, (s) => {
+    const xp = simdPad(s, conv, x, pads);
+    const packed = s.alloc([Math.ceil(j / CONV_SIMD_PANEL) * kh * kw * k * CONV_SIMD_PANEL]);
+    conv.pack_filter(s.offset(filter), s.offset(packed), kh * kw, k, j, flipSwap ? 1 : 0);
+    const out = s.alloc([n, oh, ow, j]);
+    conv.conv_s1_forward(
+      s.offset(xp), s.offset(packed), bias ? s.offset(bias) : 0, s.offset(out),
+      n, oh, ow, xp.shape[1], xp.shape[2], k, j, kh, kw, relu ? 1 : 0,
+    );
+    return out;
+  });
+}
+
+/** Input gradient of a stride-1 conv: conv(pad(dy), flipped and swapped filter); or null. */
+function simdConvBackpropInput(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo | null {
+  const [kh, kw] = filter.shape;
+  // the transposed conv as a forward conv over dy: output = the forward input's geometry
+  const top = kh - 1 - info.padInfo.top;
+  const left = kw - 1 - info.padInfo.left;
+  const geometry = {
+    ...info,
+    batchSize: dy.shape[0],
+    outHeight: info.inHeight,
+    outWidth: info.inWidth,
+    padInfo: { ...info.padInfo, top, left },
+  } as backend_util.Conv2DInfo;
+  return simdConvForward(backend, dy, filter, null, geometry, false, true);
+}
+
+/** Filter gradient of a stride-1 conv as one implicit GEMM over the padded x; or null. */
+function simdConvBackpropFilter(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo | null {
+  const conv = convSimdFor(backend);
+  const [n, h, w, k] = x.shape;
+  const [, oh, ow, j] = dy.shape;
+  const kh = info.filterHeight;
+  const kw = info.filterWidth;
+  const geometry = { ...info, outHeight: oh, outWidth: ow } as backend_util.Conv2DInfo;
+  if (!conv || !eligible(geometry, j)) return null;
+  const pads = stride1Pads(h, w, oh, ow, kh, kw, info.padInfo.top, info.padInfo.left);
+  if (!pads) return null;
+  if (kh === 3 && kw === 3 && k % 4 === 0) return winogradFilterGrad(backend, conv, x, dy, info);
+  convPathCounts.direct++;
+  return withScope(backend, (s) => {
+    const xp = simdPad(s, conv, x, pads);
+    const dw = s.alloc([kh, kw, k, j]);
+    conv.conv_s1_filter_grad(s.offset(xp), s.offset(dy), s.offset(dw), n, oh, ow, xp.shape[1], xp.shape[2], k, j, kh, kw);
+    return dw;
+  });
+}
+
 /** Input gradient of an NHWC conv as one forward conv (see the file comment). */
 function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
   const backend = args.backend as BackendWasm;
@@ -214,6 +405,8 @@ function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInfo>; bac
   const { dy, filter } = args.inputs;
   const inputShape = attrs.inputShape as number[];
   const info = forwardConvInfo(inputShape, filter.shape, attrs, 'Conv2DBackpropInput');
+  const fast = simdConvBackpropInput(backend, dy, filter, info);
+  if (fast) return fast;
   return withScope(backend, (s) => {
     const dyd = insertZeros(s, dy, info.strideHeight, info.strideWidth);
     const top = info.filterHeight - 1 - info.padInfo.top;
@@ -248,6 +441,8 @@ function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorInfo>; ba
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   // Output size from dy itself: tfjs's Conv2D gradient drops dimRoundingMode, so info.outHeight may be off.
   const [, oh, ow] = dy.shape;
+  const fast = simdConvBackpropFilter(backend, x, dy, info);
+  if (fast) return fast;
   // swapped form when x is the smaller operand and CI still fills XNNPACK's 8-wide output tile (measured
   // at CIFAR VGG-16 width 0.25: 16->32 ch 12.6 -> 10.0 ms, but 3->16 ch 12 -> 20 ms)
   if (sh === 1 && sw === 1 && x.shape[3] < dy.shape[3] && x.shape[3] >= 8) {
@@ -327,6 +522,55 @@ function filterGradInputAsFilter(backend: BackendWasm, x: TensorInfo, dy: Tensor
   });
 }
 
+
+/** Conv geometry of a forward Conv2D / FusedConv2D call, or null when the simd kernels cannot take it. */
+function forwardGeometry(x: TensorInfo, filter: TensorInfo, attrs: NamedAttrMap): backend_util.Conv2DInfo | null {
+  if (((attrs.dataFormat as string | undefined) ?? 'NHWC') !== 'NHWC') return null;
+  return backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides as number | [number, number],
+    (attrs.dilations as number | [number, number] | undefined) ?? 1,
+    attrs.pad as ConvPad,
+    attrs.dimRoundingMode as RoundingMode,
+    false,
+    'channelsLast',
+  );
+}
+
+/** Conv2D: the simd kernels for stride-1 cases, the stock XNNPACK kernel otherwise. */
+function conv2dConfig(stock: KernelConfig): KernelConfig {
+  return {
+    kernelName: 'Conv2D',
+    backendName: WASM,
+    setupFunc: stock.setupFunc, // binds the stock kernel's wasm entry point at backend init
+    kernelFunc: ((args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }) => {
+      const { x, filter } = args.inputs;
+      const info = forwardGeometry(x, filter, args.attrs ?? {});
+      const fast = info && simdConvForward(args.backend as BackendWasm, x, filter, null, info, false);
+      return fast ?? stock.kernelFunc(args as Parameters<KernelFunc>[0]);
+    }) as unknown as KernelFunc,
+  };
+}
+
+/** FusedConv2D with a linear or relu activation and an optional bias: simd kernels, else stock. */
+function fusedConv2dConfig(stock: KernelConfig): KernelConfig {
+  return {
+    kernelName: 'FusedConv2D',
+    backendName: WASM,
+    setupFunc: stock.setupFunc,
+    kernelFunc: ((args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }) => {
+      const attrs = args.attrs ?? {};
+      const { x, filter, bias, preluActivationWeights } = args.inputs;
+      const activation = (attrs.activation as string | undefined) ?? 'linear';
+      const simple = preluActivationWeights == null && (activation === 'linear' || activation === 'relu');
+      const info = simple ? forwardGeometry(x, filter, attrs) : null;
+      const fast = info && simdConvForward(args.backend as BackendWasm, x, filter, bias ?? null, info, activation === 'relu');
+      return fast ?? stock.kernelFunc(args as Parameters<KernelFunc>[0]);
+    }) as unknown as KernelFunc,
+  };
+}
+
 const backpropInputConfig: KernelConfig = {
   kernelName: 'Conv2DBackpropInput',
   backendName: WASM,
@@ -359,6 +603,8 @@ export const WASM_TRAINING_KERNELS: readonly string[] = [
   'Mean',
   'MaxPoolGrad',
   'BatchMatMul',
+  'Conv2D',
+  'FusedConv2D',
 ];
 
 /**
@@ -377,6 +623,10 @@ export function registerWasmTrainingKernels(): void {
     ...tileReduceKernelConfigs(stockKernel),
     maxPoolGradConfig(stockKernel('MaxPoolGrad')),
   ];
+  const stockConv = stockKernel('Conv2D');
+  if (stockConv) configs.push(conv2dConfig(stockConv));
+  const stockFused = stockKernel('FusedConv2D');
+  if (stockFused) configs.push(fusedConv2dConfig(stockFused));
   const stockMatMul = stockKernel('BatchMatMul');
   if (stockMatMul) configs.push(batchMatMulConfig(stockMatMul));
   for (const config of configs) {

@@ -1,0 +1,519 @@
+/*
+ * opulab's stride-1 convolution kernels for the tfjs wasm backend (DESIGN.md "Compute").
+ *
+ * Compiled to a small WebAssembly module (scripts/build-wasm.sh) that imports the tfjs-backend-wasm linear
+ * memory, so every pointer below is an offset into the same heap the tfjs tensors live in: no copies.
+ * Two builds exist: one with the relaxed-SIMD fused multiply-add (f32x4.relaxed_madd; V8 lowers it to
+ * vfmadd231ps on x86-64 with FMA3, twice the multiply-add throughput of separate mul + add, which is all that
+ * stock wasm SIMD and therefore tfjs's XNNPACK build can use), and a plain SIMD128 fallback.
+ *
+ * All three convolutions are one register-blocked GEMM shape (6 rows x 8 columns of accumulators, the
+ * shape XNNPACK uses for wasm SIMD): an "implicit GEMM" that reads the zero-padded NHWC input in place,
+ * without an im2col buffer, because for a stride-1 conv on a padded input the tap (kh, kw) of output pixel
+ * (n, oh, ow) sits at a constant offset (kh*Wp + kw)*C from that pixel's base.
+ *
+ * - forward / input gradient: out[m, j] = sum_t sum_k xp[base(m) + toff(t) + k] * W[t, k, j]
+ *   (the input gradient is the forward conv of the padded dy with the filter flipped in space and its
+ *   channels swapped; see wasm-kernels.ts);
+ * - filter gradient: dW[t, k, j] = sum_m xp[base(m) + toff(t) + k] * dy[m, j].
+ *
+ * The functions must not use the C shadow stack (the imported memory's low addresses belong to tfjs), so
+ * everything is scalar or v128 locals; scripts/build-wasm.sh checks the module never touches
+ * __stack_pointer.
+ */
+#include <wasm_simd128.h>
+
+#ifdef OPULAB_FMA
+#define MADD(a, b, c) ((v128_t)__builtin_wasm_relaxed_madd_f32x4((__f32x4)(a), (__f32x4)(b), (__f32x4)(c)))
+#else
+#define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul((a), (b)), (c))
+#endif
+
+#define NR 8 /* output channels per panel (two v128) */
+#define MR 6 /* rows per register tile */
+
+/* Zero-pad x [N,H,W,C] into xp [N, H+pt+pb, W+pl+pr, C]. */
+void pad_nhwc(const float *x, float *xp, int N, int H, int W, int C, int pt, int pb, int pl, int pr) {
+  const int Hp = H + pt + pb, Wp = W + pl + pr;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int n = 0; n < N; n++) {
+    for (int h = 0; h < Hp; h++) {
+      float *dst = xp + ((long)(n * Hp + h) * Wp) * C;
+      const int ih = h - pt;
+      if (ih < 0 || ih >= H) {
+        int i = 0;
+        for (; i + 4 <= Wp * C; i += 4) wasm_v128_store(dst + i, zero);
+        for (; i < Wp * C; i++) dst[i] = 0.0f;
+        continue;
+      }
+      int i = 0;
+      for (; i < pl * C; i++) dst[i] = 0.0f;
+      const float *src = x + ((long)(n * H + ih) * W) * C;
+      int j = 0;
+      for (; j + 4 <= W * C; j += 4) wasm_v128_store(dst + i + j, wasm_v128_load(src + j));
+      for (; j < W * C; j++) dst[i + j] = src[j];
+      i += W * C;
+      for (; i < Wp * C; i++) dst[i] = 0.0f;
+    }
+  }
+}
+
+/*
+ * Pack a filter into NR-wide panels: wp[((jt*T + t)*K + k)*NR + jj] = W(t, k, jt*NR + jj), zero past J.
+ * flip_swap = 0: W(t, k, j) = w[(t*K + k)*J + j]             (forward filter [KH,KW,K,J]);
+ * flip_swap = 1: W(t, k, j) = w[((T-1-t)*J + j)*K + k]       (input gradient: w is the forward filter
+ *                [KH,KW,J,K], flipped in space with its channels swapped).
+ */
+void pack_filter(const float *w, float *wp, int T, int K, int J, int flip_swap) {
+  const int JT = (J + NR - 1) / NR;
+  for (int jt = 0; jt < JT; jt++) {
+    for (int t = 0; t < T; t++) {
+      for (int k = 0; k < K; k++) {
+        float *dst = wp + (((long)jt * T + t) * K + k) * NR;
+        for (int jj = 0; jj < NR; jj++) {
+          const int j = jt * NR + jj;
+          float v = 0.0f;
+          if (j < J) v = flip_swap ? w[((long)(T - 1 - t) * J + j) * K + k] : w[((long)t * K + k) * J + j];
+          dst[jj] = v;
+        }
+      }
+    }
+  }
+}
+
+/* Base offset (in floats) of output pixel m's window in the padded input. */
+static inline long pixel_base(int m, int OH, int OW, int Hp, int Wp, int K) {
+  const int ow = m % OW;
+  const int r = m / OW;
+  const int oh = r % OH;
+  const int n = r / OH;
+  return ((long)(n * Hp + oh) * Wp + ow) * K;
+}
+
+/*
+ * Forward stride-1 conv on a padded input (J a multiple of NR):
+ * out[m, j] = act(bias[j] + sum_{kh,kw,k} xp[base(m) + (kh*Wp + kw)*K + k] * W[kh,kw,k,j]), act = relu if
+ * relu != 0; bias may be 0 (null). wp is pack_filter's output.
+ */
+void conv_s1_forward(const float *xp, const float *wp, const float *bias, float *out, int N, int OH, int OW,
+                     int Hp, int Wp, int K, int J, int KH, int KW, int relu) {
+  const int M = N * OH * OW;
+  const int T = KH * KW;
+  const int JT = J / NR;
+  const long panel = (long)T * K * NR;
+  /* a group of panels small enough to stay in L2 while every pixel tile streams past it */
+  int group = (int)(262144 / (panel > 0 ? panel : 1));
+  if (group < 1) group = 1;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int jg = 0; jg < JT; jg += group) {
+    const int jg_end = jg + group < JT ? jg + group : JT;
+    for (int m0 = 0; m0 < M; m0 += MR) {
+      const int rows = M - m0 < MR ? M - m0 : MR;
+      const float *a0 = xp + pixel_base(m0, OH, OW, Hp, Wp, K);
+      const float *a1 = rows > 1 ? xp + pixel_base(m0 + 1, OH, OW, Hp, Wp, K) : a0;
+      const float *a2 = rows > 2 ? xp + pixel_base(m0 + 2, OH, OW, Hp, Wp, K) : a1;
+      const float *a3 = rows > 3 ? xp + pixel_base(m0 + 3, OH, OW, Hp, Wp, K) : a2;
+      const float *a4 = rows > 4 ? xp + pixel_base(m0 + 4, OH, OW, Hp, Wp, K) : a3;
+      const float *a5 = rows > 5 ? xp + pixel_base(m0 + 5, OH, OW, Hp, Wp, K) : a4;
+      for (int jt = jg; jt < jg_end; jt++) {
+        v128_t b0 = zero, b1 = zero;
+        if (bias) {
+          b0 = wasm_v128_load(bias + jt * NR);
+          b1 = wasm_v128_load(bias + jt * NR + 4);
+        }
+        v128_t c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1;
+        v128_t c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+        const float *w = wp + jt * panel;
+        for (int kh = 0; kh < KH; kh++) {
+          for (int kw = 0; kw < KW; kw++) {
+            const long off = ((long)kh * Wp + kw) * K;
+            const float *p0 = a0 + off, *p1 = a1 + off, *p2 = a2 + off;
+            const float *p3 = a3 + off, *p4 = a4 + off, *p5 = a5 + off;
+            for (int k = 0; k < K; k++) {
+              const v128_t w0 = wasm_v128_load(w);
+              const v128_t w1 = wasm_v128_load(w + 4);
+              w += NR;
+              v128_t x;
+              x = wasm_v128_load32_splat(p0 + k); c00 = MADD(x, w0, c00); c01 = MADD(x, w1, c01);
+              x = wasm_v128_load32_splat(p1 + k); c10 = MADD(x, w0, c10); c11 = MADD(x, w1, c11);
+              x = wasm_v128_load32_splat(p2 + k); c20 = MADD(x, w0, c20); c21 = MADD(x, w1, c21);
+              x = wasm_v128_load32_splat(p3 + k); c30 = MADD(x, w0, c30); c31 = MADD(x, w1, c31);
+              x = wasm_v128_load32_splat(p4 + k); c40 = MADD(x, w0, c40); c41 = MADD(x, w1, c41);
+              x = wasm_v128_load32_splat(p5 + k); c50 = MADD(x, w0, c50); c51 = MADD(x, w1, c51);
+            }
+          }
+        }
+        if (relu) {
+          c00 = wasm_f32x4_max(c00, zero); c01 = wasm_f32x4_max(c01, zero);
+          c10 = wasm_f32x4_max(c10, zero); c11 = wasm_f32x4_max(c11, zero);
+          c20 = wasm_f32x4_max(c20, zero); c21 = wasm_f32x4_max(c21, zero);
+          c30 = wasm_f32x4_max(c30, zero); c31 = wasm_f32x4_max(c31, zero);
+          c40 = wasm_f32x4_max(c40, zero); c41 = wasm_f32x4_max(c41, zero);
+          c50 = wasm_f32x4_max(c50, zero); c51 = wasm_f32x4_max(c51, zero);
+        }
+        float *o = out + (long)m0 * J + jt * NR;
+        wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01);
+        if (rows > 1) { o += J; wasm_v128_store(o, c10); wasm_v128_store(o + 4, c11); }
+        if (rows > 2) { o += J; wasm_v128_store(o, c20); wasm_v128_store(o + 4, c21); }
+        if (rows > 3) { o += J; wasm_v128_store(o, c30); wasm_v128_store(o + 4, c31); }
+        if (rows > 4) { o += J; wasm_v128_store(o, c40); wasm_v128_store(o + 4, c41); }
+        if (rows > 5) { o += J; wasm_v128_store(o, c50); wasm_v128_store(o + 4, c51); }
+      }
+    }
+  }
+}
+
+/*
+ * Filter gradient of a stride-1 conv on a padded input (J a multiple of NR):
+ * dw[(t*K + k)*J + j] = sum_m xp[base(m) + toff(t) + k] * dy[m*J + j], t = kh*KW + kw.
+ * The pixel sum is blocked by output rows so a block of x and dy stays in cache while every (t, k, j)
+ * tile runs over it; partial sums accumulate in dw (zeroed first).
+ */
+void conv_s1_filter_grad(const float *xp, const float *dy, float *dw, int N, int OH, int OW, int Hp, int Wp,
+                         int K, int J, int KH, int KW) {
+  const int T = KH * KW;
+  const int JT = J / NR;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (long i = 0; i < (long)T * K * J; i += 4) wasm_v128_store(dw + i, zero);
+  const int rows_total = N * OH;
+  int block_rows = 256 / OW;
+  if (block_rows < 1) block_rows = 1;
+  for (int r0 = 0; r0 < rows_total; r0 += block_rows) {
+    const int r1 = r0 + block_rows < rows_total ? r0 + block_rows : rows_total;
+    for (int k0 = 0; k0 < K; k0 += MR) {
+      const int kr = K - k0 < MR ? K - k0 : MR;
+      /* lanes past K re-read the last channel and are not stored */
+      const int d1 = kr > 1 ? 1 : 0, d2 = kr > 2 ? 2 : kr - 1, d3 = kr > 3 ? 3 : kr - 1;
+      const int d4 = kr > 4 ? 4 : kr - 1, d5 = kr > 5 ? 5 : kr - 1;
+      for (int kh = 0; kh < KH; kh++) {
+        for (int kw = 0; kw < KW; kw++) {
+          const int t = kh * KW + kw;
+          const long off = ((long)kh * Wp + kw) * K + k0;
+          for (int jt = 0; jt < JT; jt++) {
+            float *g = dw + ((long)t * K + k0) * J + jt * NR;
+            v128_t c00 = wasm_v128_load(g), c01 = wasm_v128_load(g + 4);
+            v128_t c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
+            v128_t c40 = zero, c41 = zero, c50 = zero, c51 = zero;
+            if (kr > 1) { c10 = wasm_v128_load(g + J); c11 = wasm_v128_load(g + J + 4); }
+            if (kr > 2) { c20 = wasm_v128_load(g + 2 * J); c21 = wasm_v128_load(g + 2 * J + 4); }
+            if (kr > 3) { c30 = wasm_v128_load(g + 3 * J); c31 = wasm_v128_load(g + 3 * J + 4); }
+            if (kr > 4) { c40 = wasm_v128_load(g + 4 * J); c41 = wasm_v128_load(g + 4 * J + 4); }
+            if (kr > 5) { c50 = wasm_v128_load(g + 5 * J); c51 = wasm_v128_load(g + 5 * J + 4); }
+            for (int r = r0; r < r1; r++) {
+              const int oh = r % OH, n = r / OH;
+              const float *a = xp + ((long)(n * Hp + oh) * Wp) * K + off;
+              const float *d = dy + (long)r * OW * J + jt * NR;
+              for (int ow = 0; ow < OW; ow++) {
+                const v128_t y0 = wasm_v128_load(d);
+                const v128_t y1 = wasm_v128_load(d + 4);
+                v128_t x;
+                x = wasm_v128_load32_splat(a); c00 = MADD(x, y0, c00); c01 = MADD(x, y1, c01);
+                x = wasm_v128_load32_splat(a + d1); c10 = MADD(x, y0, c10); c11 = MADD(x, y1, c11);
+                x = wasm_v128_load32_splat(a + d2); c20 = MADD(x, y0, c20); c21 = MADD(x, y1, c21);
+                x = wasm_v128_load32_splat(a + d3); c30 = MADD(x, y0, c30); c31 = MADD(x, y1, c31);
+                x = wasm_v128_load32_splat(a + d4); c40 = MADD(x, y0, c40); c41 = MADD(x, y1, c41);
+                x = wasm_v128_load32_splat(a + d5); c50 = MADD(x, y0, c50); c51 = MADD(x, y1, c51);
+                a += K;
+                d += J;
+              }
+            }
+            wasm_v128_store(g, c00); wasm_v128_store(g + 4, c01);
+            if (kr > 1) { wasm_v128_store(g + J, c10); wasm_v128_store(g + J + 4, c11); }
+            if (kr > 2) { wasm_v128_store(g + 2 * J, c20); wasm_v128_store(g + 2 * J + 4, c21); }
+            if (kr > 3) { wasm_v128_store(g + 3 * J, c30); wasm_v128_store(g + 3 * J + 4, c31); }
+            if (kr > 4) { wasm_v128_store(g + 4 * J, c40); wasm_v128_store(g + 4 * J + 4, c41); }
+            if (kr > 5) { wasm_v128_store(g + 5 * J, c50); wasm_v128_store(g + 5 * J + 4, c51); }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------------------
+ * Winograd F(2x2, 3x3) (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks"): each 2x2
+ * output tile is A^T [ (G g G^T) . (B^T d B) ] A for the 4x4 input tile d at (2ty, 2tx) of the padded input,
+ * so the channel contraction becomes 16 independent GEMMs with 16 multiplies per 4 outputs instead of 36
+ * (2.25x fewer). The filter gradient is the adjoint in the filter: dg = G^T [ sum_tiles (B^T d B) . (A dY A^T) ] G,
+ * again 16 GEMMs (contracting over tiles). Transforms work on 4 channels at a time (K, J multiples of 4).
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+ *   A^T = [1 1 1 0; 0 1 -1 -1].
+ * Layouts: V[xi][t][c] (xi = 4*i + j, t = (n*TH + ty)*TW + tx), U as GEMM panels U[xi][jt][k][8],
+ * M[xi][t][j].
+ * ------------------------------------------------------------------------------------------------------ */
+
+#define V4 v128_t
+#define LD(p) wasm_v128_load(p)
+#define ST(p, v) wasm_v128_store((p), (v))
+#define ADD wasm_f32x4_add
+#define SUB wasm_f32x4_sub
+
+/*
+ * V = B^T d B for the 4x4 tiles t in [t0, t1) of the padded input xp [N, Hp, Wp, C] (Hp >= 2*TH + 2,
+ * Wp >= 2*TW + 2); V[(xi*ldt + t - t0)*C + c].
+ */
+static void wino_input(const float *xp, float *V, int Hp, int Wp, int C, int TH, int TW, int t0, int t1, int ldt) {
+  const long plane = (long)ldt * C;
+  const long rs = (long)Wp * C; /* row stride */
+  for (int t = t0; t < t1; t++) {
+    const int tx = t % TW, r = t / TW, ty = r % TH, n = r / TH;
+    const float *d = xp + (((long)n * Hp + 2 * ty) * Wp + 2 * tx) * C;
+    float *v = V + (long)(t - t0) * C;
+    for (int c = 0; c < C; c += 4) {
+      V4 q[4][4];
+      for (int i = 0; i < 4; i++) {
+        const V4 d0 = LD(d + i * rs + c), d1 = LD(d + i * rs + C + c);
+        const V4 d2 = LD(d + i * rs + 2 * C + c), d3 = LD(d + i * rs + 3 * C + c);
+        q[i][0] = SUB(d0, d2); q[i][1] = ADD(d1, d2); q[i][2] = SUB(d2, d1); q[i][3] = SUB(d1, d3);
+      }
+      for (int j = 0; j < 4; j++) {
+        ST(v + (0 * 4 + j) * plane + c, SUB(q[0][j], q[2][j]));
+        ST(v + (1 * 4 + j) * plane + c, ADD(q[1][j], q[2][j]));
+        ST(v + (2 * 4 + j) * plane + c, SUB(q[2][j], q[1][j]));
+        ST(v + (3 * 4 + j) * plane + c, SUB(q[1][j], q[3][j]));
+      }
+    }
+  }
+}
+
+/*
+ * U = G g G^T packed as GEMM panels: U[((xi*JT + jt)*K + k)*8 + jj]. g(kh, kw, k, j) is the forward filter
+ * w[kh,kw,K,J], or with flip_swap the input-gradient filter w[2-kh, 2-kw, j, k] of a forward filter [3,3,J,K].
+ */
+void wino_filter(const float *w, float *U, int K, int J, int flip_swap) {
+  const int JT = J / NR;
+  for (int k = 0; k < K; k++) {
+    for (int j = 0; j < J; j++) {
+      float g[3][3];
+      for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+          g[a][b] = flip_swap ? w[(((long)(2 - a) * 3 + (2 - b)) * J + j) * K + k] : w[(((long)a * 3 + b) * K + k) * J + j];
+      float t[4][3];
+      for (int b = 0; b < 3; b++) {
+        t[0][b] = g[0][b];
+        t[1][b] = 0.5f * (g[0][b] + g[1][b] + g[2][b]);
+        t[2][b] = 0.5f * (g[0][b] - g[1][b] + g[2][b]);
+        t[3][b] = g[2][b];
+      }
+      const int jt = j / NR, jj = j % NR;
+      for (int i = 0; i < 4; i++) {
+        const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
+        for (int q = 0; q < 4; q++) U[((((long)(i * 4 + q)) * JT + jt) * K + k) * NR + jj] = u[q];
+      }
+    }
+  }
+}
+
+/* C[m, j] = sum_k A[m*K + k] * B[k, j] for m < M, with B as NR-wide panels Bp[jt][k][8]; J % NR == 0. */
+static void gemm_panels(const float *A, const float *Bp, float *Cm, int M, int K, int J) {
+  const int JT = J / NR;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  int group = (int)(65536 / ((long)K * NR));
+  if (group < 1) group = 1;
+  for (int jg = 0; jg < JT; jg += group) {
+    const int jg_end = jg + group < JT ? jg + group : JT;
+    for (int m0 = 0; m0 < M; m0 += MR) {
+      const int rows = M - m0 < MR ? M - m0 : MR;
+      const float *a0 = A + (long)m0 * K;
+      const float *a1 = rows > 1 ? a0 + K : a0;
+      const float *a2 = rows > 2 ? a1 + K : a1;
+      const float *a3 = rows > 3 ? a2 + K : a2;
+      const float *a4 = rows > 4 ? a3 + K : a3;
+      const float *a5 = rows > 5 ? a4 + K : a4;
+      for (int jt = jg; jt < jg_end; jt++) {
+        v128_t c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero;
+        v128_t c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero;
+        const float *w = Bp + (long)jt * K * NR;
+        for (int k = 0; k < K; k++) {
+          const v128_t w0 = wasm_v128_load(w);
+          const v128_t w1 = wasm_v128_load(w + 4);
+          w += NR;
+          v128_t x;
+          x = wasm_v128_load32_splat(a0 + k); c00 = MADD(x, w0, c00); c01 = MADD(x, w1, c01);
+          x = wasm_v128_load32_splat(a1 + k); c10 = MADD(x, w0, c10); c11 = MADD(x, w1, c11);
+          x = wasm_v128_load32_splat(a2 + k); c20 = MADD(x, w0, c20); c21 = MADD(x, w1, c21);
+          x = wasm_v128_load32_splat(a3 + k); c30 = MADD(x, w0, c30); c31 = MADD(x, w1, c31);
+          x = wasm_v128_load32_splat(a4 + k); c40 = MADD(x, w0, c40); c41 = MADD(x, w1, c41);
+          x = wasm_v128_load32_splat(a5 + k); c50 = MADD(x, w0, c50); c51 = MADD(x, w1, c51);
+        }
+        float *o = Cm + (long)m0 * J + jt * NR;
+        wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01);
+        if (rows > 1) { o += J; wasm_v128_store(o, c10); wasm_v128_store(o + 4, c11); }
+        if (rows > 2) { o += J; wasm_v128_store(o, c20); wasm_v128_store(o + 4, c21); }
+        if (rows > 3) { o += J; wasm_v128_store(o, c30); wasm_v128_store(o + 4, c31); }
+        if (rows > 4) { o += J; wasm_v128_store(o, c40); wasm_v128_store(o + 4, c41); }
+        if (rows > 5) { o += J; wasm_v128_store(o, c50); wasm_v128_store(o + 4, c51); }
+      }
+    }
+  }
+}
+
+/* out[n, 2ty+a, 2tx+b, j] = act(bias[j] + (A^T M A)[a][b]) for tiles [t0, t1), M[(xi*ldt + t - t0)*J + j]. */
+static void wino_output(const float *M, const float *bias, float *out, int OH, int OW, int TH, int TW, int J, int relu,
+                        int t0, int t1, int ldt) {
+  const long plane = (long)ldt * J;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int t = t0; t < t1; t++) {
+    const int tx = t % TW, r = t / TW, ty = r % TH, n = r / TH;
+    const float *m = M + (long)(t - t0) * J;
+    const int h0 = 2 * ty, w0 = 2 * tx;
+    for (int j = 0; j < J; j += 4) {
+      V4 q[2][4];
+      for (int c = 0; c < 4; c++) {
+        const V4 m0 = LD(m + (0 * 4 + c) * plane + j), m1 = LD(m + (1 * 4 + c) * plane + j);
+        const V4 m2 = LD(m + (2 * 4 + c) * plane + j), m3 = LD(m + (3 * 4 + c) * plane + j);
+        q[0][c] = ADD(ADD(m0, m1), m2);
+        q[1][c] = SUB(SUB(m1, m2), m3);
+      }
+      const V4 b = bias ? LD(bias + j) : zero;
+      for (int a = 0; a < 2; a++) {
+        if (h0 + a >= OH) break;
+        V4 y0 = ADD(ADD(ADD(q[a][0], q[a][1]), q[a][2]), b);
+        V4 y1 = ADD(SUB(SUB(q[a][1], q[a][2]), q[a][3]), b);
+        if (relu) { y0 = wasm_f32x4_max(y0, zero); y1 = wasm_f32x4_max(y1, zero); }
+        float *o = out + (((long)n * OH + h0 + a) * OW + w0) * J + j;
+        ST(o, y0);
+        if (w0 + 1 < OW) ST(o + J, y1);
+      }
+    }
+  }
+}
+
+/*
+ * The whole forward conv, blocked over tiles so each block's V (16 x B x K) and M (16 x B x J) stay in
+ * cache between the transforms and the 16 GEMMs M[xi] = V[xi] . U[xi]. V and M are scratch of 16*B*K and
+ * 16*B*J floats; U is wino_filter's output.
+ */
+void wino_forward(const float *xp, const float *U, const float *bias, float *out, float *V, float *M, int N, int Hp,
+                  int Wp, int K, int J, int OH, int OW, int TH, int TW, int relu, int B) {
+  const int T = N * TH * TW;
+  for (int t0 = 0; t0 < T; t0 += B) {
+    const int t1 = t0 + B < T ? t0 + B : T;
+    wino_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
+    for (int xi = 0; xi < 16; xi++)
+      gemm_panels(V + (long)xi * B * K, U + (long)xi * K * J, M + (long)xi * B * J, t1 - t0, K, J);
+    wino_output(M, bias, out, OH, OW, TH, TW, J, relu, t0, t1, B);
+  }
+}
+
+/* Yh = A dY A^T for the 2x2 tiles [t0, t1) of dy [N, OH, OW, J] (zeros outside OH x OW); Yh[(xi*ldt + t - t0)*J + j]. */
+static void wino_dy(const float *dy, float *Yh, int OH, int OW, int TH, int TW, int J, int t0, int t1, int ldt) {
+  const long plane = (long)ldt * J;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int t = t0; t < t1; t++) {
+    const int tx = t % TW, r = t / TW, ty = r % TH, n = r / TH;
+    const int h0 = 2 * ty, w0 = 2 * tx;
+    const int hv = h0 + 1 < OH, wv = w0 + 1 < OW;
+    const float *p = dy + (((long)n * OH + h0) * OW + w0) * J;
+    float *y = Yh + (long)(t - t0) * J;
+    for (int j = 0; j < J; j += 4) {
+      const V4 d00 = LD(p + j);
+      const V4 d01 = wv ? LD(p + J + j) : zero;
+      const V4 d10 = hv ? LD(p + (long)OW * J + j) : zero;
+      const V4 d11 = hv && wv ? LD(p + (long)OW * J + J + j) : zero;
+      /* rows: A [d0; d1] = [d0, d0 + d1, d0 - d1, -d1] */
+      V4 q[4][2];
+      q[0][0] = d00; q[0][1] = d01;
+      q[1][0] = ADD(d00, d10); q[1][1] = ADD(d01, d11);
+      q[2][0] = SUB(d00, d10); q[2][1] = SUB(d01, d11);
+      q[3][0] = SUB(zero, d10); q[3][1] = SUB(zero, d11);
+      for (int i = 0; i < 4; i++) {
+        ST(y + (i * 4 + 0) * plane + j, q[i][0]);
+        ST(y + (i * 4 + 1) * plane + j, ADD(q[i][0], q[i][1]));
+        ST(y + (i * 4 + 2) * plane + j, SUB(q[i][0], q[i][1]));
+        ST(y + (i * 4 + 3) * plane + j, SUB(zero, q[i][1]));
+      }
+    }
+  }
+}
+
+/* G (K x J) += A^T (K x T) . Y (T x J), contracting over T rows (J % NR == 0). */
+static void gemm_tn_acc(const float *Vx, const float *Yx, float *G, int T, int K, int J) {
+  const int JT = J / NR;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  {
+    {
+      const int t0 = 0, t1 = T;
+      for (int k0 = 0; k0 < K; k0 += MR) {
+        const int kr = K - k0 < MR ? K - k0 : MR;
+        const int d1 = kr > 1 ? 1 : 0, d2 = kr > 2 ? 2 : kr - 1, d3 = kr > 3 ? 3 : kr - 1;
+        const int d4 = kr > 4 ? 4 : kr - 1, d5 = kr > 5 ? 5 : kr - 1;
+        for (int jt = 0; jt < JT; jt++) {
+          float *g = G + (long)k0 * J + jt * NR;
+          v128_t c00 = wasm_v128_load(g), c01 = wasm_v128_load(g + 4);
+          v128_t c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
+          v128_t c40 = zero, c41 = zero, c50 = zero, c51 = zero;
+          if (kr > 1) { c10 = wasm_v128_load(g + J); c11 = wasm_v128_load(g + J + 4); }
+          if (kr > 2) { c20 = wasm_v128_load(g + 2 * J); c21 = wasm_v128_load(g + 2 * J + 4); }
+          if (kr > 3) { c30 = wasm_v128_load(g + 3 * J); c31 = wasm_v128_load(g + 3 * J + 4); }
+          if (kr > 4) { c40 = wasm_v128_load(g + 4 * J); c41 = wasm_v128_load(g + 4 * J + 4); }
+          if (kr > 5) { c50 = wasm_v128_load(g + 5 * J); c51 = wasm_v128_load(g + 5 * J + 4); }
+          const float *a = Vx + (long)t0 * K + k0;
+          const float *d = Yx + (long)t0 * J + jt * NR;
+          for (int t = t0; t < t1; t++) {
+            const v128_t y0 = wasm_v128_load(d);
+            const v128_t y1 = wasm_v128_load(d + 4);
+            v128_t x;
+            x = wasm_v128_load32_splat(a); c00 = MADD(x, y0, c00); c01 = MADD(x, y1, c01);
+            x = wasm_v128_load32_splat(a + d1); c10 = MADD(x, y0, c10); c11 = MADD(x, y1, c11);
+            x = wasm_v128_load32_splat(a + d2); c20 = MADD(x, y0, c20); c21 = MADD(x, y1, c21);
+            x = wasm_v128_load32_splat(a + d3); c30 = MADD(x, y0, c30); c31 = MADD(x, y1, c31);
+            x = wasm_v128_load32_splat(a + d4); c40 = MADD(x, y0, c40); c41 = MADD(x, y1, c41);
+            x = wasm_v128_load32_splat(a + d5); c50 = MADD(x, y0, c50); c51 = MADD(x, y1, c51);
+            a += K;
+            d += J;
+          }
+          wasm_v128_store(g, c00); wasm_v128_store(g + 4, c01);
+          if (kr > 1) { wasm_v128_store(g + J, c10); wasm_v128_store(g + J + 4, c11); }
+          if (kr > 2) { wasm_v128_store(g + 2 * J, c20); wasm_v128_store(g + 2 * J + 4, c21); }
+          if (kr > 3) { wasm_v128_store(g + 3 * J, c30); wasm_v128_store(g + 3 * J + 4, c31); }
+          if (kr > 4) { wasm_v128_store(g + 4 * J, c40); wasm_v128_store(g + 4 * J + 4, c41); }
+          if (kr > 5) { wasm_v128_store(g + 5 * J, c50); wasm_v128_store(g + 5 * J + 4, c51); }
+        }
+      }
+    }
+  }
+}
+
+/*
+ * The filter gradient's 16 GEMMs, blocked over tiles: dU[xi] (K x J) = sum over tile blocks of
+ * V[xi]^T . Yh[xi], with V and Yh of one block (scratch of 16*B*K and 16*B*J floats) built in cache.
+ */
+void wino_filter_grad(const float *xp, const float *dy, float *dU, float *V, float *Yh, int N, int Hp, int Wp, int K,
+                      int J, int OH, int OW, int TH, int TW, int B) {
+  const int T = N * TH * TW;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (long i = 0; i < 16L * K * J; i += 4) wasm_v128_store(dU + i, zero);
+  for (int t0 = 0; t0 < T; t0 += B) {
+    const int t1 = t0 + B < T ? t0 + B : T;
+    wino_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
+    wino_dy(dy, Yh, OH, OW, TH, TW, J, t0, t1, B);
+    for (int xi = 0; xi < 16; xi++)
+      gemm_tn_acc(V + (long)xi * B * K, Yh + (long)xi * B * J, dU + (long)xi * K * J, t1 - t0, K, J);
+  }
+}
+
+/* dw[a, b, k, j] = (G^T dU G)[a][b] with dU[xi][k][j]. */
+void wino_filter_grad_out(const float *dU, float *dw, int K, int J) {
+  const long plane = (long)K * J;
+  for (long e = 0; e < plane; e += 4) {
+    V4 u[4][4];
+    for (int xi = 0; xi < 16; xi++) u[xi / 4][xi % 4] = LD(dU + xi * plane + e);
+    const V4 half = wasm_f32x4_splat(0.5f);
+    V4 r[3][4];
+    for (int q = 0; q < 4; q++) {
+      const V4 s = wasm_f32x4_mul(half, ADD(u[1][q], u[2][q]));
+      const V4 dlt = wasm_f32x4_mul(half, SUB(u[1][q], u[2][q]));
+      r[0][q] = ADD(u[0][q], s);
+      r[1][q] = dlt;
+      r[2][q] = ADD(s, u[3][q]);
+    }
+    for (int a = 0; a < 3; a++) {
+      const V4 s = wasm_f32x4_mul(half, ADD(r[a][1], r[a][2]));
+      const V4 dlt = wasm_f32x4_mul(half, SUB(r[a][1], r[a][2]));
+      ST(dw + (a * 3 + 0) * plane + e, ADD(r[a][0], s));
+      ST(dw + (a * 3 + 1) * plane + e, dlt);
+      ST(dw + (a * 3 + 2) * plane + e, ADD(s, r[a][3]));
+    }
+  }
+}
