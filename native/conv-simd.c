@@ -276,29 +276,54 @@ static void wino_input(const float *xp, float *V, int Hp, int Wp, int C, int TH,
   }
 }
 
-/*
- * U = G g G^T packed as GEMM panels: U[((xi*JT + jt)*K + k)*8 + jj]. g(kh, kw, k, j) is the forward filter
- * w[kh,kw,K,J], or with flip_swap the input-gradient filter w[2-kh, 2-kw, j, k] of a forward filter [3,3,J,K].
- */
-void wino_filter(const float *w, float *U, int K, int J, int flip_swap) {
+/* ws[t][k][j] = w[8 - t][j][k]: a 3x3 forward filter w [3,3,J,K] flipped in space with its channels swapped
+ * (the input-gradient filter), by 4x4 register transposes; K and J multiples of 4. */
+void flip_swap_3x3(const float *w, float *ws, int K, int J) {
+  const long KJ = (long)K * J;
+  for (int t = 0; t < 9; t++) {
+    const float *src = w + (8 - t) * KJ;
+    float *dst = ws + t * KJ;
+    for (int j0 = 0; j0 < J; j0 += 4) {
+      for (int k0 = 0; k0 < K; k0 += 4) {
+        const V4 r0 = LD(src + (long)(j0 + 0) * K + k0), r1 = LD(src + (long)(j0 + 1) * K + k0);
+        const V4 r2 = LD(src + (long)(j0 + 2) * K + k0), r3 = LD(src + (long)(j0 + 3) * K + k0);
+        const V4 t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+        const V4 t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+        ST(dst + (long)(k0 + 0) * J + j0, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+        ST(dst + (long)(k0 + 1) * J + j0, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+        ST(dst + (long)(k0 + 2) * J + j0, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+        ST(dst + (long)(k0 + 3) * J + j0, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+      }
+    }
+  }
+}
+
+/* U = G g G^T for a 3x3 filter w [3,3,K,J], packed as GEMM panels U[((xi*JT + jt)*K + k)*8 + jj]; 4 output
+ * channels at a time (J a multiple of 8). */
+void wino_filter(const float *w, float *U, int K, int J) {
   const int JT = J / NR;
+  const long KJ = (long)K * J;
+  const V4 half = wasm_f32x4_splat(0.5f);
   for (int k = 0; k < K; k++) {
-    for (int j = 0; j < J; j++) {
-      float g[3][3];
+    for (int j = 0; j < J; j += 4) {
+      V4 g[3][3];
       for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 3; b++)
-          g[a][b] = flip_swap ? w[(((long)(2 - a) * 3 + (2 - b)) * J + j) * K + k] : w[(((long)a * 3 + b) * K + k) * J + j];
-      float t[4][3];
+        for (int b = 0; b < 3; b++) g[a][b] = LD(w + (a * 3 + b) * KJ + (long)k * J + j);
+      V4 q[4][3];
       for (int b = 0; b < 3; b++) {
-        t[0][b] = g[0][b];
-        t[1][b] = 0.5f * (g[0][b] + g[1][b] + g[2][b]);
-        t[2][b] = 0.5f * (g[0][b] - g[1][b] + g[2][b]);
-        t[3][b] = g[2][b];
+        q[0][b] = g[0][b];
+        q[1][b] = wasm_f32x4_mul(half, ADD(ADD(g[0][b], g[1][b]), g[2][b]));
+        q[2][b] = wasm_f32x4_mul(half, ADD(SUB(g[0][b], g[1][b]), g[2][b]));
+        q[3][b] = g[2][b];
       }
       const int jt = j / NR, jj = j % NR;
       for (int i = 0; i < 4; i++) {
-        const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-        for (int q = 0; q < 4; q++) U[((((long)(i * 4 + q)) * JT + jt) * K + k) * NR + jj] = u[q];
+        float *u = U + ((long)(i * 4) * JT + jt) * K * NR + (long)k * NR + jj;
+        const long step = (long)JT * K * NR; /* one xi plane */
+        ST(u, q[i][0]);
+        ST(u + step, wasm_f32x4_mul(half, ADD(ADD(q[i][0], q[i][1]), q[i][2])));
+        ST(u + 2 * step, wasm_f32x4_mul(half, ADD(SUB(q[i][0], q[i][1]), q[i][2])));
+        ST(u + 3 * step, q[i][2]);
       }
     }
   }

@@ -296,7 +296,12 @@ function winogradForward(
     const v = s.alloc([16 * block * k]);
     const m = s.alloc([16 * block * j]);
     const out = s.alloc([n, oh, ow, j]);
-    conv.wino_filter(s.offset(filter), s.offset(u), k, j, flipSwap ? 1 : 0);
+    let g = filter;
+    if (flipSwap) {
+      g = s.alloc([3, 3, k, j]);
+      conv.flip_swap_3x3(s.offset(filter), s.offset(g), k, j);
+    }
+    conv.wino_filter(s.offset(g), s.offset(u), k, j);
     conv.wino_forward(
       s.offset(xp), s.offset(u), bias ? s.offset(bias) : 0, s.offset(out), s.offset(v), s.offset(m),
       n, xp.shape[1], xp.shape[2], k, j, oh, ow, th, tw, relu ? 1 : 0, block,

@@ -26,7 +26,8 @@ export interface ConvSimdExports {
     xp: number, dy: number, dw: number,
     n: number, oh: number, ow: number, hp: number, wpad: number, k: number, j: number, kh: number, kw: number,
   ): void;
-  wino_filter(w: number, u: number, k: number, j: number, flipSwap: number): void;
+  flip_swap_3x3(w: number, ws: number, k: number, j: number): void;
+  wino_filter(w: number, u: number, k: number, j: number): void;
   wino_forward(
     xp: number, u: number, bias: number, out: number, v: number, m: number,
     n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, relu: number, block: number,
