@@ -456,46 +456,41 @@ static void wino_dy(const float *dy, float *Yh, int OH, int OW, int TH, int TW, 
 static void gemm_tn_acc(const float *Vx, const float *Yx, float *G, int T, int K, int J) {
   const int JT = J / NR;
   const v128_t zero = wasm_f32x4_splat(0.0f);
-  {
-    {
-      const int t0 = 0, t1 = T;
-      for (int k0 = 0; k0 < K; k0 += MR) {
-        const int kr = K - k0 < MR ? K - k0 : MR;
-        const int d1 = kr > 1 ? 1 : 0, d2 = kr > 2 ? 2 : kr - 1, d3 = kr > 3 ? 3 : kr - 1;
-        const int d4 = kr > 4 ? 4 : kr - 1, d5 = kr > 5 ? 5 : kr - 1;
-        for (int jt = 0; jt < JT; jt++) {
-          float *g = G + (long)k0 * J + jt * NR;
-          v128_t c00 = wasm_v128_load(g), c01 = wasm_v128_load(g + 4);
-          v128_t c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
-          v128_t c40 = zero, c41 = zero, c50 = zero, c51 = zero;
-          if (kr > 1) { c10 = wasm_v128_load(g + J); c11 = wasm_v128_load(g + J + 4); }
-          if (kr > 2) { c20 = wasm_v128_load(g + 2 * J); c21 = wasm_v128_load(g + 2 * J + 4); }
-          if (kr > 3) { c30 = wasm_v128_load(g + 3 * J); c31 = wasm_v128_load(g + 3 * J + 4); }
-          if (kr > 4) { c40 = wasm_v128_load(g + 4 * J); c41 = wasm_v128_load(g + 4 * J + 4); }
-          if (kr > 5) { c50 = wasm_v128_load(g + 5 * J); c51 = wasm_v128_load(g + 5 * J + 4); }
-          const float *a = Vx + (long)t0 * K + k0;
-          const float *d = Yx + (long)t0 * J + jt * NR;
-          for (int t = t0; t < t1; t++) {
-            const v128_t y0 = wasm_v128_load(d);
-            const v128_t y1 = wasm_v128_load(d + 4);
-            v128_t x;
-            x = wasm_v128_load32_splat(a); c00 = MADD(x, y0, c00); c01 = MADD(x, y1, c01);
-            x = wasm_v128_load32_splat(a + d1); c10 = MADD(x, y0, c10); c11 = MADD(x, y1, c11);
-            x = wasm_v128_load32_splat(a + d2); c20 = MADD(x, y0, c20); c21 = MADD(x, y1, c21);
-            x = wasm_v128_load32_splat(a + d3); c30 = MADD(x, y0, c30); c31 = MADD(x, y1, c31);
-            x = wasm_v128_load32_splat(a + d4); c40 = MADD(x, y0, c40); c41 = MADD(x, y1, c41);
-            x = wasm_v128_load32_splat(a + d5); c50 = MADD(x, y0, c50); c51 = MADD(x, y1, c51);
-            a += K;
-            d += J;
-          }
-          wasm_v128_store(g, c00); wasm_v128_store(g + 4, c01);
-          if (kr > 1) { wasm_v128_store(g + J, c10); wasm_v128_store(g + J + 4, c11); }
-          if (kr > 2) { wasm_v128_store(g + 2 * J, c20); wasm_v128_store(g + 2 * J + 4, c21); }
-          if (kr > 3) { wasm_v128_store(g + 3 * J, c30); wasm_v128_store(g + 3 * J + 4, c31); }
-          if (kr > 4) { wasm_v128_store(g + 4 * J, c40); wasm_v128_store(g + 4 * J + 4, c41); }
-          if (kr > 5) { wasm_v128_store(g + 5 * J, c50); wasm_v128_store(g + 5 * J + 4, c51); }
-        }
+  for (int k0 = 0; k0 < K; k0 += MR) {
+    const int kr = K - k0 < MR ? K - k0 : MR;
+    const int d1 = kr > 1 ? 1 : 0, d2 = kr > 2 ? 2 : kr - 1, d3 = kr > 3 ? 3 : kr - 1;
+    const int d4 = kr > 4 ? 4 : kr - 1, d5 = kr > 5 ? 5 : kr - 1;
+    for (int jt = 0; jt < JT; jt++) {
+      float *g = G + (long)k0 * J + jt * NR;
+      v128_t c00 = wasm_v128_load(g), c01 = wasm_v128_load(g + 4);
+      v128_t c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
+      v128_t c40 = zero, c41 = zero, c50 = zero, c51 = zero;
+      if (kr > 1) { c10 = wasm_v128_load(g + J); c11 = wasm_v128_load(g + J + 4); }
+      if (kr > 2) { c20 = wasm_v128_load(g + 2 * J); c21 = wasm_v128_load(g + 2 * J + 4); }
+      if (kr > 3) { c30 = wasm_v128_load(g + 3 * J); c31 = wasm_v128_load(g + 3 * J + 4); }
+      if (kr > 4) { c40 = wasm_v128_load(g + 4 * J); c41 = wasm_v128_load(g + 4 * J + 4); }
+      if (kr > 5) { c50 = wasm_v128_load(g + 5 * J); c51 = wasm_v128_load(g + 5 * J + 4); }
+      const float *a = Vx + k0;
+      const float *d = Yx + jt * NR;
+      for (int t = 0; t < T; t++) {
+        const v128_t y0 = wasm_v128_load(d);
+        const v128_t y1 = wasm_v128_load(d + 4);
+        v128_t x;
+        x = wasm_v128_load32_splat(a); c00 = MADD(x, y0, c00); c01 = MADD(x, y1, c01);
+        x = wasm_v128_load32_splat(a + d1); c10 = MADD(x, y0, c10); c11 = MADD(x, y1, c11);
+        x = wasm_v128_load32_splat(a + d2); c20 = MADD(x, y0, c20); c21 = MADD(x, y1, c21);
+        x = wasm_v128_load32_splat(a + d3); c30 = MADD(x, y0, c30); c31 = MADD(x, y1, c31);
+        x = wasm_v128_load32_splat(a + d4); c40 = MADD(x, y0, c40); c41 = MADD(x, y1, c41);
+        x = wasm_v128_load32_splat(a + d5); c50 = MADD(x, y0, c50); c51 = MADD(x, y1, c51);
+        a += K;
+        d += J;
       }
+      wasm_v128_store(g, c00); wasm_v128_store(g + 4, c01);
+      if (kr > 1) { wasm_v128_store(g + J, c10); wasm_v128_store(g + J + 4, c11); }
+      if (kr > 2) { wasm_v128_store(g + 2 * J, c20); wasm_v128_store(g + 2 * J + 4, c21); }
+      if (kr > 3) { wasm_v128_store(g + 3 * J, c30); wasm_v128_store(g + 3 * J + 4, c31); }
+      if (kr > 4) { wasm_v128_store(g + 4 * J, c40); wasm_v128_store(g + 4 * J + 4, c41); }
+      if (kr > 5) { wasm_v128_store(g + 5 * J, c50); wasm_v128_store(g + 5 * J + 4, c51); }
     }
   }
 }
