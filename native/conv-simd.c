@@ -537,3 +537,220 @@ void wino_filter_grad_out(const float *dU, float *dw, int K, int J) {
     }
   }
 }
+
+/* ------------------------------------------------------------------------------------------------------
+ * Winograd F(4x4, 3x3) (Lavin & Gray 2016): 6x6 input tiles at stride 4, 36 GEMMs with 36 multiplies per 16
+ * outputs (4x fewer than direct, 1.78x fewer than F(2x2, 3x3)); used where the output is at least 4x4.
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * Same layouts as F(2x2, 3x3) with 36 planes (xi = 6*i + j).
+ * ------------------------------------------------------------------------------------------------------ */
+
+#define MULS(a, s) wasm_f32x4_mul((a), wasm_f32x4_splat(s))
+
+/* B^T applied to a column of 6: out[0..5]. */
+static inline void bt6(const V4 d[6], V4 o[6]) {
+  o[0] = ADD(SUB(MULS(d[0], 4.0f), MULS(d[2], 5.0f)), d[4]);
+  o[1] = SUB(ADD(d[3], d[4]), MULS(ADD(d[1], d[2]), 4.0f));
+  o[2] = ADD(SUB(d[4], d[3]), MULS(SUB(d[1], d[2]), 4.0f));
+  o[3] = ADD(SUB(d[4], d[2]), MULS(SUB(d[3], d[1]), 2.0f));
+  o[4] = ADD(SUB(d[4], d[2]), MULS(SUB(d[1], d[3]), 2.0f));
+  o[5] = ADD(SUB(MULS(d[1], 4.0f), MULS(d[3], 5.0f)), d[5]);
+}
+
+static void wino4_input(const float *xp, float *V, int Hp, int Wp, int C, int TH, int TW, int t0, int t1, int ldt) {
+  const long plane = (long)ldt * C;
+  const long rs = (long)Wp * C;
+  for (int t = t0; t < t1; t++) {
+    const int tx = t % TW, r = t / TW, ty = r % TH, n = r / TH;
+    const float *d = xp + (((long)n * Hp + 4 * ty) * Wp + 4 * tx) * C;
+    float *v = V + (long)(t - t0) * C;
+    for (int c = 0; c < C; c += 4) {
+      V4 q[6][6]; /* q[i][col] = (B^T d)[i][col] */
+      for (int col = 0; col < 6; col++) {
+        V4 in[6], o[6];
+        for (int i = 0; i < 6; i++) in[i] = LD(d + i * rs + col * C + c);
+        bt6(in, o);
+        for (int i = 0; i < 6; i++) q[i][col] = o[i];
+      }
+      for (int i = 0; i < 6; i++) {
+        V4 o[6];
+        bt6(q[i], o);
+        for (int j = 0; j < 6; j++) ST(v + (i * 6 + j) * plane + c, o[j]);
+      }
+    }
+  }
+}
+
+/* G applied to 3 values: out[0..5]. */
+static inline void g6(const V4 g[3], V4 o[6]) {
+  const V4 s = ADD(g[0], g[2]);
+  o[0] = MULS(g[0], 0.25f);
+  o[1] = MULS(ADD(s, g[1]), -1.0f / 6.0f);
+  o[2] = MULS(SUB(s, g[1]), -1.0f / 6.0f);
+  const V4 a = ADD(MULS(g[0], 1.0f / 24.0f), MULS(g[2], 1.0f / 6.0f));
+  const V4 b = MULS(g[1], 1.0f / 12.0f);
+  o[3] = ADD(a, b);
+  o[4] = SUB(a, b);
+  o[5] = g[2];
+}
+
+/* U = G g G^T for w [3,3,K,J], as 36 GEMM panel sets U[((xi*JT + jt)*K + k)*8 + jj]. */
+void wino4_filter(const float *w, float *U, int K, int J) {
+  const int JT = J / NR;
+  const long KJ = (long)K * J;
+  const long step = (long)JT * K * NR;
+  for (int k = 0; k < K; k++) {
+    for (int j = 0; j < J; j += 4) {
+      V4 q[6][3]; /* q[i][b] = (G g)[i][b] */
+      for (int b = 0; b < 3; b++) {
+        V4 g[3], o[6];
+        for (int a = 0; a < 3; a++) g[a] = LD(w + (a * 3 + b) * KJ + (long)k * J + j);
+        g6(g, o);
+        for (int i = 0; i < 6; i++) q[i][b] = o[i];
+      }
+      const int jt = j / NR, jj = j % NR;
+      float *u = U + (long)jt * K * NR + (long)k * NR + jj;
+      for (int i = 0; i < 6; i++) {
+        V4 o[6];
+        g6(q[i], o);
+        for (int c = 0; c < 6; c++) ST(u + (i * 6 + c) * step, o[c]);
+      }
+    }
+  }
+}
+
+/* A^T applied to 6 values: out[0..3]. */
+static inline void at4(const V4 m[6], V4 o[4]) {
+  const V4 s12 = ADD(m[1], m[2]), d12 = SUB(m[1], m[2]);
+  const V4 s34 = ADD(m[3], m[4]), d34 = SUB(m[3], m[4]);
+  o[0] = ADD(ADD(m[0], s12), s34);
+  o[1] = ADD(d12, MULS(d34, 2.0f));
+  o[2] = ADD(s12, MULS(s34, 4.0f));
+  o[3] = ADD(ADD(d12, MULS(d34, 8.0f)), m[5]);
+}
+
+static void wino4_output(const float *M, const float *bias, float *out, int OH, int OW, int TH, int TW, int J, int relu,
+                         int t0, int t1, int ldt) {
+  const long plane = (long)ldt * J;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int t = t0; t < t1; t++) {
+    const int tx = t % TW, r = t / TW, ty = r % TH, n = r / TH;
+    const float *m = M + (long)(t - t0) * J;
+    const int h0 = 4 * ty, w0 = 4 * tx;
+    for (int j = 0; j < J; j += 4) {
+      V4 q[4][6]; /* q[a][c] = (A^T M)[a][c] */
+      for (int c = 0; c < 6; c++) {
+        V4 in[6], o[4];
+        for (int i = 0; i < 6; i++) in[i] = LD(m + (i * 6 + c) * plane + j);
+        at4(in, o);
+        for (int a = 0; a < 4; a++) q[a][c] = o[a];
+      }
+      const V4 b = bias ? LD(bias + j) : zero;
+      for (int a = 0; a < 4; a++) {
+        if (h0 + a >= OH) break;
+        V4 y[4];
+        at4(q[a], y);
+        float *o = out + (((long)n * OH + h0 + a) * OW + w0) * J + j;
+        for (int e = 0; e < 4; e++) {
+          if (w0 + e >= OW) break;
+          V4 v = ADD(y[e], b);
+          if (relu) v = wasm_f32x4_max(v, zero);
+          ST(o + e * J, v);
+        }
+      }
+    }
+  }
+}
+
+void wino4_forward(const float *xp, const float *U, const float *bias, float *out, float *V, float *M, int N, int Hp,
+                   int Wp, int K, int J, int OH, int OW, int TH, int TW, int relu, int B) {
+  const int T = N * TH * TW;
+  for (int t0 = 0; t0 < T; t0 += B) {
+    const int t1 = t0 + B < T ? t0 + B : T;
+    wino4_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
+    for (int xi = 0; xi < 36; xi++)
+      gemm_panels(V + (long)xi * B * K, U + (long)xi * K * J, M + (long)xi * B * J, t1 - t0, K, J);
+    wino4_output(M, bias, out, OH, OW, TH, TW, J, relu, t0, t1, B);
+  }
+}
+
+/* A applied to 4 values (A = (A^T)^T, 6x4): out[0..5]. */
+static inline void a6(const V4 d[4], V4 o[6]) {
+  const V4 s02 = ADD(d[0], d[2]), s13 = ADD(d[1], d[3]);
+  o[0] = d[0];
+  o[1] = ADD(s02, s13);
+  o[2] = SUB(s02, s13);
+  const V4 e = ADD(d[0], MULS(d[2], 4.0f)), f = ADD(MULS(d[1], 2.0f), MULS(d[3], 8.0f));
+  o[3] = ADD(e, f);
+  o[4] = SUB(e, f);
+  o[5] = d[3];
+}
+
+static void wino4_dy(const float *dy, float *Yh, int OH, int OW, int TH, int TW, int J, int t0, int t1, int ldt) {
+  const long plane = (long)ldt * J;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int t = t0; t < t1; t++) {
+    const int tx = t % TW, r = t / TW, ty = r % TH, n = r / TH;
+    const int h0 = 4 * ty, w0 = 4 * tx;
+    float *y = Yh + (long)(t - t0) * J;
+    for (int j = 0; j < J; j += 4) {
+      V4 q[6][4]; /* q[i][b] = (A dY)[i][b] */
+      for (int b = 0; b < 4; b++) {
+        V4 in[4], o[6];
+        for (int a = 0; a < 4; a++)
+          in[a] = (h0 + a < OH && w0 + b < OW) ? LD(dy + (((long)n * OH + h0 + a) * OW + w0 + b) * J + j) : zero;
+        a6(in, o);
+        for (int i = 0; i < 6; i++) q[i][b] = o[i];
+      }
+      for (int i = 0; i < 6; i++) {
+        V4 o[6];
+        a6(q[i], o);
+        for (int c = 0; c < 6; c++) ST(y + (i * 6 + c) * plane + j, o[c]);
+      }
+    }
+  }
+}
+
+void wino4_filter_grad(const float *xp, const float *dy, float *dU, float *V, float *Yh, int N, int Hp, int Wp, int K,
+                       int J, int OH, int OW, int TH, int TW, int B) {
+  const int T = N * TH * TW;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (long i = 0; i < 36L * K * J; i += 4) wasm_v128_store(dU + i, zero);
+  for (int t0 = 0; t0 < T; t0 += B) {
+    const int t1 = t0 + B < T ? t0 + B : T;
+    wino4_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
+    wino4_dy(dy, Yh, OH, OW, TH, TW, J, t0, t1, B);
+    for (int xi = 0; xi < 36; xi++)
+      gemm_tn_acc(V + (long)xi * B * K, Yh + (long)xi * B * J, dU + (long)xi * K * J, t1 - t0, K, J);
+  }
+}
+
+/* G^T applied to 6 values (G^T is 3x6): out[0..2]. */
+static inline void gt3(const V4 u[6], V4 o[3]) {
+  const V4 s12 = ADD(u[1], u[2]), d12 = SUB(u[1], u[2]);
+  const V4 s34 = ADD(u[3], u[4]), d34 = SUB(u[3], u[4]);
+  o[0] = ADD(SUB(MULS(u[0], 0.25f), MULS(s12, 1.0f / 6.0f)), MULS(s34, 1.0f / 24.0f));
+  o[1] = ADD(MULS(d12, -1.0f / 6.0f), MULS(d34, 1.0f / 12.0f));
+  o[2] = ADD(MULS(SUB(s34, s12), 1.0f / 6.0f), u[5]);
+}
+
+/* dw[a, b, k, j] = (G^T dU G)[a][b] with dU[xi][k][j] (36 planes). */
+void wino4_filter_grad_out(const float *dU, float *dw, int K, int J) {
+  const long plane = (long)K * J;
+  for (long e = 0; e < plane; e += 4) {
+    V4 q[3][6]; /* q[a][c] = (G^T dU)[a][c] */
+    for (int c = 0; c < 6; c++) {
+      V4 in[6], o[3];
+      for (int i = 0; i < 6; i++) in[i] = LD(dU + (i * 6 + c) * plane + e);
+      gt3(in, o);
+      for (int a = 0; a < 3; a++) q[a][c] = o[a];
+    }
+    for (int a = 0; a < 3; a++) {
+      V4 o[3];
+      gt3(q[a], o);
+      for (int b = 0; b < 3; b++) ST(dw + (a * 3 + b) * plane + e, o[b]);
+    }
+  }
+}

@@ -78,6 +78,7 @@ afterEach(async () => {
   else env.OPULAB_CONV_KERNELS = savedChoice;
   if (savedBlock === undefined) delete env.OPULAB_WINO_BLOCK_KB;
   else env.OPULAB_WINO_BLOCK_KB = savedBlock;
+  delete env.OPULAB_WINOGRAD_TILE;
   await tf.setBackend('wasm');
 });
 
@@ -103,36 +104,57 @@ describe('build selection', () => {
   });
 });
 
-const builds = ['fma', 'plain', 'xnnpack'].filter((b) => b !== 'fma' || (() => {
+interface KernelSetup {
+  build: string;
+  /** OPULAB_WINOGRAD_TILE (undefined: the automatic choice) */
+  tile?: string;
+}
+
+function fmaAvailable(): boolean {
   env.OPULAB_CONV_KERNELS = 'auto';
   const ok = convSimdBuild() === 'fma';
   if (savedChoice === undefined) delete env.OPULAB_CONV_KERNELS;
   else env.OPULAB_CONV_KERNELS = savedChoice;
   return ok;
-})());
+}
 
-describe.each(builds)('%s kernels match the cpu backend (forward, fused relu, fused linear, dx, dW)', (build) => {
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    env.OPULAB_CONV_KERNELS = build;
-    const cpu = await valuesOn('cpu', () => convOutputs(c));
-    const before = { ...convPathCounts };
-    const wasm = await valuesOn('wasm', () => convOutputs(c));
-    if (c.paths) {
-      const ran = { winograd: convPathCounts.winograd - before.winograd, direct: convPathCounts.direct - before.direct };
-      expect(ran).toEqual(build === 'xnnpack' ? { winograd: 0, direct: 0 } : c.paths);
-    }
-    wasm.forEach((w, i) => {
-      expect(w.shape).toEqual(cpu[i].shape);
-      expect(maxRelErr(cpu[i].data, w.data)).toBeLessThanOrEqual(1e-4);
+const SETUPS: KernelSetup[] = [
+  ...(fmaAvailable() ? [{ build: 'fma' }] : []),
+  { build: 'plain', tile: '2' },
+  { build: 'plain', tile: '4' },
+  { build: 'xnnpack' },
+];
+
+describe.each(SETUPS.map((k) => [`${k.build}${k.tile ? `, Winograd F(${k.tile}x${k.tile},3x3)` : ''}`, k] as const))(
+  '%s kernels match the cpu backend (forward, fused relu, fused linear, dx, dW)',
+  (_label, setup) => {
+    afterEach(() => {
+      delete env.OPULAB_WINOGRAD_TILE;
     });
-  });
-});
+    it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+      env.OPULAB_CONV_KERNELS = setup.build;
+      if (setup.tile) env.OPULAB_WINOGRAD_TILE = setup.tile;
+      const cpu = await valuesOn('cpu', () => convOutputs(c));
+      const before = { ...convPathCounts };
+      const wasm = await valuesOn('wasm', () => convOutputs(c));
+      if (c.paths) {
+        const ran = { winograd: convPathCounts.winograd - before.winograd, direct: convPathCounts.direct - before.direct };
+        expect(ran).toEqual(setup.build === 'xnnpack' ? { winograd: 0, direct: 0 } : c.paths);
+      }
+      wasm.forEach((w, i) => {
+        expect(w.shape).toEqual(cpu[i].shape);
+        expect(maxRelErr(cpu[i].data, w.data)).toBeLessThanOrEqual(1e-4);
+      });
+    });
+  },
+);
 
 describe('Winograd blocking', () => {
-  it('gives the same result with one block and with many partial blocks', async () => {
+  it.each(['2', '4'])('output tile %s gives the same result with one block and with many partial blocks', async (tile) => {
     env.OPULAB_CONV_KERNELS = 'plain';
-    // 2 x 5 x 5 output -> 2 x 3 x 3 = 18 tiles; a 1 KB budget gives blocks of 6 tiles, 9 x 9 -> 50 tiles (8 blocks + 2)
-    for (const c of [CASES[1], { name: '50 tiles', x: [2, 9, 9, 8], f: [3, 3, 8, 8], pad: 'same' } as Case]) {
+    env.OPULAB_WINOGRAD_TILE = tile;
+    // a 1 KB budget gives blocks of 6 tiles; 2 x 9 x 9 outputs are 50 tiles of 2x2 (8 blocks + 2) or 18 of 4x4, 1 x 9 x 9 is 9 of 4x4 (6 + 3)
+    for (const c of [CASES[1], { name: 'partial blocks', x: [2, 9, 9, 8], f: [3, 3, 8, 8], pad: 'same' } as Case, { name: '9 tiles of 4x4', x: [1, 9, 9, 8], f: [3, 3, 8, 8], pad: 'same' } as Case]) {
       env.OPULAB_WINO_BLOCK_KB = '100000';
       const one = await valuesOn('wasm', () => convOutputs(c));
       env.OPULAB_WINO_BLOCK_KB = '1';

@@ -254,26 +254,38 @@ function simdPad(s: WasmKernelScope, conv: ConvSimdExports, x: TensorInfo, p: { 
 }
 
 
-/** Tiles of Winograd F(2x2,3x3) covering OH x OW, and the pads that make the input exactly (2T+2) wide. */
-function winogradTiling(x: TensorInfo, oh: number, ow: number, top: number, left: number) {
-  const th = Math.ceil(oh / 2);
-  const tw = Math.ceil(ow / 2);
+/**
+ * Winograd output tile size: F(4x4,3x3) (36 multiplies per 16 outputs) where the output is at least 8x8, else
+ * F(2x2,3x3) (16 per 4). Measured on CIFAR VGG-16 width 1, batch 32: F(4x4) is 1.3-1.4x faster from 8x8 up, but
+ * on 4x4 maps (one tile per image, 512 channels) streaming its 36 transformed filter planes makes it slower.
+ * `OPULAB_WINOGRAD_TILE=2|4` forces one (tests).
+ */
+function winogradTile(oh: number, ow: number): 2 | 4 {
+  const forced = process.env.OPULAB_WINOGRAD_TILE;
+  if (forced === '2' || forced === '4') return forced === '4' ? 4 : 2;
+  return Math.min(oh, ow) >= 8 ? 4 : 2;
+}
+
+/** Tiles of F(m x m, 3x3) covering OH x OW, and the pads that make the input exactly (m*T + 2) wide. */
+function winogradTiling(x: TensorInfo, oh: number, ow: number, top: number, left: number, m: number) {
+  const th = Math.ceil(oh / m);
+  const tw = Math.ceil(ow / m);
   const [, h, w] = x.shape;
-  return { th, tw, pads: { top, left, bottom: 2 * th + 2 - h - top, right: 2 * tw + 2 - w - left } };
+  return { th, tw, pads: { top, left, bottom: m * th + 2 - h - top, right: m * tw + 2 - w - left } };
 }
 
 /**
- * Tiles per Winograd block: the block's transformed input and output (16 x B x (K + J) floats) should
+ * Tiles per Winograd block: the block's transformed input and output ((m+2)^2 x B x (K + J) floats) should
  * stay in a per-core L2 between the transforms and the GEMMs; measured best near this budget.
  */
-function winogradBlock(tiles: number, k: number, j: number): number {
+function winogradBlock(tiles: number, k: number, j: number, planes: number): number {
   // OPULAB_WINO_BLOCK_KB overrides the budget (tests use a tiny one to exercise many blocks)
   const budget = Number(process.env.OPULAB_WINO_BLOCK_KB ?? 1024) * 1024;
-  const b = Math.floor(budget / (16 * 4 * (k + j)));
+  const b = Math.floor(budget / (planes * 4 * (k + j)));
   return Math.max(6, Math.min(tiles, b - (b % 6)));
 }
 
-/** act(conv3x3(x, filter) + bias), stride 1, by Winograd F(2x2,3x3) (native/conv-simd.c). */
+/** act(conv3x3(x, filter) + bias), stride 1, by Winograd F(2x2,3x3) or F(4x4,3x3) (native/conv-simd.c). */
 function winogradForward(
   backend: BackendWasm,
   conv: ConvSimdExports,
@@ -287,47 +299,51 @@ function winogradForward(
 ): TensorInfo {
   const [n, , , k] = x.shape;
   const { outHeight: oh, outWidth: ow } = info;
-  const { th, tw, pads } = winogradTiling(x, oh, ow, info.padInfo.top, info.padInfo.left);
-  const block = winogradBlock(n * th * tw, k, j);
+  const m = winogradTile(oh, ow);
+  const planes = (m + 2) * (m + 2);
+  const { th, tw, pads } = winogradTiling(x, oh, ow, info.padInfo.top, info.padInfo.left, m);
+  const block = winogradBlock(n * th * tw, k, j, planes);
   convPathCounts.winograd++;
   return withScope(backend, (s) => {
     const xp = simdPad(s, conv, x, pads);
-    const u = s.alloc([16 * k * j]);
-    const v = s.alloc([16 * block * k]);
-    const m = s.alloc([16 * block * j]);
+    const u = s.alloc([planes * k * j]);
+    const v = s.alloc([planes * block * k]);
+    const mm = s.alloc([planes * block * j]);
     const out = s.alloc([n, oh, ow, j]);
     let g = filter;
     if (flipSwap) {
       g = s.alloc([3, 3, k, j]);
       conv.flip_swap_3x3(s.offset(filter), s.offset(g), k, j);
     }
-    conv.wino_filter(s.offset(g), s.offset(u), k, j);
-    conv.wino_forward(
-      s.offset(xp), s.offset(u), bias ? s.offset(bias) : 0, s.offset(out), s.offset(v), s.offset(m),
+    (m === 4 ? conv.wino4_filter : conv.wino_filter)(s.offset(g), s.offset(u), k, j);
+    (m === 4 ? conv.wino4_forward : conv.wino_forward)(
+      s.offset(xp), s.offset(u), bias ? s.offset(bias) : 0, s.offset(out), s.offset(v), s.offset(mm),
       n, xp.shape[1], xp.shape[2], k, j, oh, ow, th, tw, relu ? 1 : 0, block,
     );
     return out;
   });
 }
 
-/** Filter gradient of a stride-1 3x3 conv by Winograd F(2x2,3x3): dW = G^T [sum_tiles V . (A dY A^T)] G. */
+/** Filter gradient of a stride-1 3x3 conv by Winograd: dW = G^T [sum_tiles V . (A dY A^T)] G. */
 function winogradFilterGrad(backend: BackendWasm, conv: ConvSimdExports, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const [n, , , k] = x.shape;
   const [, oh, ow, j] = dy.shape;
-  const { th, tw, pads } = winogradTiling(x, oh, ow, info.padInfo.top, info.padInfo.left);
-  const block = winogradBlock(n * th * tw, k, j);
+  const m = winogradTile(oh, ow);
+  const planes = (m + 2) * (m + 2);
+  const { th, tw, pads } = winogradTiling(x, oh, ow, info.padInfo.top, info.padInfo.left, m);
+  const block = winogradBlock(n * th * tw, k, j, planes);
   convPathCounts.winograd++;
   return withScope(backend, (s) => {
     const xp = simdPad(s, conv, x, pads);
-    const v = s.alloc([16 * block * k]);
-    const yh = s.alloc([16 * block * j]);
-    const du = s.alloc([16 * k * j]);
+    const v = s.alloc([planes * block * k]);
+    const yh = s.alloc([planes * block * j]);
+    const du = s.alloc([planes * k * j]);
     const dw = s.alloc([3, 3, k, j]);
-    conv.wino_filter_grad(
+    (m === 4 ? conv.wino4_filter_grad : conv.wino_filter_grad)(
       s.offset(xp), s.offset(dy), s.offset(du), s.offset(v), s.offset(yh),
       n, xp.shape[1], xp.shape[2], k, j, oh, ow, th, tw, block,
     );
-    conv.wino_filter_grad_out(s.offset(du), s.offset(dw), k, j);
+    (m === 4 ? conv.wino4_filter_grad_out : conv.wino_filter_grad_out)(s.offset(du), s.offset(dw), k, j);
     return dw;
   });
 }

@@ -37,6 +37,16 @@ export interface ConvSimdExports {
     n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, block: number,
   ): void;
   wino_filter_grad_out(du: number, dw: number, k: number, j: number): void;
+  wino4_filter(w: number, u: number, k: number, j: number): void;
+  wino4_forward(
+    xp: number, u: number, bias: number, out: number, v: number, m: number,
+    n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, relu: number, block: number,
+  ): void;
+  wino4_filter_grad(
+    xp: number, dy: number, du: number, v: number, yh: number,
+    n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, block: number,
+  ): void;
+  wino4_filter_grad_out(du: number, dw: number, k: number, j: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (the project compiles without the DOM typings). */
