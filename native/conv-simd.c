@@ -754,3 +754,89 @@ void wino4_filter_grad_out(const float *dU, float *dw, int K, int J) {
     }
   }
 }
+
+/* ------------------------------------------------------------------------------------------------------
+ * Training-mode BatchNorm + ReLU over z [rows, C] (C a multiple of 4), the SIMD twin of
+ * src/backend/kernels/batchnorm-relu.ts (which has the formulas). Column sums are taken over blocks of
+ * BN_BLOCK rows in float32 registers and folded into float64 totals, so long sums keep float64 accuracy.
+ * scratch: 4*C floats (float64 s1, s2) + 3*C floats (per-channel coefficients).
+ * ------------------------------------------------------------------------------------------------------ */
+#define BN_BLOCK 32
+
+/* s1[k] = sum_r a[r,k] * m, s2[k] = sum_r (a[r,k] * m) * (b[r,k] - c[k]) with m = [y > 0] when mask != 0. */
+static void bn_column_sums(const float *a, const float *bsrc, const float *cvec, const float *ymask, double *s1,
+                           double *s2, int rows, int C, int square) {
+  for (int k = 0; k < C; k++) { s1[k] = 0.0; s2[k] = 0.0; }
+  const V4 zero = wasm_f32x4_splat(0.0f);
+  for (int r0 = 0; r0 < rows; r0 += BN_BLOCK) {
+    const int r1 = r0 + BN_BLOCK < rows ? r0 + BN_BLOCK : rows;
+    for (int k = 0; k < C; k += 4) {
+      V4 p1 = zero, p2 = zero;
+      const V4 cv = cvec ? LD(cvec + k) : zero;
+      for (int r = r0; r < r1; r++) {
+        const long o = (long)r * C + k;
+        V4 v = LD(a + o);
+        if (ymask) v = wasm_v128_and(v, wasm_f32x4_gt(LD(ymask + o), zero));
+        p1 = ADD(p1, v);
+        p2 = MADD(v, square ? v : SUB(LD(bsrc + o), cv), p2);
+      }
+      const v128_t lo1 = wasm_f64x2_promote_low_f32x4(p1), hi1 = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(p1, p1, 2, 3, 0, 1));
+      const v128_t lo2 = wasm_f64x2_promote_low_f32x4(p2), hi2 = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(p2, p2, 2, 3, 0, 1));
+      wasm_v128_store(s1 + k, wasm_f64x2_add(wasm_v128_load(s1 + k), lo1));
+      wasm_v128_store(s1 + k + 2, wasm_f64x2_add(wasm_v128_load(s1 + k + 2), hi1));
+      wasm_v128_store(s2 + k, wasm_f64x2_add(wasm_v128_load(s2 + k), lo2));
+      wasm_v128_store(s2 + k + 2, wasm_f64x2_add(wasm_v128_load(s2 + k + 2), hi2));
+    }
+  }
+}
+
+void bn_relu_forward(const float *z, const float *bias, const float *gamma, const float *beta, float eps, float *y,
+                     float *mean, float *var, int rows, int C, float *scratch) {
+  double *s1 = (double *)scratch, *s2 = s1 + C;
+  float *scale = scratch + 4 * C, *shift = scale + C;
+  bn_column_sums(z, 0, 0, 0, s1, s2, rows, C, 1);
+  for (int k = 0; k < C; k++) {
+    const double mz = s1[k] / rows;
+    double vz = s2[k] / rows - mz * mz;
+    if (vz < 0) vz = 0;
+    mean[k] = (float)(mz + bias[k]);
+    var[k] = (float)vz;
+    const float sc = gamma[k] / (float)__builtin_sqrt(vz + eps);
+    scale[k] = sc;
+    shift[k] = beta[k] - (float)mz * sc;
+  }
+  const V4 zero = wasm_f32x4_splat(0.0f);
+  for (int r = 0; r < rows; r++) {
+    const long o = (long)r * C;
+    for (int k = 0; k < C; k += 4) ST(y + o + k, wasm_f32x4_max(MADD(LD(z + o + k), LD(scale + k), LD(shift + k)), zero));
+  }
+}
+
+void bn_relu_backward(const float *dy, const float *z, const float *y, const float *bias, const float *gamma,
+                      const float *mean, const float *var, float eps, float *dz, float *dbias, float *dgamma,
+                      float *dbeta, int rows, int C, float *scratch) {
+  double *sg = (double *)scratch, *sgx = sg + C;
+  float *meanz = scratch + 4 * C, *ca = meanz + C, *cb = ca + C;
+  for (int k = 0; k < C; k++) meanz[k] = mean[k] - bias[k];
+  bn_column_sums(dy, z, meanz, y, sg, sgx, rows, C, 0);
+  for (int k = 0; k < C; k++) {
+    const double rstd = 1.0 / __builtin_sqrt((double)var[k] + eps);
+    const double gr = gamma[k] * rstd;
+    const double bk = -gr * sgx[k] * rstd * rstd / rows;
+    ca[k] = (float)gr;
+    cb[k] = (float)bk;
+    /* the constant term d = -gr*sg/rows - bk*meanz goes into meanz's slot after its last use below */
+    dgamma[k] = (float)(sgx[k] * rstd);
+    dbeta[k] = (float)sg[k];
+    dbias[k] = 0.0f; /* sum(dz) is exactly 0: BatchNorm removes any per-channel shift */
+    meanz[k] = (float)(-gr * sg[k] / rows - bk * meanz[k]);
+  }
+  const V4 zero = wasm_f32x4_splat(0.0f);
+  for (int r = 0; r < rows; r++) {
+    const long o = (long)r * C;
+    for (int k = 0; k < C; k += 4) {
+      const V4 g = wasm_v128_and(LD(dy + o + k), wasm_f32x4_gt(LD(y + o + k), zero));
+      ST(dz + o + k, MADD(LD(ca + k), g, MADD(LD(cb + k), LD(z + o + k), LD(meanz + k))));
+    }
+  }
+}

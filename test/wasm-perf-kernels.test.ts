@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../src/backend/index';
-import { BN_RELU_TRAIN, batchNormReluTrain, bnReluBackward, bnReluForward } from '../src/backend/kernels/batchnorm-relu';
+import { BN_RELU_TRAIN, batchNormReluTrain, bnReluBackward, bnReluForward, bnReluSimdCalls } from '../src/backend/kernels/batchnorm-relu';
 import { ConvBnRelu, BN_EPSILON } from '../src/models/layers';
 import { ParamStore } from '../src/models/params';
 import { makeRng } from '../src/util/rng';
@@ -161,13 +161,20 @@ describe('fused training BatchNorm+ReLU kernel', () => {
     expect([dg[0], dbeta[0], db[0]]).toEqual([1, 1, 0]);
   });
 
-  test('forward and gradients match op-by-op autodiff, on cpu and wasm', async () => {
-    const shape: [number, number, number, number] = [3, 5, 4, 6];
+  // 6 channels: the JavaScript loops on wasm; 8 and 12 channels (105 and 162 rows, several 32-row blocks): the SIMD
+  // loops (3 calls: the forward, the forward under tf.grads, the backward)
+  test.each([
+    [[3, 5, 4, 6], 0],
+    [[3, 7, 5, 8], 3],
+    [[2, 9, 9, 12], 3],
+  ] as const)('forward and gradients match op-by-op autodiff, on cpu and wasm (shape %j)', async (dims, simdCalls) => {
+    const shape = [...dims] as [number, number, number, number];
+    const ch = shape[3];
     const run = (fused: boolean) => () => {
       const z = tf.randomNormal(shape, 0.3, 2, 'float32', 61) as tf.Tensor4D;
-      const bias = tf.randomNormal([6], 0, 1, 'float32', 62) as tf.Tensor1D;
-      const gamma = tf.randomNormal([6], 1, 0.3, 'float32', 63) as tf.Tensor1D;
-      const beta = tf.randomNormal([6], 0, 0.5, 'float32', 64) as tf.Tensor1D;
+      const bias = tf.randomNormal([ch], 0, 1, 'float32', 62) as tf.Tensor1D;
+      const gamma = tf.randomNormal([ch], 1, 0.3, 'float32', 63) as tf.Tensor1D;
+      const beta = tf.randomNormal([ch], 0, 0.5, 'float32', 64) as tf.Tensor1D;
       const dy = tf.randomNormal(shape, 0, 1, 'float32', 65);
       const f = (a: tf.Tensor4D, b: tf.Tensor1D, g: tf.Tensor1D, c: tf.Tensor1D) => {
         const r = fused ? batchNormReluTrain(a, b, g, c, BN_EPSILON) : reference(a, b, g, c);
@@ -181,13 +188,15 @@ describe('fused training BatchNorm+ReLU kernel', () => {
       return [y, mean, variance, ...grads];
     };
     const ref = await onBackends(['cpu'], run(false));
+    const before = bnReluSimdCalls.count;
     const fused = await onBackends(['cpu', 'wasm'], run(true));
+    expect(bnReluSimdCalls.count - before).toBe(simdCalls);
     for (const b of ['cpu', 'wasm']) {
       const names = ['y', 'mean', 'variance', 'dz', 'dbias', 'dgamma', 'dbeta'];
       names.forEach((name, i) => {
         if (name === 'dbias') {
           // exactly zero in the fused kernel; autodiff returns rounding noise around zero
-          expect(Array.from(fused[b][i])).toEqual(new Array(6).fill(0));
+          expect(Array.from(fused[b][i])).toEqual(new Array(ch).fill(0));
           expect(Math.max(...Array.from(ref.cpu[i]).map(Math.abs))).toBeLessThan(1e-4);
         } else {
           expect({ name, backend: b, err: maxRelErr(ref.cpu[i], fused[b][i]) < 1e-4 }).toEqual({ name, backend: b, err: true });

@@ -13,12 +13,17 @@
  * The statistics outputs mu, var are for running-stat updates and are not differentiated (their incoming
  * gradient is ignored, like a stop-gradient). Sums accumulate in Float64; var = E[x^2] - E[x]^2 in Float64.
  *
+ * On wasm, with channels a multiple of 4, both passes run as SIMD loops in opulab's wasm module
+ * (bn_relu_forward / bn_relu_backward in native/conv-simd.c: same formulas, column sums in float32 over blocks of
+ * 32 rows folded into float64); the JavaScript loops below serve the cpu backend and other channel counts.
+ *
  * `batchNormReluTrain` runs the kernel when the active backend has it and returns null otherwise (the
  * caller keeps its op-by-op path, e.g. on tfjs-node).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { convSimdFor } from './conv-simd';
 
 export const BN_RELU_TRAIN = 'OpulabBatchNormReluTrain';
 export const BN_RELU_TRAIN_GRAD = 'OpulabBatchNormReluTrainGrad';
@@ -53,6 +58,14 @@ function storage(kind: BackendKind, backend: unknown): Storage {
     alloc: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(shape.reduce((a, d) => a * d, 1))),
     values: (t) => b.data.get(t.dataId).values,
   };
+}
+
+/** Calls that ran on the SIMD loops (forward + backward), for tests. */
+export const bnReluSimdCalls = { count: 0 };
+
+/** Byte offset of a wasm tensor in the backend's heap. */
+function offsetOf(backend: BackendWasm, t: TensorInfo): number {
+  return (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
 }
 
 function checkFloat(t: TensorInfo, name: string, channels?: number): void {
@@ -167,6 +180,16 @@ function forwardKernel(kind: BackendKind): KernelFunc {
     const y = s.alloc(x.shape);
     const mean = s.alloc([channels]);
     const variance = s.alloc([channels]);
+    const simd = kind === 'wasm' && channels % 4 === 0 ? convSimdFor(args.backend as BackendWasm) : null;
+    if (simd) {
+      const b = args.backend as BackendWasm;
+      const scratch = b.makeOutput([7 * channels], 'float32');
+      const at = (t: TensorInfo) => offsetOf(b, t);
+      bnReluSimdCalls.count++;
+      simd.bn_relu_forward(at(x), at(bias), at(gamma), at(beta), eps, at(y), at(mean), at(variance), x.shape.reduce((a, d) => a * d, 1) / channels, channels, at(scratch));
+      b.disposeData(scratch.dataId);
+      return [y, mean, variance];
+    }
     bnReluForward(s.values(x), s.values(bias), s.values(gamma), s.values(beta), eps, s.values(y), s.values(mean), s.values(variance));
     return [y, mean, variance];
   }) as unknown as KernelFunc;
@@ -182,6 +205,19 @@ function gradKernel(kind: BackendKind): KernelFunc {
     const dbias = s.alloc([channels]);
     const dgamma = s.alloc([channels]);
     const dbeta = s.alloc([channels]);
+    const simd = kind === 'wasm' && channels % 4 === 0 ? convSimdFor(args.backend as BackendWasm) : null;
+    if (simd) {
+      const b = args.backend as BackendWasm;
+      const scratch = b.makeOutput([7 * channels], 'float32');
+      const at = (t: TensorInfo) => offsetOf(b, t);
+      bnReluSimdCalls.count++;
+      simd.bn_relu_backward(
+        at(dy), at(x), at(y), at(bias), at(gamma), at(mean), at(variance), eps,
+        at(dx), at(dbias), at(dgamma), at(dbeta), x.shape.reduce((a, d) => a * d, 1) / channels, channels, at(scratch),
+      );
+      b.disposeData(scratch.dataId);
+      return [dx, dbias, dgamma, dbeta];
+    }
     bnReluBackward(
       s.values(dy),
       s.values(x),

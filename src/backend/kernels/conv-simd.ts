@@ -47,6 +47,14 @@ export interface ConvSimdExports {
     n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, block: number,
   ): void;
   wino4_filter_grad_out(du: number, dw: number, k: number, j: number): void;
+  bn_relu_forward(
+    z: number, bias: number, gamma: number, beta: number, eps: number, y: number, mean: number, variance: number,
+    rows: number, c: number, scratch: number,
+  ): void;
+  bn_relu_backward(
+    dy: number, z: number, y: number, bias: number, gamma: number, mean: number, variance: number, eps: number,
+    dz: number, dbias: number, dgamma: number, dbeta: number, rows: number, c: number, scratch: number,
+  ): void;
 }
 
 /** The slice of the WebAssembly JS API used here (the project compiles without the DOM typings). */
