@@ -12,8 +12,12 @@ import { WorkerPool } from './pool';
 import { shardSizes } from './shard-step';
 import type { BenchTask, BenchTaskResult, BenchWorkerInit } from './bench-worker';
 
+const now = (): number => Number(process.hrtime.bigint()) / 1e9;
+
 export class ParallelBench {
   private version = 0;
+  /** Seconds per phase summed over train steps: broadcast weights, wait for the workers, average, optimizer step. */
+  readonly timing = { steps: 0, broadcast: 0, workers: 0, average: 0, apply: 0 };
   private readonly optimizer = tf.train.momentum(0.01, 0.9);
 
   private constructor(
@@ -45,19 +49,30 @@ export class ParallelBench {
   /** One data-parallel call of the workload over the whole batch (resolves when every share is done). */
   async run(workload: Workload): Promise<void> {
     const all = this.parent.store.list();
+    const t0 = now();
     if (workload === 'train') {
       packTensors(all.map((p) => p.variable), flatLayout(all), this.state);
       this.version += 1;
     }
+    const t1 = now();
     const tasks: BenchTask[] = this.sizes.map(() => ({ workload, version: this.version }));
     const results = await this.pool.run<BenchTaskResult>(tasks);
     if (workload !== 'train') return;
+    const t2 = now();
     const trainable = all.filter((p) => p.trainable);
     const total = results.reduce((a, r) => a + r.count, 0);
     const mean = weightedSum(results.map((r) => r.grads!), results.map((r) => r.count / total));
     const grads = unpackTensors(flatLayout(trainable), mean);
+    const t3 = now();
     this.optimizer.applyGradients(trainable.map((p, i) => ({ name: p.variable.name, tensor: grads[i] })));
     tf.dispose(grads);
+    const t4 = now();
+    const tm = this.timing;
+    tm.steps += 1;
+    tm.broadcast += t1 - t0;
+    tm.workers += t2 - t1;
+    tm.average += t3 - t2;
+    tm.apply += t4 - t3;
   }
 
   async close(): Promise<void> {

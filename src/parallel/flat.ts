@@ -36,10 +36,19 @@ export function assertSameLayout(a: FlatLayout, b: FlatLayout, what: string): vo
   if (sig(a) !== sig(b)) throw new Error(`${what}: parameter layouts differ (replica built from a different model config?)`);
 }
 
+/** The values of a float32 tensor: a view of the wasm heap when it lives there (no copy), else dataSync(). */
+function valuesOf(t: tf.Tensor): Float32Array {
+  if (t.dtype === 'float32' && tf.getBackend() === 'wasm') {
+    const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array };
+    if (typeof backend.typedArrayFromHeap === 'function') return backend.typedArrayFromHeap(t);
+  }
+  return t.dataSync() as Float32Array;
+}
+
 /** Copy tensors (in layout order) into `out` (default: a new array). Reads back from the backend. */
 export function packTensors(tensors: readonly tf.Tensor[], layout: FlatLayout, out = new Float32Array(layout.size)): Float32Array {
   if (tensors.length !== layout.entries.length) throw new Error(`packTensors: ${tensors.length} tensors for ${layout.entries.length} entries`);
-  tensors.forEach((t, i) => out.set(t.dataSync() as Float32Array, layout.entries[i].offset));
+  tensors.forEach((t, i) => out.set(valuesOf(t), layout.entries[i].offset));
   return out;
 }
 
@@ -49,9 +58,12 @@ export function packTensors(tensors: readonly tf.Tensor[], layout: FlatLayout, o
  */
 export function assignFlat(params: readonly NamedParam[], layout: FlatLayout, flat: Float32Array, only?: (p: NamedParam) => boolean): void {
   if (flat.length !== layout.size) throw new Error(`assignFlat: ${flat.length} values for a layout of ${layout.size}`);
+  // wasm copies a tensor's values into its heap, so a view is enough there; other backends get a copy
+  const copy = tf.getBackend() !== 'wasm';
   layout.entries.forEach((e, i) => {
     if (only && !only(params[i])) return;
-    tf.tidy(() => params[i].variable.assign(tf.tensor(flat.slice(e.offset, e.offset + e.size), e.shape, 'float32')));
+    const values = copy ? flat.slice(e.offset, e.offset + e.size) : flat.subarray(e.offset, e.offset + e.size);
+    tf.tidy(() => params[i].variable.assign(tf.tensor(values, e.shape, 'float32')));
   });
 }
 
@@ -68,6 +80,13 @@ export function weightedSum(parts: readonly Float32Array[], weights: readonly nu
   if (parts.length === 0 || parts.length !== weights.length) throw new Error(`weightedSum: ${parts.length} parts, ${weights.length} weights`);
   const n = parts[0].length;
   const out = new Float32Array(n);
+  if (parts.length === 2) {
+    // the common case (two workers), without the inner loop; the same float64 sum in the same order
+    const [a, b] = parts;
+    const [wa, wb] = weights;
+    for (let i = 0; i < n; i++) out[i] = 0 + wa * a[i] + wb * b[i];
+    return out;
+  }
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let k = 0; k < parts.length; k++) s += weights[k] * parts[k][i];
