@@ -151,4 +151,20 @@ describe('opulab CLI', () => {
     }
     expect(fs.readFileSync(results, 'utf8')).toBe(before);
   });
+
+  it('a bad OPULAB_CONV_KERNELS is one line and exit code 2', async () => {
+    const saved = process.env.OPULAB_CONV_KERNELS;
+    process.env.OPULAB_CONV_KERNELS = 'turbo';
+    try {
+      const r = await run(['train', ...tinyModel, '--out', path.join(tmp, 'never'), ...common]);
+      expect(r.code).toBe(2);
+      expect(r.err.trim().split('\n').filter((l) => !l.startsWith('opulab: backend'))).toEqual([
+        "opulab: OPULAB_CONV_KERNELS='turbo': expected auto, fma, plain or xnnpack",
+      ]);
+      expect(fs.existsSync(path.join(tmp, 'never'))).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env.OPULAB_CONV_KERNELS;
+      else process.env.OPULAB_CONV_KERNELS = saved;
+    }
+  });
 });

@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import './tfjs-gradients';
 import { UserError } from '../util/errors';
 import { registerWasmTrainingKernels } from './wasm-kernels';
+import { convSimdBuild } from './kernels/conv-simd';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -73,7 +74,9 @@ async function useWasm(): Promise<BackendInfo> {
   registerWasmTrainingKernels();
   const ok = await tf.setBackend('wasm');
   if (!ok) throw new UserError("backend 'wasm' failed to initialise");
-  return { name: 'wasm', detail: 'XNNPACK, opulab training kernels, 1 thread per worker' };
+  const build = convSimdBuild();
+  const convs = build === 'fma' ? 'Winograd/GEMM convolutions with relaxed-SIMD FMA' : build === 'plain' ? 'Winograd/GEMM convolutions, plain SIMD' : 'XNNPACK convolutions';
+  return { name: 'wasm', detail: `${convs}, opulab training kernels, 1 thread per worker` };
 }
 
 export { tf };

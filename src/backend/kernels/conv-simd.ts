@@ -14,6 +14,7 @@
 import * as v8 from 'v8';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { CONV_SIMD_FMA_WASM, CONV_SIMD_PLAIN_WASM } from './conv-simd-wasm';
+import { UserError } from '../../util/errors';
 
 export interface ConvSimdExports {
   pad_nhwc(x: number, xp: number, n: number, h: number, w: number, c: number, pt: number, pb: number, pl: number, pr: number): void;
@@ -78,7 +79,7 @@ export const CONV_SIMD_PANEL = 8;
 function requestedChoice(): ConvKernelChoice {
   const v = (process.env.OPULAB_CONV_KERNELS ?? 'auto').toLowerCase();
   if (v === 'auto' || v === 'fma' || v === 'plain' || v === 'xnnpack') return v;
-  throw new Error(`OPULAB_CONV_KERNELS='${v}': expected auto, fma, plain or xnnpack`);
+  throw new UserError(`OPULAB_CONV_KERNELS='${v}': expected auto, fma, plain or xnnpack`);
 }
 
 let fmaModule: object | null | undefined;
@@ -109,7 +110,7 @@ export function convSimdBuild(): ConvSimdBuild | null {
   if (choice === 'xnnpack') return null;
   if (choice === 'plain') return 'plain';
   if (compileFma()) return 'fma';
-  if (choice === 'fma') throw new Error('OPULAB_CONV_KERNELS=fma: this JavaScript engine does not support relaxed SIMD');
+  if (choice === 'fma') throw new UserError('OPULAB_CONV_KERNELS=fma: this JavaScript engine does not support relaxed SIMD (use auto, plain or xnnpack)');
   return null;
 }
 
