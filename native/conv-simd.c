@@ -7,8 +7,10 @@
  * vfmadd231ps on x86-64 with FMA3, twice the multiply-add throughput of separate mul + add, which is all that
  * stock wasm SIMD and therefore tfjs's XNNPACK build can use), and a plain SIMD128 fallback.
  *
- * All three convolutions are one register-blocked GEMM shape (6 rows x 8 columns of accumulators, the
- * shape XNNPACK uses for wasm SIMD): an "implicit GEMM" that reads the zero-padded NHWC input in place,
+ * Every GEMM here uses one register tile (the TILE_* macros: 6 rows x 8 columns of accumulators, the shape
+ * XNNPACK uses for wasm SIMD). 3x3 convolutions go through Winograd (the sections further down: transforms,
+ * then GEMMs over the transformed planes); other stride-1 kernels use an "implicit GEMM" that reads the
+ * zero-padded NHWC input in place,
  * without an im2col buffer, because for a stride-1 conv on a padded input the tap (kh, kw) of output pixel
  * (n, oh, ow) sits at a constant offset (kh*Wp + kw)*C from that pixel's base.
  *
@@ -16,6 +18,8 @@
  *   (the input gradient is the forward conv of the padded dy with the filter flipped in space and its
  *   channels swapped; see wasm-kernels.ts);
  * - filter gradient: dW[t, k, j] = sum_m xp[base(m) + toff(t) + k] * dy[m, j].
+ *
+ * The file ends with the training-mode BatchNorm+ReLU loops, which share the module.
  *
  * The functions must not use the C shadow stack (the imported memory's low addresses belong to tfjs), so
  * everything is scalar or v128 locals; scripts/build-wasm.sh checks the module never touches
@@ -31,6 +35,60 @@
 
 #define NR 8 /* output channels per panel (two v128) */
 #define MR 6 /* rows per register tile */
+
+/*
+ * The one register tile every GEMM below uses: accumulators c<row><half> for MR = 6 rows of NR = 8 columns
+ * (two v128 each). Macros rather than functions keep all twelve in wasm locals (a function would pass them
+ * through memory, and the kernels must not use the C stack).
+ */
+#define TILE_INIT(v0, v1)                                                            \
+  v128_t c00 = (v0), c01 = (v1), c10 = (v0), c11 = (v1), c20 = (v0), c21 = (v1);    \
+  v128_t c30 = (v0), c31 = (v1), c40 = (v0), c41 = (v1), c50 = (v0), c51 = (v1)
+
+/* c<i> += splat(*p<i>) * (y0, y1) for the six rows. */
+#define TILE_STEP(p0, p1, p2, p3, p4, p5, y0, y1)                                     \
+  do {                                                                               \
+    v128_t x_;                                                                       \
+    x_ = wasm_v128_load32_splat(p0); c00 = MADD(x_, y0, c00); c01 = MADD(x_, y1, c01); \
+    x_ = wasm_v128_load32_splat(p1); c10 = MADD(x_, y0, c10); c11 = MADD(x_, y1, c11); \
+    x_ = wasm_v128_load32_splat(p2); c20 = MADD(x_, y0, c20); c21 = MADD(x_, y1, c21); \
+    x_ = wasm_v128_load32_splat(p3); c30 = MADD(x_, y0, c30); c31 = MADD(x_, y1, c31); \
+    x_ = wasm_v128_load32_splat(p4); c40 = MADD(x_, y0, c40); c41 = MADD(x_, y1, c41); \
+    x_ = wasm_v128_load32_splat(p5); c50 = MADD(x_, y0, c50); c51 = MADD(x_, y1, c51); \
+  } while (0)
+
+/* Load the first `rows` rows of the tile from g (row stride ld); the others keep their value. */
+#define TILE_LOAD(g, ld, rows)                                                                   \
+  do {                                                                                           \
+    c00 = wasm_v128_load(g); c01 = wasm_v128_load((g) + 4);                                      \
+    if ((rows) > 1) { c10 = wasm_v128_load((g) + (ld)); c11 = wasm_v128_load((g) + (ld) + 4); }    \
+    if ((rows) > 2) { c20 = wasm_v128_load((g) + 2 * (ld)); c21 = wasm_v128_load((g) + 2 * (ld) + 4); } \
+    if ((rows) > 3) { c30 = wasm_v128_load((g) + 3 * (ld)); c31 = wasm_v128_load((g) + 3 * (ld) + 4); } \
+    if ((rows) > 4) { c40 = wasm_v128_load((g) + 4 * (ld)); c41 = wasm_v128_load((g) + 4 * (ld) + 4); } \
+    if ((rows) > 5) { c50 = wasm_v128_load((g) + 5 * (ld)); c51 = wasm_v128_load((g) + 5 * (ld) + 4); } \
+  } while (0)
+
+/* Store the first `rows` rows of the tile to g (row stride ld). */
+#define TILE_STORE(g, ld, rows)                                                                  \
+  do {                                                                                           \
+    wasm_v128_store(g, c00); wasm_v128_store((g) + 4, c01);                                      \
+    if ((rows) > 1) { wasm_v128_store((g) + (ld), c10); wasm_v128_store((g) + (ld) + 4, c11); }    \
+    if ((rows) > 2) { wasm_v128_store((g) + 2 * (ld), c20); wasm_v128_store((g) + 2 * (ld) + 4, c21); } \
+    if ((rows) > 3) { wasm_v128_store((g) + 3 * (ld), c30); wasm_v128_store((g) + 3 * (ld) + 4, c31); } \
+    if ((rows) > 4) { wasm_v128_store((g) + 4 * (ld), c40); wasm_v128_store((g) + 4 * (ld) + 4, c41); } \
+    if ((rows) > 5) { wasm_v128_store((g) + 5 * (ld), c50); wasm_v128_store((g) + 5 * (ld) + 4, c51); } \
+  } while (0)
+
+/* c = max(c, 0) over the tile. */
+#define TILE_RELU(zero)                                                                          \
+  do {                                                                                           \
+    c00 = wasm_f32x4_max(c00, zero); c01 = wasm_f32x4_max(c01, zero);                            \
+    c10 = wasm_f32x4_max(c10, zero); c11 = wasm_f32x4_max(c11, zero);                            \
+    c20 = wasm_f32x4_max(c20, zero); c21 = wasm_f32x4_max(c21, zero);                            \
+    c30 = wasm_f32x4_max(c30, zero); c31 = wasm_f32x4_max(c31, zero);                            \
+    c40 = wasm_f32x4_max(c40, zero); c41 = wasm_f32x4_max(c41, zero);                            \
+    c50 = wasm_f32x4_max(c50, zero); c51 = wasm_f32x4_max(c51, zero);                            \
+  } while (0)
 
 /* Zero-pad x [N,H,W,C] into xp [N, H+pt+pb, W+pl+pr, C]. */
 void pad_nhwc(const float *x, float *xp, int N, int H, int W, int C, int pt, int pb, int pl, int pr) {
@@ -121,8 +179,7 @@ void conv_s1_forward(const float *xp, const float *wp, const float *bias, float 
           b0 = wasm_v128_load(bias + jt * NR);
           b1 = wasm_v128_load(bias + jt * NR + 4);
         }
-        v128_t c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1;
-        v128_t c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+        TILE_INIT(b0, b1);
         const float *w = wp + jt * panel;
         for (int kh = 0; kh < KH; kh++) {
           for (int kw = 0; kw < KW; kw++) {
@@ -133,31 +190,13 @@ void conv_s1_forward(const float *xp, const float *wp, const float *bias, float 
               const v128_t w0 = wasm_v128_load(w);
               const v128_t w1 = wasm_v128_load(w + 4);
               w += NR;
-              v128_t x;
-              x = wasm_v128_load32_splat(p0 + k); c00 = MADD(x, w0, c00); c01 = MADD(x, w1, c01);
-              x = wasm_v128_load32_splat(p1 + k); c10 = MADD(x, w0, c10); c11 = MADD(x, w1, c11);
-              x = wasm_v128_load32_splat(p2 + k); c20 = MADD(x, w0, c20); c21 = MADD(x, w1, c21);
-              x = wasm_v128_load32_splat(p3 + k); c30 = MADD(x, w0, c30); c31 = MADD(x, w1, c31);
-              x = wasm_v128_load32_splat(p4 + k); c40 = MADD(x, w0, c40); c41 = MADD(x, w1, c41);
-              x = wasm_v128_load32_splat(p5 + k); c50 = MADD(x, w0, c50); c51 = MADD(x, w1, c51);
+              TILE_STEP(p0 + k, p1 + k, p2 + k, p3 + k, p4 + k, p5 + k, w0, w1);
             }
           }
         }
-        if (relu) {
-          c00 = wasm_f32x4_max(c00, zero); c01 = wasm_f32x4_max(c01, zero);
-          c10 = wasm_f32x4_max(c10, zero); c11 = wasm_f32x4_max(c11, zero);
-          c20 = wasm_f32x4_max(c20, zero); c21 = wasm_f32x4_max(c21, zero);
-          c30 = wasm_f32x4_max(c30, zero); c31 = wasm_f32x4_max(c31, zero);
-          c40 = wasm_f32x4_max(c40, zero); c41 = wasm_f32x4_max(c41, zero);
-          c50 = wasm_f32x4_max(c50, zero); c51 = wasm_f32x4_max(c51, zero);
-        }
+        if (relu) TILE_RELU(zero);
         float *o = out + (long)m0 * J + jt * NR;
-        wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01);
-        if (rows > 1) { o += J; wasm_v128_store(o, c10); wasm_v128_store(o + 4, c11); }
-        if (rows > 2) { o += J; wasm_v128_store(o, c20); wasm_v128_store(o + 4, c21); }
-        if (rows > 3) { o += J; wasm_v128_store(o, c30); wasm_v128_store(o + 4, c31); }
-        if (rows > 4) { o += J; wasm_v128_store(o, c40); wasm_v128_store(o + 4, c41); }
-        if (rows > 5) { o += J; wasm_v128_store(o, c50); wasm_v128_store(o + 4, c51); }
+        TILE_STORE(o, J, rows);
       }
     }
   }
@@ -191,14 +230,8 @@ void conv_s1_filter_grad(const float *xp, const float *dy, float *dw, int N, int
           const long off = ((long)kh * Wp + kw) * K + k0;
           for (int jt = 0; jt < JT; jt++) {
             float *g = dw + ((long)t * K + k0) * J + jt * NR;
-            v128_t c00 = wasm_v128_load(g), c01 = wasm_v128_load(g + 4);
-            v128_t c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
-            v128_t c40 = zero, c41 = zero, c50 = zero, c51 = zero;
-            if (kr > 1) { c10 = wasm_v128_load(g + J); c11 = wasm_v128_load(g + J + 4); }
-            if (kr > 2) { c20 = wasm_v128_load(g + 2 * J); c21 = wasm_v128_load(g + 2 * J + 4); }
-            if (kr > 3) { c30 = wasm_v128_load(g + 3 * J); c31 = wasm_v128_load(g + 3 * J + 4); }
-            if (kr > 4) { c40 = wasm_v128_load(g + 4 * J); c41 = wasm_v128_load(g + 4 * J + 4); }
-            if (kr > 5) { c50 = wasm_v128_load(g + 5 * J); c51 = wasm_v128_load(g + 5 * J + 4); }
+            TILE_INIT(zero, zero);
+            TILE_LOAD(g, J, kr);
             for (int r = r0; r < r1; r++) {
               const int oh = r % OH, n = r / OH;
               const float *a = xp + ((long)(n * Hp + oh) * Wp) * K + off;
@@ -206,23 +239,12 @@ void conv_s1_filter_grad(const float *xp, const float *dy, float *dw, int N, int
               for (int ow = 0; ow < OW; ow++) {
                 const v128_t y0 = wasm_v128_load(d);
                 const v128_t y1 = wasm_v128_load(d + 4);
-                v128_t x;
-                x = wasm_v128_load32_splat(a); c00 = MADD(x, y0, c00); c01 = MADD(x, y1, c01);
-                x = wasm_v128_load32_splat(a + d1); c10 = MADD(x, y0, c10); c11 = MADD(x, y1, c11);
-                x = wasm_v128_load32_splat(a + d2); c20 = MADD(x, y0, c20); c21 = MADD(x, y1, c21);
-                x = wasm_v128_load32_splat(a + d3); c30 = MADD(x, y0, c30); c31 = MADD(x, y1, c31);
-                x = wasm_v128_load32_splat(a + d4); c40 = MADD(x, y0, c40); c41 = MADD(x, y1, c41);
-                x = wasm_v128_load32_splat(a + d5); c50 = MADD(x, y0, c50); c51 = MADD(x, y1, c51);
+                TILE_STEP(a, a + d1, a + d2, a + d3, a + d4, a + d5, y0, y1);
                 a += K;
                 d += J;
               }
             }
-            wasm_v128_store(g, c00); wasm_v128_store(g + 4, c01);
-            if (kr > 1) { wasm_v128_store(g + J, c10); wasm_v128_store(g + J + 4, c11); }
-            if (kr > 2) { wasm_v128_store(g + 2 * J, c20); wasm_v128_store(g + 2 * J + 4, c21); }
-            if (kr > 3) { wasm_v128_store(g + 3 * J, c30); wasm_v128_store(g + 3 * J + 4, c31); }
-            if (kr > 4) { wasm_v128_store(g + 4 * J, c40); wasm_v128_store(g + 4 * J + 4, c41); }
-            if (kr > 5) { wasm_v128_store(g + 5 * J, c50); wasm_v128_store(g + 5 * J + 4, c51); }
+            TILE_STORE(g, J, kr);
           }
         }
       }
@@ -252,7 +274,7 @@ void conv_s1_filter_grad(const float *xp, const float *dy, float *dw, int N, int
  * V = B^T d B for the 4x4 tiles t in [t0, t1) of the padded input xp [N, Hp, Wp, C] (Hp >= 2*TH + 2,
  * Wp >= 2*TW + 2); V[(xi*ldt + t - t0)*C + c].
  */
-static void wino_input(const float *xp, float *V, int Hp, int Wp, int C, int TH, int TW, int t0, int t1, int ldt) {
+static void wino2_input(const float *xp, float *V, int Hp, int Wp, int C, int TH, int TW, int t0, int t1, int ldt) {
   const long plane = (long)ldt * C;
   const long rs = (long)Wp * C; /* row stride */
   for (int t = t0; t < t1; t++) {
@@ -300,7 +322,7 @@ void flip_swap_3x3(const float *w, float *ws, int K, int J) {
 
 /* U = G g G^T for a 3x3 filter w [3,3,K,J], packed as GEMM panels U[((xi*JT + jt)*K + k)*8 + jj]; 4 output
  * channels at a time (J a multiple of 8). */
-void wino_filter(const float *w, float *U, int K, int J) {
+static void wino2_filter(const float *w, float *U, int K, int J) {
   const int JT = J / NR;
   const long KJ = (long)K * J;
   const V4 half = wasm_f32x4_splat(0.5f);
@@ -346,35 +368,23 @@ static void gemm_panels(const float *A, const float *Bp, float *Cm, int M, int K
       const float *a4 = rows > 4 ? a3 + K : a3;
       const float *a5 = rows > 5 ? a4 + K : a4;
       for (int jt = jg; jt < jg_end; jt++) {
-        v128_t c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero;
-        v128_t c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero;
+        TILE_INIT(zero, zero);
         const float *w = Bp + (long)jt * K * NR;
         for (int k = 0; k < K; k++) {
           const v128_t w0 = wasm_v128_load(w);
           const v128_t w1 = wasm_v128_load(w + 4);
           w += NR;
-          v128_t x;
-          x = wasm_v128_load32_splat(a0 + k); c00 = MADD(x, w0, c00); c01 = MADD(x, w1, c01);
-          x = wasm_v128_load32_splat(a1 + k); c10 = MADD(x, w0, c10); c11 = MADD(x, w1, c11);
-          x = wasm_v128_load32_splat(a2 + k); c20 = MADD(x, w0, c20); c21 = MADD(x, w1, c21);
-          x = wasm_v128_load32_splat(a3 + k); c30 = MADD(x, w0, c30); c31 = MADD(x, w1, c31);
-          x = wasm_v128_load32_splat(a4 + k); c40 = MADD(x, w0, c40); c41 = MADD(x, w1, c41);
-          x = wasm_v128_load32_splat(a5 + k); c50 = MADD(x, w0, c50); c51 = MADD(x, w1, c51);
+          TILE_STEP(a0 + k, a1 + k, a2 + k, a3 + k, a4 + k, a5 + k, w0, w1);
         }
         float *o = Cm + (long)m0 * J + jt * NR;
-        wasm_v128_store(o, c00); wasm_v128_store(o + 4, c01);
-        if (rows > 1) { o += J; wasm_v128_store(o, c10); wasm_v128_store(o + 4, c11); }
-        if (rows > 2) { o += J; wasm_v128_store(o, c20); wasm_v128_store(o + 4, c21); }
-        if (rows > 3) { o += J; wasm_v128_store(o, c30); wasm_v128_store(o + 4, c31); }
-        if (rows > 4) { o += J; wasm_v128_store(o, c40); wasm_v128_store(o + 4, c41); }
-        if (rows > 5) { o += J; wasm_v128_store(o, c50); wasm_v128_store(o + 4, c51); }
+        TILE_STORE(o, J, rows);
       }
     }
   }
 }
 
 /* out[n, 2ty+a, 2tx+b, j] = act(bias[j] + (A^T M A)[a][b]) for tiles [t0, t1), M[(xi*ldt + t - t0)*J + j]. */
-static void wino_output(const float *M, const float *bias, float *out, int OH, int OW, int TH, int TW, int J, int relu,
+static void wino2_output(const float *M, const float *bias, float *out, int OH, int OW, int TH, int TW, int J, int relu,
                         int t0, int t1, int ldt) {
   const long plane = (long)ldt * J;
   const v128_t zero = wasm_f32x4_splat(0.0f);
@@ -404,25 +414,8 @@ static void wino_output(const float *M, const float *bias, float *out, int OH, i
   }
 }
 
-/*
- * The whole forward conv, blocked over tiles so each block's V (16 x B x K) and M (16 x B x J) stay in
- * cache between the transforms and the 16 GEMMs M[xi] = V[xi] . U[xi]. V and M are scratch of 16*B*K and
- * 16*B*J floats; U is wino_filter's output.
- */
-void wino_forward(const float *xp, const float *U, const float *bias, float *out, float *V, float *M, int N, int Hp,
-                  int Wp, int K, int J, int OH, int OW, int TH, int TW, int relu, int B) {
-  const int T = N * TH * TW;
-  for (int t0 = 0; t0 < T; t0 += B) {
-    const int t1 = t0 + B < T ? t0 + B : T;
-    wino_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
-    for (int xi = 0; xi < 16; xi++)
-      gemm_panels(V + (long)xi * B * K, U + (long)xi * K * J, M + (long)xi * B * J, t1 - t0, K, J);
-    wino_output(M, bias, out, OH, OW, TH, TW, J, relu, t0, t1, B);
-  }
-}
-
 /* Yh = A dY A^T for the 2x2 tiles [t0, t1) of dy [N, OH, OW, J] (zeros outside OH x OW); Yh[(xi*ldt + t - t0)*J + j]. */
-static void wino_dy(const float *dy, float *Yh, int OH, int OW, int TH, int TW, int J, int t0, int t1, int ldt) {
+static void wino2_dy(const float *dy, float *Yh, int OH, int OW, int TH, int TW, int J, int t0, int t1, int ldt) {
   const long plane = (long)ldt * J;
   const v128_t zero = wasm_f32x4_splat(0.0f);
   for (int t = t0; t < t1; t++) {
@@ -462,59 +455,24 @@ static void gemm_tn_acc(const float *Vx, const float *Yx, float *G, int T, int K
     const int d4 = kr > 4 ? 4 : kr - 1, d5 = kr > 5 ? 5 : kr - 1;
     for (int jt = 0; jt < JT; jt++) {
       float *g = G + (long)k0 * J + jt * NR;
-      v128_t c00 = wasm_v128_load(g), c01 = wasm_v128_load(g + 4);
-      v128_t c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
-      v128_t c40 = zero, c41 = zero, c50 = zero, c51 = zero;
-      if (kr > 1) { c10 = wasm_v128_load(g + J); c11 = wasm_v128_load(g + J + 4); }
-      if (kr > 2) { c20 = wasm_v128_load(g + 2 * J); c21 = wasm_v128_load(g + 2 * J + 4); }
-      if (kr > 3) { c30 = wasm_v128_load(g + 3 * J); c31 = wasm_v128_load(g + 3 * J + 4); }
-      if (kr > 4) { c40 = wasm_v128_load(g + 4 * J); c41 = wasm_v128_load(g + 4 * J + 4); }
-      if (kr > 5) { c50 = wasm_v128_load(g + 5 * J); c51 = wasm_v128_load(g + 5 * J + 4); }
+      TILE_INIT(zero, zero);
+      TILE_LOAD(g, J, kr);
       const float *a = Vx + k0;
       const float *d = Yx + jt * NR;
       for (int t = 0; t < T; t++) {
         const v128_t y0 = wasm_v128_load(d);
         const v128_t y1 = wasm_v128_load(d + 4);
-        v128_t x;
-        x = wasm_v128_load32_splat(a); c00 = MADD(x, y0, c00); c01 = MADD(x, y1, c01);
-        x = wasm_v128_load32_splat(a + d1); c10 = MADD(x, y0, c10); c11 = MADD(x, y1, c11);
-        x = wasm_v128_load32_splat(a + d2); c20 = MADD(x, y0, c20); c21 = MADD(x, y1, c21);
-        x = wasm_v128_load32_splat(a + d3); c30 = MADD(x, y0, c30); c31 = MADD(x, y1, c31);
-        x = wasm_v128_load32_splat(a + d4); c40 = MADD(x, y0, c40); c41 = MADD(x, y1, c41);
-        x = wasm_v128_load32_splat(a + d5); c50 = MADD(x, y0, c50); c51 = MADD(x, y1, c51);
+        TILE_STEP(a, a + d1, a + d2, a + d3, a + d4, a + d5, y0, y1);
         a += K;
         d += J;
       }
-      wasm_v128_store(g, c00); wasm_v128_store(g + 4, c01);
-      if (kr > 1) { wasm_v128_store(g + J, c10); wasm_v128_store(g + J + 4, c11); }
-      if (kr > 2) { wasm_v128_store(g + 2 * J, c20); wasm_v128_store(g + 2 * J + 4, c21); }
-      if (kr > 3) { wasm_v128_store(g + 3 * J, c30); wasm_v128_store(g + 3 * J + 4, c31); }
-      if (kr > 4) { wasm_v128_store(g + 4 * J, c40); wasm_v128_store(g + 4 * J + 4, c41); }
-      if (kr > 5) { wasm_v128_store(g + 5 * J, c50); wasm_v128_store(g + 5 * J + 4, c51); }
+      TILE_STORE(g, J, kr);
     }
   }
 }
 
-/*
- * The filter gradient's 16 GEMMs, blocked over tiles: dU[xi] (K x J) = sum over tile blocks of
- * V[xi]^T . Yh[xi], with V and Yh of one block (scratch of 16*B*K and 16*B*J floats) built in cache.
- */
-void wino_filter_grad(const float *xp, const float *dy, float *dU, float *V, float *Yh, int N, int Hp, int Wp, int K,
-                      int J, int OH, int OW, int TH, int TW, int B) {
-  const int T = N * TH * TW;
-  const v128_t zero = wasm_f32x4_splat(0.0f);
-  for (long i = 0; i < 16L * K * J; i += 4) wasm_v128_store(dU + i, zero);
-  for (int t0 = 0; t0 < T; t0 += B) {
-    const int t1 = t0 + B < T ? t0 + B : T;
-    wino_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
-    wino_dy(dy, Yh, OH, OW, TH, TW, J, t0, t1, B);
-    for (int xi = 0; xi < 16; xi++)
-      gemm_tn_acc(V + (long)xi * B * K, Yh + (long)xi * B * J, dU + (long)xi * K * J, t1 - t0, K, J);
-  }
-}
-
 /* dw[a, b, k, j] = (G^T dU G)[a][b] with dU[xi][k][j]. */
-void wino_filter_grad_out(const float *dU, float *dw, int K, int J) {
+static void wino2_filter_grad_out(const float *dU, float *dw, int K, int J) {
   const long plane = (long)K * J;
   for (long e = 0; e < plane; e += 4) {
     V4 u[4][4];
@@ -597,7 +555,7 @@ static inline void g6(const V4 g[3], V4 o[6]) {
 }
 
 /* U = G g G^T for w [3,3,K,J], as 36 GEMM panel sets U[((xi*JT + jt)*K + k)*8 + jj]. */
-void wino4_filter(const float *w, float *U, int K, int J) {
+static void wino4_filter(const float *w, float *U, int K, int J) {
   const int JT = J / NR;
   const long KJ = (long)K * J;
   const long step = (long)JT * K * NR;
@@ -664,18 +622,6 @@ static void wino4_output(const float *M, const float *bias, float *out, int OH, 
   }
 }
 
-void wino4_forward(const float *xp, const float *U, const float *bias, float *out, float *V, float *M, int N, int Hp,
-                   int Wp, int K, int J, int OH, int OW, int TH, int TW, int relu, int B) {
-  const int T = N * TH * TW;
-  for (int t0 = 0; t0 < T; t0 += B) {
-    const int t1 = t0 + B < T ? t0 + B : T;
-    wino4_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
-    for (int xi = 0; xi < 36; xi++)
-      gemm_panels(V + (long)xi * B * K, U + (long)xi * K * J, M + (long)xi * B * J, t1 - t0, K, J);
-    wino4_output(M, bias, out, OH, OW, TH, TW, J, relu, t0, t1, B);
-  }
-}
-
 /* A applied to 4 values (A = (A^T)^T, 6x4): out[0..5]. */
 static inline void a6(const V4 d[4], V4 o[6]) {
   const V4 s02 = ADD(d[0], d[2]), s13 = ADD(d[1], d[3]);
@@ -713,20 +659,6 @@ static void wino4_dy(const float *dy, float *Yh, int OH, int OW, int TH, int TW,
   }
 }
 
-void wino4_filter_grad(const float *xp, const float *dy, float *dU, float *V, float *Yh, int N, int Hp, int Wp, int K,
-                       int J, int OH, int OW, int TH, int TW, int B) {
-  const int T = N * TH * TW;
-  const v128_t zero = wasm_f32x4_splat(0.0f);
-  for (long i = 0; i < 36L * K * J; i += 4) wasm_v128_store(dU + i, zero);
-  for (int t0 = 0; t0 < T; t0 += B) {
-    const int t1 = t0 + B < T ? t0 + B : T;
-    wino4_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
-    wino4_dy(dy, Yh, OH, OW, TH, TW, J, t0, t1, B);
-    for (int xi = 0; xi < 36; xi++)
-      gemm_tn_acc(V + (long)xi * B * K, Yh + (long)xi * B * J, dU + (long)xi * K * J, t1 - t0, K, J);
-  }
-}
-
 /* G^T applied to 6 values (G^T is 3x6): out[0..2]. */
 static inline void gt3(const V4 u[6], V4 o[3]) {
   const V4 s12 = ADD(u[1], u[2]), d12 = SUB(u[1], u[2]);
@@ -737,7 +669,7 @@ static inline void gt3(const V4 u[6], V4 o[3]) {
 }
 
 /* dw[a, b, k, j] = (G^T dU G)[a][b] with dU[xi][k][j] (36 planes). */
-void wino4_filter_grad_out(const float *dU, float *dw, int K, int J) {
+static void wino4_filter_grad_out(const float *dU, float *dw, int K, int J) {
   const long plane = (long)K * J;
   for (long e = 0; e < plane; e += 4) {
     V4 q[3][6]; /* q[a][c] = (G^T dU)[a][c] */
@@ -839,4 +771,64 @@ void bn_relu_backward(const float *dy, const float *z, const float *y, const flo
       ST(dz + o + k, MADD(LD(ca + k), g, MADD(LD(cb + k), LD(z + o + k), LD(meanz + k))));
     }
   }
+}
+
+/* ------------------------------------------------------------------------------------------------------
+ * Winograd entry points, for either output tile size m: 2 = F(2x2, 3x3) (16 planes), 4 = F(4x4, 3x3) (36).
+ * ------------------------------------------------------------------------------------------------------ */
+
+/* U = G g G^T for w [3,3,K,J], as (m+2)^2 GEMM panel sets. */
+void winograd_filter(const float *w, float *U, int K, int J, int m) {
+  if (m == 4) wino4_filter(w, U, K, J);
+  else wino2_filter(w, U, K, J);
+}
+
+/*
+ * The whole forward conv, blocked over tiles so each block's V ((m+2)^2 x B x K) and M ((m+2)^2 x B x J) stay in
+ * cache between the input transform, the GEMMs M[xi] = V[xi] . U[xi] and the output transform. V and M are
+ * scratch of that size; U is winograd_filter's output.
+ */
+void winograd_forward(const float *xp, const float *U, const float *bias, float *out, float *V, float *M, int N, int Hp,
+                      int Wp, int K, int J, int OH, int OW, int TH, int TW, int relu, int B, int m) {
+  const int T = N * TH * TW;
+  const int planes = (m + 2) * (m + 2);
+  for (int t0 = 0; t0 < T; t0 += B) {
+    const int t1 = t0 + B < T ? t0 + B : T;
+    if (m == 4) wino4_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
+    else wino2_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
+    for (int xi = 0; xi < planes; xi++)
+      gemm_panels(V + (long)xi * B * K, U + (long)xi * K * J, M + (long)xi * B * J, t1 - t0, K, J);
+    if (m == 4) wino4_output(M, bias, out, OH, OW, TH, TW, J, relu, t0, t1, B);
+    else wino2_output(M, bias, out, OH, OW, TH, TW, J, relu, t0, t1, B);
+  }
+}
+
+/*
+ * The filter gradient's GEMMs, blocked over tiles: dU[xi] (K x J) = sum over tile blocks of V[xi]^T . Yh[xi],
+ * with V and Yh of one block (scratch of (m+2)^2 x B x K and x J floats) built in cache.
+ */
+void winograd_filter_grad(const float *xp, const float *dy, float *dU, float *V, float *Yh, int N, int Hp, int Wp,
+                          int K, int J, int OH, int OW, int TH, int TW, int B, int m) {
+  const int T = N * TH * TW;
+  const int planes = (m + 2) * (m + 2);
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (long i = 0; i < (long)planes * K * J; i += 4) wasm_v128_store(dU + i, zero);
+  for (int t0 = 0; t0 < T; t0 += B) {
+    const int t1 = t0 + B < T ? t0 + B : T;
+    if (m == 4) {
+      wino4_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
+      wino4_dy(dy, Yh, OH, OW, TH, TW, J, t0, t1, B);
+    } else {
+      wino2_input(xp, V, Hp, Wp, K, TH, TW, t0, t1, B);
+      wino2_dy(dy, Yh, OH, OW, TH, TW, J, t0, t1, B);
+    }
+    for (int xi = 0; xi < planes; xi++)
+      gemm_tn_acc(V + (long)xi * B * K, Yh + (long)xi * B * J, dU + (long)xi * K * J, t1 - t0, K, J);
+  }
+}
+
+/* dw[a, b, k, j] = (G^T dU G)[a][b]. */
+void winograd_filter_grad_out(const float *dU, float *dw, int K, int J, int m) {
+  if (m == 4) wino4_filter_grad_out(dU, dw, K, J);
+  else wino2_filter_grad_out(dU, dw, K, J);
 }

@@ -8,9 +8,8 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 FLAGS="--target=wasm32 -O3 -msimd128 -mbulk-memory -nostdlib -fuse-ld=lld -Wl,--no-entry -Wl,--import-memory -Wl,--strip-all
   -Wl,--export=pad_nhwc -Wl,--export=pack_filter -Wl,--export=conv_s1_forward -Wl,--export=conv_s1_filter_grad
-  -Wl,--export=wino_filter -Wl,--export=wino_forward -Wl,--export=flip_swap_3x3
-  -Wl,--export=wino_filter_grad -Wl,--export=wino_filter_grad_out
-  -Wl,--export=wino4_filter -Wl,--export=wino4_forward -Wl,--export=wino4_filter_grad -Wl,--export=wino4_filter_grad_out
+  -Wl,--export=flip_swap_3x3 -Wl,--export=winograd_filter -Wl,--export=winograd_forward
+  -Wl,--export=winograd_filter_grad -Wl,--export=winograd_filter_grad_out
   -Wl,--export=bn_relu_forward -Wl,--export=bn_relu_backward"
 $CLANG $FLAGS -mrelaxed-simd -DOPULAB_FMA -o "$OUT/fma.wasm" native/conv-simd.c
 $CLANG $FLAGS -o "$OUT/plain.wasm" native/conv-simd.c

@@ -27,14 +27,15 @@ import { backend_util, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tileReduceKernelConfigs } from './kernels/tile-reduce';
 import { maxPoolGradConfig } from './kernels/maxpool-grad';
-import { batchMatMulConfig } from './kernels/matmul-transpose';
+import { batchMatMulConfig, transposeLastTwo } from './kernels/matmul-transpose';
 import './kernels/batchnorm-relu';
-import { CONV_SIMD_PANEL, ConvSimdExports, convSimdFor } from './kernels/conv-simd';
+import { CONV_SIMD_PANEL, ConvSimdExports, convSimdFor, heapOffset } from './kernels/conv-simd';
 
 const WASM = 'wasm';
 
 type ConvPad = 'same' | 'valid' | number | backend_util.ExplicitPadding;
 type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
+type KernelArgs = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap };
 
 /** Runs registered wasm kernels on TensorInfos and frees every intermediate it produced. */
 class WasmKernelScope {
@@ -72,7 +73,7 @@ class WasmKernelScope {
 
   /** Byte offset of a wasm buffer in the backend's linear memory (stable when the heap grows). */
   offset(t: TensorInfo): number {
-    return (this.backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
+    return heapOffset(this.backend, t);
   }
 
   /** Removes `t` from the scope so the caller owns it (kernel output: backend refCount stays 1). */
@@ -172,21 +173,9 @@ function flipSwapFilter(s: WasmKernelScope, filter: TensorInfo): TensorInfo {
   const src = s.view(filter);
   const dst = s.view(out);
   const block = ci * co;
-  const tile = 32;
   for (let p = 0; p < kh * kw; p++) {
     const so = (kh * kw - 1 - p) * block; // spatial flip = reversed block order
-    const dOff = p * block;
-    // blocked 2-D transpose of the [ci, co] block into [co, ci]
-    for (let i0 = 0; i0 < ci; i0 += tile) {
-      const i1 = Math.min(ci, i0 + tile);
-      for (let j0 = 0; j0 < co; j0 += tile) {
-        const j1 = Math.min(co, j0 + tile);
-        for (let i = i0; i < i1; i++) {
-          const srow = so + i * co;
-          for (let j = j0; j < j1; j++) dst[dOff + j * ci + i] = src[srow + j];
-        }
-      }
-    }
+    transposeLastTwo(src.subarray(so, so + block), dst.subarray(p * block, (p + 1) * block), 1, ci, co);
   }
   return out;
 }
@@ -266,23 +255,25 @@ function winogradTile(oh: number, ow: number): 2 | 4 {
   return Math.min(oh, ow) >= 8 ? 4 : 2;
 }
 
-/** Tiles of F(m x m, 3x3) covering OH x OW, and the pads that make the input exactly (m*T + 2) wide. */
-function winogradTiling(x: TensorInfo, oh: number, ow: number, top: number, left: number, m: number) {
+/**
+ * How a Winograd call covers the output: tile size m, (m+2)^2 transform planes, TH x TW tiles per image, the pads
+ * that make the input exactly (m*T + 2) wide, and the tiles per block. A block's transformed input and output
+ * (planes x B x (K + J) floats) should stay in a per-core L2 between the transforms and the GEMMs; measured best
+ * near a 1 MB budget (OPULAB_WINO_BLOCK_KB overrides it: tests use a tiny one to exercise many blocks).
+ */
+function winogradPlan(x: TensorInfo, oh: number, ow: number, info: backend_util.Conv2DInfo, k: number, j: number) {
+  const m = winogradTile(oh, ow);
+  const planes = (m + 2) * (m + 2);
   const th = Math.ceil(oh / m);
   const tw = Math.ceil(ow / m);
-  const [, h, w] = x.shape;
-  return { th, tw, pads: { top, left, bottom: m * th + 2 - h - top, right: m * tw + 2 - w - left } };
-}
-
-/**
- * Tiles per Winograd block: the block's transformed input and output ((m+2)^2 x B x (K + J) floats) should
- * stay in a per-core L2 between the transforms and the GEMMs; measured best near this budget.
- */
-function winogradBlock(tiles: number, k: number, j: number, planes: number): number {
-  // OPULAB_WINO_BLOCK_KB overrides the budget (tests use a tiny one to exercise many blocks)
+  const [n, h, w] = x.shape;
+  const { top, left } = info.padInfo;
+  const pads = { top, left, bottom: m * th + 2 - h - top, right: m * tw + 2 - w - left };
   const budget = Number(process.env.OPULAB_WINO_BLOCK_KB ?? 1024) * 1024;
   const b = Math.floor(budget / (planes * 4 * (k + j)));
-  return Math.max(6, Math.min(tiles, b - (b % 6)));
+  const block = Math.max(6, Math.min(n * th * tw, b - (b % 6)));
+  convPathCounts.winograd++;
+  return { m, planes, th, tw, pads, block };
 }
 
 /** act(conv3x3(x, filter) + bias), stride 1, by Winograd F(2x2,3x3) or F(4x4,3x3) (native/conv-simd.c). */
@@ -299,11 +290,7 @@ function winogradForward(
 ): TensorInfo {
   const [n, , , k] = x.shape;
   const { outHeight: oh, outWidth: ow } = info;
-  const m = winogradTile(oh, ow);
-  const planes = (m + 2) * (m + 2);
-  const { th, tw, pads } = winogradTiling(x, oh, ow, info.padInfo.top, info.padInfo.left, m);
-  const block = winogradBlock(n * th * tw, k, j, planes);
-  convPathCounts.winograd++;
+  const { m, planes, th, tw, pads, block } = winogradPlan(x, oh, ow, info, k, j);
   return withScope(backend, (s) => {
     const xp = simdPad(s, conv, x, pads);
     const u = s.alloc([planes * k * j]);
@@ -315,10 +302,10 @@ function winogradForward(
       g = s.alloc([3, 3, k, j]);
       conv.flip_swap_3x3(s.offset(filter), s.offset(g), k, j);
     }
-    (m === 4 ? conv.wino4_filter : conv.wino_filter)(s.offset(g), s.offset(u), k, j);
-    (m === 4 ? conv.wino4_forward : conv.wino_forward)(
+    conv.winograd_filter(s.offset(g), s.offset(u), k, j, m);
+    conv.winograd_forward(
       s.offset(xp), s.offset(u), bias ? s.offset(bias) : 0, s.offset(out), s.offset(v), s.offset(mm),
-      n, xp.shape[1], xp.shape[2], k, j, oh, ow, th, tw, relu ? 1 : 0, block,
+      n, xp.shape[1], xp.shape[2], k, j, oh, ow, th, tw, relu ? 1 : 0, block, m,
     );
     return out;
   });
@@ -328,22 +315,18 @@ function winogradForward(
 function winogradFilterGrad(backend: BackendWasm, conv: ConvSimdExports, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const [n, , , k] = x.shape;
   const [, oh, ow, j] = dy.shape;
-  const m = winogradTile(oh, ow);
-  const planes = (m + 2) * (m + 2);
-  const { th, tw, pads } = winogradTiling(x, oh, ow, info.padInfo.top, info.padInfo.left, m);
-  const block = winogradBlock(n * th * tw, k, j, planes);
-  convPathCounts.winograd++;
+  const { m, planes, th, tw, pads, block } = winogradPlan(x, oh, ow, info, k, j);
   return withScope(backend, (s) => {
     const xp = simdPad(s, conv, x, pads);
     const v = s.alloc([planes * block * k]);
     const yh = s.alloc([planes * block * j]);
     const du = s.alloc([planes * k * j]);
     const dw = s.alloc([3, 3, k, j]);
-    (m === 4 ? conv.wino4_filter_grad : conv.wino_filter_grad)(
+    conv.winograd_filter_grad(
       s.offset(xp), s.offset(dy), s.offset(du), s.offset(v), s.offset(yh),
-      n, xp.shape[1], xp.shape[2], k, j, oh, ow, th, tw, block,
+      n, xp.shape[1], xp.shape[2], k, j, oh, ow, th, tw, block, m,
     );
-    (m === 4 ? conv.wino4_filter_grad_out : conv.wino_filter_grad_out)(s.offset(du), s.offset(dw), k, j);
+    conv.winograd_filter_grad_out(s.offset(du), s.offset(dw), k, j, m);
     return dw;
   });
 }
@@ -420,7 +403,7 @@ function simdConvBackpropFilter(backend: BackendWasm, x: TensorInfo, dy: TensorI
 }
 
 /** Input gradient of an NHWC conv as one forward conv (see the file comment). */
-function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+function conv2dBackpropInputWasm(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const attrs = args.attrs ?? {};
   const { dy, filter } = args.inputs;
@@ -453,7 +436,7 @@ function conv2dBackpropInputWasm(args: { inputs: Record<string, TensorInfo>; bac
 }
 
 /** Filter gradient of an NHWC conv as one forward conv over the batch axis (see the file comment). */
-function conv2dBackpropFilterWasm(args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+function conv2dBackpropFilterWasm(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const attrs = args.attrs ?? {};
   const { x, dy } = args.inputs;
@@ -559,37 +542,35 @@ function forwardGeometry(x: TensorInfo, filter: TensorInfo, attrs: NamedAttrMap)
   );
 }
 
-/** Conv2D: the simd kernels for stride-1 cases, the stock XNNPACK kernel otherwise. */
-function conv2dConfig(stock: KernelConfig): KernelConfig {
+/** `stock`'s kernel with `fast` tried first; the stock kernel runs whenever `fast` returns null. */
+function overStock(stock: KernelConfig, fast: (args: KernelArgs) => TensorInfo | null): KernelConfig {
   return {
-    kernelName: 'Conv2D',
+    kernelName: stock.kernelName,
     backendName: WASM,
     setupFunc: stock.setupFunc, // binds the stock kernel's wasm entry point at backend init
-    kernelFunc: ((args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }) => {
-      const { x, filter } = args.inputs;
-      const info = forwardGeometry(x, filter, args.attrs ?? {});
-      const fast = info && simdConvForward(args.backend as BackendWasm, x, filter, null, info, false);
-      return fast ?? stock.kernelFunc(args as Parameters<KernelFunc>[0]);
-    }) as unknown as KernelFunc,
+    kernelFunc: ((args: KernelArgs) => fast(args) ?? stock.kernelFunc(args as Parameters<KernelFunc>[0])) as unknown as KernelFunc,
   };
+}
+
+/** Conv2D: the simd kernels for stride-1 cases, the stock XNNPACK kernel otherwise. */
+function conv2dConfig(stock: KernelConfig): KernelConfig {
+  return overStock(stock, (args) => {
+    const { x, filter } = args.inputs;
+    const info = forwardGeometry(x, filter, args.attrs ?? {});
+    return info && simdConvForward(args.backend as BackendWasm, x, filter, null, info, false);
+  });
 }
 
 /** FusedConv2D with a linear or relu activation and an optional bias: simd kernels, else stock. */
 function fusedConv2dConfig(stock: KernelConfig): KernelConfig {
-  return {
-    kernelName: 'FusedConv2D',
-    backendName: WASM,
-    setupFunc: stock.setupFunc,
-    kernelFunc: ((args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }) => {
-      const attrs = args.attrs ?? {};
-      const { x, filter, bias, preluActivationWeights } = args.inputs;
-      const activation = (attrs.activation as string | undefined) ?? 'linear';
-      const simple = preluActivationWeights == null && (activation === 'linear' || activation === 'relu');
-      const info = simple ? forwardGeometry(x, filter, attrs) : null;
-      const fast = info && simdConvForward(args.backend as BackendWasm, x, filter, bias ?? null, info, activation === 'relu');
-      return fast ?? stock.kernelFunc(args as Parameters<KernelFunc>[0]);
-    }) as unknown as KernelFunc,
-  };
+  return overStock(stock, (args) => {
+    const attrs = args.attrs ?? {};
+    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const activation = (attrs.activation as string | undefined) ?? 'linear';
+    const simple = preluActivationWeights == null && (activation === 'linear' || activation === 'relu');
+    const info = simple ? forwardGeometry(x, filter, attrs) : null;
+    return info && simdConvForward(args.backend as BackendWasm, x, filter, bias ?? null, info, activation === 'relu');
+  });
 }
 
 const backpropInputConfig: KernelConfig = {

@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { convSimdFor } from './conv-simd';
+import { ConvSimdExports, convSimdFor, heapOffset } from './conv-simd';
 
 export const BN_RELU_TRAIN = 'OpulabBatchNormReluTrain';
 export const BN_RELU_TRAIN_GRAD = 'OpulabBatchNormReluTrainGrad';
@@ -63,9 +63,30 @@ function storage(kind: BackendKind, backend: unknown): Storage {
 /** Calls that ran on the SIMD loops (forward + backward), for tests. */
 export const bnReluSimdCalls = { count: 0 };
 
-/** Byte offset of a wasm tensor in the backend's heap. */
-function offsetOf(backend: BackendWasm, t: TensorInfo): number {
-  return (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
+/**
+ * Run one of the SIMD loops (bn_relu_forward / bn_relu_backward) when the kernel runs on wasm with channels a
+ * multiple of 4: `call` gets the kernels, a tensor -> heap offset function, the row count and the offset of a
+ * 7 * channels float scratch buffer. Returns false when the JavaScript loops must run instead.
+ */
+function runSimd(
+  kind: BackendKind,
+  backend: unknown,
+  x: TensorInfo,
+  call: (simd: ConvSimdExports, at: (t: TensorInfo) => number, rows: number, scratch: number) => void,
+): boolean {
+  const channels = x.shape[x.shape.length - 1];
+  const simd = kind === 'wasm' && channels % 4 === 0 ? convSimdFor(backend as BackendWasm) : null;
+  if (!simd) return false;
+  const b = backend as BackendWasm;
+  const scratch = b.makeOutput([7 * channels], 'float32');
+  const at = (t: TensorInfo) => heapOffset(b, t);
+  bnReluSimdCalls.count++;
+  try {
+    call(simd, at, x.shape.reduce((a, d) => a * d, 1) / channels, at(scratch));
+  } finally {
+    b.disposeData(scratch.dataId);
+  }
+  return true;
 }
 
 function checkFloat(t: TensorInfo, name: string, channels?: number): void {
@@ -180,16 +201,10 @@ function forwardKernel(kind: BackendKind): KernelFunc {
     const y = s.alloc(x.shape);
     const mean = s.alloc([channels]);
     const variance = s.alloc([channels]);
-    const simd = kind === 'wasm' && channels % 4 === 0 ? convSimdFor(args.backend as BackendWasm) : null;
-    if (simd) {
-      const b = args.backend as BackendWasm;
-      const scratch = b.makeOutput([7 * channels], 'float32');
-      const at = (t: TensorInfo) => offsetOf(b, t);
-      bnReluSimdCalls.count++;
-      simd.bn_relu_forward(at(x), at(bias), at(gamma), at(beta), eps, at(y), at(mean), at(variance), x.shape.reduce((a, d) => a * d, 1) / channels, channels, at(scratch));
-      b.disposeData(scratch.dataId);
-      return [y, mean, variance];
-    }
+    const simd = runSimd(kind, args.backend, x, (k, at, rows, scratch) =>
+      k.bn_relu_forward(at(x), at(bias), at(gamma), at(beta), eps, at(y), at(mean), at(variance), rows, channels, scratch),
+    );
+    if (simd) return [y, mean, variance];
     bnReluForward(s.values(x), s.values(bias), s.values(gamma), s.values(beta), eps, s.values(y), s.values(mean), s.values(variance));
     return [y, mean, variance];
   }) as unknown as KernelFunc;
@@ -205,19 +220,10 @@ function gradKernel(kind: BackendKind): KernelFunc {
     const dbias = s.alloc([channels]);
     const dgamma = s.alloc([channels]);
     const dbeta = s.alloc([channels]);
-    const simd = kind === 'wasm' && channels % 4 === 0 ? convSimdFor(args.backend as BackendWasm) : null;
-    if (simd) {
-      const b = args.backend as BackendWasm;
-      const scratch = b.makeOutput([7 * channels], 'float32');
-      const at = (t: TensorInfo) => offsetOf(b, t);
-      bnReluSimdCalls.count++;
-      simd.bn_relu_backward(
-        at(dy), at(x), at(y), at(bias), at(gamma), at(mean), at(variance), eps,
-        at(dx), at(dbias), at(dgamma), at(dbeta), x.shape.reduce((a, d) => a * d, 1) / channels, channels, at(scratch),
-      );
-      b.disposeData(scratch.dataId);
-      return [dx, dbias, dgamma, dbeta];
-    }
+    const simd = runSimd(kind, args.backend, x, (k, at, rows, scratch) =>
+      k.bn_relu_backward(at(dy), at(x), at(y), at(bias), at(gamma), at(mean), at(variance), eps, at(dx), at(dbias), at(dgamma), at(dbeta), rows, channels, scratch),
+    );
+    if (simd) return [dx, dbias, dgamma, dbeta];
     bnReluBackward(
       s.values(dy),
       s.values(x),

@@ -28,26 +28,17 @@ export interface ConvSimdExports {
     n: number, oh: number, ow: number, hp: number, wpad: number, k: number, j: number, kh: number, kw: number,
   ): void;
   flip_swap_3x3(w: number, ws: number, k: number, j: number): void;
-  wino_filter(w: number, u: number, k: number, j: number): void;
-  wino_forward(
-    xp: number, u: number, bias: number, out: number, v: number, m: number,
-    n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, relu: number, block: number,
+  /** The Winograd entry points take the output tile size m: 2 = F(2x2,3x3), 4 = F(4x4,3x3). */
+  winograd_filter(w: number, u: number, k: number, j: number, m: number): void;
+  winograd_forward(
+    xp: number, u: number, bias: number, out: number, v: number, mm: number,
+    n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, relu: number, block: number, m: number,
   ): void;
-  wino_filter_grad(
+  winograd_filter_grad(
     xp: number, dy: number, du: number, v: number, yh: number,
-    n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, block: number,
+    n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, block: number, m: number,
   ): void;
-  wino_filter_grad_out(du: number, dw: number, k: number, j: number): void;
-  wino4_filter(w: number, u: number, k: number, j: number): void;
-  wino4_forward(
-    xp: number, u: number, bias: number, out: number, v: number, m: number,
-    n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, relu: number, block: number,
-  ): void;
-  wino4_filter_grad(
-    xp: number, dy: number, du: number, v: number, yh: number,
-    n: number, hp: number, wpad: number, k: number, j: number, oh: number, ow: number, th: number, tw: number, block: number,
-  ): void;
-  wino4_filter_grad_out(du: number, dw: number, k: number, j: number): void;
+  winograd_filter_grad_out(du: number, dw: number, k: number, j: number, m: number): void;
   bn_relu_forward(
     z: number, bias: number, gamma: number, beta: number, eps: number, y: number, mean: number, variance: number,
     rows: number, c: number, scratch: number,
@@ -120,6 +111,11 @@ interface EmscriptenWasm {
 }
 
 const instances = new WeakMap<WasmMemory, { build: ConvSimdBuild; exports: ConvSimdExports }>();
+
+/** Byte offset of a wasm tensor in the backend's heap: what the kernels take as a pointer (stable when the heap grows). */
+export function heapOffset(backend: BackendWasm, t: { dataId: object }): number {
+  return (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
+}
 
 /** The kernels bound to this backend's memory, or null when the stock path is to be used. */
 export function convSimdFor(backend: BackendWasm): ConvSimdExports | null {
