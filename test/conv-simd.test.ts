@@ -10,6 +10,7 @@ import { initBackend } from '../src/backend/index';
 import { convSimdBuild, convSimdFor } from '../src/backend/kernels/conv-simd';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { maxRelErr } from './helpers/numeric';
+import { expectMemoryFlat } from './helpers/memory';
 import { convPathCounts } from '../src/backend/wasm-kernels';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -192,13 +193,6 @@ describe('hand-worked case', () => {
 describe('memory', () => {
   it('leaves no tensors or wasm buffers behind across repeated forward and gradient calls', async () => {
     env.OPULAB_CONV_KERNELS = 'plain';
-    const run = () => tf.dispose(tf.tidy(() => convOutputs(CASES[0])));
-    run();
-    const backend = tf.backend() as BackendWasm;
-    const tensors = tf.memory().numTensors;
-    const buffers = backend.numDataIds();
-    for (let i = 0; i < 3; i++) run();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backend.numDataIds()).toBe(buffers);
+    expectMemoryFlat(() => tf.dispose(tf.tidy(() => convOutputs(CASES[0]))), 3);
   });
 });

@@ -8,6 +8,7 @@ import { initBackend } from '../src/backend/index';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../src/backend/wasm-kernels';
 import { makeRng } from '../src/util/rng';
 import { maxRelErr } from './helpers/numeric';
+import { expectMemoryFlat } from './helpers/memory';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -209,12 +210,7 @@ describe('memory', () => {
         })([x, w]);
         return tf.add(tf.sum(gx), tf.sum(gw)).dataSync()[0];
       });
-    step();
-    const tensors = tf.memory().numTensors;
-    const buffers = tf.backend().numDataIds();
-    for (let i = 0; i < 5; i++) step();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(tf.backend().numDataIds()).toBe(buffers);
+    expectMemoryFlat(step, 5);
     tf.dispose([x, w]);
   });
 });

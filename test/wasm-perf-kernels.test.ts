@@ -14,6 +14,7 @@ import { makeRng } from '../src/util/rng';
 import { transposeLastTwo } from '../src/backend/kernels/matmul-transpose';
 import { convBiasRelu } from '../src/backend/kernels/fused-conv-relu';
 import { maxRelErr } from './helpers/numeric';
+import { expectMemoryFlat } from './helpers/memory';
 
 
 /** Run `fn` on each backend (same seeded inputs); values copied out as plain arrays. */
@@ -132,12 +133,7 @@ describe('BatchMatMul with transposed operands matches the cpu backend', () => {
     const a = tf.randomNormal([4, 9], 0, 1, 'float32', 5);
     const b = tf.randomNormal([9, 3], 0, 1, 'float32', 6);
     const step = () => tf.tidy(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([a, b]).forEach((g) => g.dataSync()));
-    step();
-    const tensors = tf.memory().numTensors;
-    const buffers = tf.backend().numDataIds();
-    for (let i = 0; i < 3; i++) step();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(tf.backend().numDataIds()).toBe(buffers);
+    expectMemoryFlat(step, 3);
     tf.dispose([a, b]);
   });
 });
@@ -350,12 +346,7 @@ describe('ConvBnRelu training path', () => {
         value.dataSync();
         tf.dispose(Object.values(grads));
       });
-    step();
-    const tensors = tf.memory().numTensors;
-    const buffers = tf.backend().numDataIds();
-    for (let i = 0; i < 4; i++) step();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(tf.backend().numDataIds()).toBe(buffers);
+    expectMemoryFlat(step, 4);
     tf.dispose(x);
     store.dispose();
   });
