@@ -87,6 +87,10 @@ export function strictCommand(c: CommandModule, argv: readonly string[]): Comman
       context = { ...context, command: name, usage: String(c.command), options: [...new Set([...context.options, ...o.string, ...o.number, ...o.boolean].filter((k) => !positional.has(k)).map(kebab))] };
       if (takesValue.length) b.requiresArg(takesValue);
       return b.check((args) => {
+        for (const k of [...takesValue, ...o.boolean.filter((x) => !o.array.includes(x))]) {
+          if (Array.isArray(args[k])) throw new UsageError(`--${kebab(k)} given more than once; give it once`);
+          if (args[k] === '' && takesValue.includes(k)) throw new UsageError(`--${kebab(k)}: empty value`);
+        }
         for (const k of o.array) {
           if (Array.isArray(args[k]) && (args[k] as unknown[]).length === 0) throw new UsageError(`--${kebab(k)}: missing value`);
         }

@@ -40,6 +40,8 @@ export interface ArraySchema extends Common {
   kind: 'array';
   items: Schema;
   minItems?: number;
+  /** What the list holds, for messages and the reference (default: derived from `items`). */
+  expected?: string;
 }
 
 /** A strict object: unknown fields are errors. */
@@ -96,7 +98,7 @@ export function expectedText(s: Schema): string {
     case 'boolean':
       return 'true or false';
     case 'array':
-      return `a ${s.minItems ? 'non-empty ' : ''}list of ${plural(expectedText(s.items))}`;
+      return s.expected ?? `a ${s.minItems ? 'non-empty ' : ''}list of ${plural(expectedText(s.items))}`;
     case 'object':
       return `an object (${s.title})`;
     case 'record':

@@ -106,7 +106,7 @@ const posInt: NumberSchema = { kind: 'number', integer: true, min: 1 };
 const int: NumberSchema = { kind: 'number', integer: true };
 const bool: BooleanSchema = { kind: 'boolean' };
 const record = (expected?: string, check?: (v: never, path: string) => string | undefined): RecordSchema => ({ kind: 'record', ...(expected ? { expected } : {}), ...(check ? { check } : {}) });
-const strList: ArraySchema = { kind: 'array', items: str() };
+const nameList: ArraySchema = { kind: 'array', items: str(), expected: 'a list of model names' };
 
 /** A UserError's message from `f`, or undefined when it succeeds (for schema checks). */
 function problem(f: () => unknown): string | undefined {
@@ -172,7 +172,7 @@ export const MODEL_SCHEMA: ObjectSchema = {
     training: { schema: choice(TRAINING_METHODS), default: 'bp', doc: 'bp, dfa, or hybrid (backprop above the feedback point, DFA below)' },
     opuIn: { schema: posInt, default: 512, doc: 'OPU input size (the head hidden width)' },
     opuOut: { schema: posInt, default: 8000, doc: 'OPU output size (camera pixels)' },
-    opuMode: { schema: choice(['reference', 'physical']), default: 'reference', doc: "'reference' (real W, (xW)^2) or 'physical' (complex R, \\|xR\\|^2)" },
+    opuMode: { schema: choice(['reference', 'physical']), default: 'reference', doc: "'reference' (real W, (xW)^2) or 'physical' (complex R, |xR|^2)" },
     binarizeCenter: { schema: choice(BINARIZE_CENTERS), default: 'running-mean', doc: 'what Sign(x - center) subtracts' },
     camera: {
       schema: record(`an object of camera options (${CAMERA_OPTION_KEYS.join(', ')})`, (v: Record<string, unknown>) => problem(() => new Camera(v as CameraOptions))),
@@ -188,12 +188,12 @@ export const ATTACK_SCHEMA: ObjectSchema = {
   title: 'attacks[]',
   fields: {
     attack: { schema: str('an attack name (opulab list), transfer, noise, or an attack plugin file'), required: true, doc: 'attack name from `opulab list`, `transfer`, `noise`, or a plugin file' },
-    models: { schema: strList, defaultText: 'every model (transfer: every model but the source)', doc: 'names of the models to attack (transfer: the targets)' },
-    eps: { schema: { kind: 'array', items: epsItem, minItems: 1 }, required: true, doc: "epsilons, in `epsSpace` units: numbers or strings such as '8/255'" },
+    models: { schema: nameList, defaultText: 'every model (transfer: every model but the source)', doc: 'names of the models to attack (transfer: the targets)' },
+    eps: { schema: { kind: 'array', items: epsItem, minItems: 1, expected: "a non-empty list of numbers >= 0 or strings such as '8/255'" }, required: true, doc: "epsilons, in `epsSpace` units: numbers or strings such as '8/255'" },
     epsSpace: { schema: choice(['pixel', 'normalized']), default: 'pixel', doc: "units of `eps` and of `params.stepSize`: pixel ([0,1] images) or the model's normalized input space" },
     norm: { schema: choice(['linf', 'l2']), default: 'linf', doc: 'threat-model norm' },
     gradients: {
-      schema: { kind: 'array', items: gradientMode, minItems: 1 },
+      schema: { kind: 'array', items: gradientMode, minItems: 1, expected: 'a non-empty list of gradient modes (natural, true, bpda-random, bpda-true, bpda-estimated[:N], bpda-none)' },
       defaultText: '`["natural"]`',
       doc: 'gradient modes to try (each a run) on the models where they apply: BPDA modes need a Sign or an OPU, `true` a DFA-trained model',
     },

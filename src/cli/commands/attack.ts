@@ -83,6 +83,8 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
     if (args.preset) getPreset(args.preset);
     if (!Number.isInteger(args.samples) || args.samples < 1) throw new UserError(`bad --samples ${args.samples}: expected a positive integer`);
     if (!Number.isInteger(args.batchSize) || args.batchSize < 1) throw new UserError(`bad --batch-size ${args.batchSize}: expected a positive integer`);
+    // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
+    await initBackend(args.backend, true);
     if (args.attack) checkAttackFlags({ ...args, params: paramsFromFlags(args) });
     else parseGradientMode(args.gradient, args.signSurrogate);
     const backend = await initBackend(args.backend);

@@ -37,6 +37,8 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .option('check', { type: 'boolean', default: false, describe: 'Only validate the whole spec and print the plan (no data read, nothing trained or written)' }) as never,
   handler: async (args) => {
     checkSeed(args);
+    // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
+    await initBackend(args.backend, true);
     // The spec's own seed governs the experiment (so a spec file fully describes its numbers).
     const spec = readSpecFile(args.spec);
     const shard = parseShard(args.shard);

@@ -50,6 +50,8 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
   handler: async (args) => {
     const seed = checkSeed(args);
     if (!Number.isInteger(args.samples) || args.samples < 1) throw new UserError(`bad --samples ${args.samples}: expected a positive integer`);
+    // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
+    await initBackend(args.backend, true);
     if (!args.loadSet) checkAttackFlags({ ...args, params: paramsFromFlags({ ...args, checkpoint: args.source, gradient: 'natural', signSurrogate: 'ste', eot: 0 }) });
     const backend = await initBackend(args.backend);
     const targetDirs = args.targets.split(',').filter((s) => s !== '');
