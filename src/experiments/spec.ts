@@ -260,7 +260,8 @@ export function parseSpec(raw: unknown, where = 'spec'): ExperimentSpec {
   const spec = validate(SPEC_SCHEMA, raw, where) as ExperimentSpec;
   if (spec.probe) spec.probe.eps = String(spec.probe.eps);
   for (const a of spec.attacks) if (a.attack === 'transfer' && a.craft === undefined) a.craft = 'pgd';
-  checkSpec(spec, where);
+  const data = (raw as { data?: { attackSamples?: unknown } }).data;
+  checkSpec(spec, where, typeof data === 'object' && data !== null && data.attackSamples !== undefined);
   return spec;
 }
 
@@ -275,7 +276,7 @@ function at<T>(path: string, f: () => T): T {
 }
 
 /** The checks that need the whole spec (names across objects) or the registries (attacks, plugins). */
-function checkSpec(spec: ExperimentSpec, where: string): void {
+function checkSpec(spec: ExperimentSpec, where: string, explicitAttackSamples: boolean): void {
   const names = new Set<string>();
   const dataset = spec.dataset as DatasetName;
   const numClasses = dataset === 'cifar100' ? 100 : 10;
@@ -291,7 +292,8 @@ function checkSpec(spec: ExperimentSpec, where: string): void {
   const modelList = [...names].join(', ');
   const byName = new Map(spec.models.map((m) => [m.name, m]));
   const testN = spec.data.testSamples;
-  if ((spec.data.attackSamples ?? 0) > testN && spec.data.attackSamples !== DATA_SCHEMA.fields.attackSamples.default) {
+  // the default (200) is capped at testSamples; a value given explicitly must fit
+  if (explicitAttackSamples && spec.data.attackSamples > testN) {
     throw new UserError(`${where}.data.attackSamples: ${spec.data.attackSamples} is more than data.testSamples (${testN}): only the loaded test images can be attacked`);
   }
   spec.attacks.forEach((a, i) => {
