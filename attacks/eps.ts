@@ -21,6 +21,10 @@ export function parseEps(text: string): number {
   const s = text.trim();
   const bad = (why: string): UserError =>
     new UserError(`bad eps '${text}': ${why} (expected a number >= 0 such as 0.03 or 8/255)`);
+  if (s.startsWith('-') && !s.startsWith('--') && s.length > 1) {
+    const rest = s.slice(1).split('/');
+    if (rest.length <= 2 && rest.every((p) => NUMBER.test(p.trim()))) throw bad('an eps cannot be negative');
+  }
   const parts = s.split('/');
   if (parts.length > 2 || parts.some((p) => !NUMBER.test(p.trim()))) throw bad('not a number or fraction');
   const num = Number(parts[0].trim());

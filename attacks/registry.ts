@@ -4,6 +4,7 @@
  */
 import type { Attack } from '../src/types';
 import { UserError } from '../src/util/errors';
+import { nearestName } from '../src/util/nearest';
 import { WHITEBOX_ATTACKS, WHITEBOX_ATTACK_DESCRIPTIONS } from './whitebox';
 import { BLACKBOX_ATTACKS, BLACKBOX_DESCRIPTIONS, BLACKBOX_PRESETS } from './blackbox';
 import { TRANSFER_ATTACKS, TRANSFER_ATTACK_DESCRIPTIONS } from './transfer';
@@ -56,6 +57,9 @@ export function describeAttacks(): { name: string; description: string; origin: 
 
 export function createAttack(name: string, params: RawParams = {}): Attack {
   const e = registry.get(name);
-  if (!e) throw new UserError(`unknown attack '${name}': expected one of ${attackNames().join(', ')} or a plugin file path`);
+  if (!e) {
+    const near = nearestName(name, attackNames());
+    throw new UserError(`unknown attack '${name}'${near ? ` (did you mean '${near}'?)` : ''}: expected one of ${attackNames().join(', ')} or a plugin file path`);
+  }
   return e.factory(params);
 }

@@ -122,6 +122,7 @@ describe('opulab CLI', () => {
     const l = await run(['list', '--defense-plugin', defense, '--attack-plugin', attack]);
     expect(l.out).toMatch(/defense\s+bit-depth-noise/);
     expect(l.out).toMatch(/momentum/);
+    expect(l.out.split('\n').filter((x) => x.includes('momentum-pgd'))).toHaveLength(1); // listed once
   });
 
   it('list shows every kind of thing', async () => {
@@ -140,7 +141,13 @@ describe('opulab CLI', () => {
       [['train', '--model', 'vgg99', '--dataset', 'synthetic', '--out', path.join(tmp, 'x')], /unknown model 'vgg99'/],
       [['train', '--dataset', 'imagenet', '--out', path.join(tmp, 'x')], /imagenet/],
       [['train', '--dataset', 'cifar10', '--data-dir', path.join(tmp, 'empty'), '--out', path.join(tmp, 'x')], /cifar/i],
-      [['bogus-command'], /Unknown argument|Unknown command|bogus/i],
+      [['bogus-command'], /unknown command 'bogus-command'/],
+      // usage errors stop before any work: nothing attacked, trained or written
+      [['attack', '--checkpoint', opt, '--attack', 'pgd', '--eps', '-8/255', '--out', results], /^opulab: bad --eps '-8\/255': an eps cannot be negative/],
+      [['attack', '--checkpoint', opt, '--attack', 'pgd', '--stpes', '3', '--out', results], /^opulab: unknown option --stpes for 'attack' \(did you mean --steps\?\)$/],
+      [['attack', '--checkpoint', opt, '--attack', 'pgd', '--eps-space', 'nromalized', '--out', results], /^opulab: bad --eps-space "nromalized": expected one of "pixel", "normalized"$/],
+      [['attack', '--checkpoint', opt, '--attack', 'pgd', '--out', results, '--eps'], /^opulab: --eps: missing value$/],
+      [['train', ...tinyModel, '--epoch', '3', '--out', path.join(tmp, 'x')], /^opulab: unknown option --epoch for 'train' \(did you mean --epochs\?\)$/],
     ];
     for (const [args, pattern] of cases) {
       const r = await run([...args, '--backend', 'wasm']);
@@ -150,6 +157,7 @@ describe('opulab CLI', () => {
       expect(lines[0]).toMatch(pattern);
     }
     expect(fs.readFileSync(results, 'utf8')).toBe(before);
+    expect(fs.existsSync(path.join(tmp, 'x'))).toBe(false);
   });
 
   it('a bad OPULAB_CONV_KERNELS is one line and exit code 2', async () => {

@@ -108,6 +108,24 @@ const haveCli = fs.existsSync(cli);
     expect(comparable(merged)).toEqual(comparable(full));
   });
 
+  it('runs that opulab attack appended to the run directory survive a rerun of the spec', () => {
+    const dir = path.join(tmp, 'appended');
+    fs.cpSync(full, dir, { recursive: true });
+    const ck = fs.readdirSync(path.join(dir, 'checkpoints')).find((d) => d.startsWith('opt-'))!;
+    const a = opulab(['attack', '--checkpoint', path.join(dir, 'checkpoints', ck), '--attack', 'fgsm', '--eps', '1/255,3/255', '--samples', '8', '--out', path.join(dir, 'results.json')]);
+    expect(a.status).toBe(0);
+    const appended = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as ResultsFile;
+    expect(appended.runs).toHaveLength(14 + 2);
+    const r = opulab(['run', spec, '--out', dir]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/kept 2 runs and 0 models that other commands appended/);
+    const after = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as ResultsFile;
+    expect(after.runs).toHaveLength(14 + 2);
+    expect(after.runs.slice(14).map((x) => x.eps)).toEqual(appended.runs.slice(14).map((x) => x.eps));
+    // a check mentions every run; the report recomputes checks from all 16
+    expect(after.checksOf).toBeDefined();
+  });
+
   it('bad input exits 2 with one line', () => {
     const r = opulab(['run', path.join(tmp, 'missing.json'), '--out', path.join(tmp, 'x')]);
     expect(r.status).toBe(2);

@@ -1,5 +1,6 @@
 /** HTML report: sections, escaping, inlined data, PNG encoder, loader errors and the report command. */
 import * as fs from 'fs';
+import { checksFingerprint } from '../src/results/fingerprint';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
@@ -192,6 +193,7 @@ describe('report command', () => {
     const file = path.join(dir, 'results.json');
     const data = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'));
     data.checks = [{ id: 'C99', status: 'warn', detail: 'stored' }];
+    data.checksOf = checksFingerprint(data); // stored checks are used only while they match the runs
     fs.writeFileSync(file, JSON.stringify(data));
     expect(runReport({ results: file, log: () => undefined }).checks.map((c) => c.id)).toEqual(['C99']);
     expect(fs.existsSync(path.join(dir, 'report.html'))).toBe(true);

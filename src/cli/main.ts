@@ -1,60 +1,60 @@
 #!/usr/bin/env node
 /**
  * The `opulab` command line (DESIGN.md "CLI contract"). Every command has --help, --seed, --backend, --workers
- * and --data-dir. A UserError (bad input) prints one line and exits with code 2.
+ * and --data-dir. A UserError (bad input) prints one line and exits with code 2. A usage error (unknown option or
+ * command, bad choice, missing or non-numeric value) prints one line plus the --help hint, exits with code 2 and
+ * runs nothing: yargs validates before any command handler starts (src/cli/strict.ts).
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isUserError } from '../util/errors';
 import { commands } from './commands';
 import { opulabVersion } from '../util/version';
+import { UsageError, isYargsError, oneLineUsage, prepareArgv, strictCommand, GLOBAL_VALUE_OPTIONS } from './strict';
 
+/** Run the CLI in this process: `argv` without the node and script names; resolves to the exit code (0, 1 or 2). */
 export async function main(argv: string[]): Promise<number> {
-  let failure: unknown = null;
-  const parser = yargs(argv)
+  const args = prepareArgv(argv, commands.map((c) => String(c.command ?? '').split(' ')[0]));
+  const parser = yargs(args)
     .scriptName('opulab')
     .usage('$0 <command> [options]\n\nOptical co-processor defense simulator and adversarial attack lab.')
     .option('seed', { type: 'number', default: 0, describe: 'Seed for every random choice (same seed + backend = same numbers)' })
     .option('backend', { type: 'string', default: 'auto', describe: 'Compute backend', choices: ['auto', 'tensorflow', 'wasm', 'cpu'] })
     .option('workers', { type: 'number', describe: 'Worker threads for data-parallel work (default: number of cores)' })
     .option('data-dir', { type: 'string', describe: 'Dataset folder (else $OPULAB_DATA_DIR, else ~/.cache/opulab)' })
-    .demandCommand(1, 'Choose a command (see the list above).')
+    .requiresArg([...GLOBAL_VALUE_OPTIONS])
+    .demandCommand(1, `missing command: expected one of ${commands.map((c) => String(c.command ?? '').split(' ')[0]).join(', ')} (opulab --help lists them)`)
     .strict()
-    .recommendCommands()
+    .strictCommands()
     .exitProcess(false)
+    .showHelpOnFail(false)
     .help()
     .alias('h', 'help')
     .version(opulabVersion())
     .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((msg, err, y) => {
-      if (err) {
-        failure = err;
-        return;
-      }
-      process.stderr.write(`opulab: ${msg}\nRun 'opulab --help' for usage.\n`);
-      failure = new UsageError(msg);
-      void y;
+    .fail((msg, err) => {
+      // Throwing here stops yargs before any command handler runs.
+      if (err && !isYargsError(err)) throw err;
+      throw new UsageError(oneLineUsage(msg ?? err?.message ?? 'usage error', args));
     });
-  for (const c of commands) parser.command(c);
+  for (const c of commands) parser.command(strictCommand(c, args));
   try {
     await parser.parseAsync();
-  } catch (e) {
-    failure = failure ?? e;
-  }
-  if (failure) {
-    if (failure instanceof UsageError) return 2;
+  } catch (failure) {
+    if (failure instanceof UsageError) {
+      process.stderr.write(`opulab: ${failure.message}\nRun 'opulab --help' for usage.\n`);
+      return 2;
+    }
     if (isUserError(failure)) {
       process.stderr.write(`opulab: ${failure.message}\n`);
       return 2;
     }
     const err = failure as Error;
-    process.stderr.write(`opulab: internal error: ${err.stack ?? String(err)}\n`);
+    process.stderr.write(`opulab: internal error: ${err?.stack ?? String(err)}\n`);
     return 1;
   }
   return 0;
 }
-
-class UsageError extends Error {}
 
 if (require.main === module) {
   main(hideBin(process.argv)).then(

@@ -2,7 +2,10 @@
 import * as os from 'os';
 import type { Argv } from 'yargs';
 import { UserError } from '../util/errors';
-import { GRADIENT_MODES } from '../models/classifier';
+import { GRADIENT_MODES, parseGradientMode } from '../models/classifier';
+import { parseEps, parseEpsList } from '../../attacks/eps';
+import { resolveAttack } from '../plugins/attack';
+import { attackParams } from '../experiments/execute';
 
 export interface GlobalArgs {
   seed: number;
@@ -47,4 +50,26 @@ export function withGradientOptions<T>(y: Argv<T>): Argv<T> {
     })
     .option('sign-surrogate', { type: 'string', default: 'ste', describe: 'BPDA surrogate for the sign: ste, tanh[:beta], zero' })
     .option('eot', { type: 'number', default: 20, describe: 'EOT gradient samples when the model is stochastic (0 = off)' }) as unknown as Argv<T>;
+}
+
+/**
+ * Check an attack request's names and numbers before any work (backend, data, checkpoint): the attack and its
+ * parameters, every eps, the step size, the gradient mode and its sign surrogate. Errors name the flag.
+ */
+export function checkAttackFlags(a: { attack?: string; eps: string; stepSize?: string; gradient?: string; signSurrogate?: string; norm?: string; epsSpace?: string; params: Record<string, unknown> }): void {
+  const flag = <T>(name: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof UserError) throw new UserError(e.message.startsWith('bad eps ') ? `bad --${name} ${e.message.slice(8)}` : `--${name}: ${e.message}`);
+      throw e;
+    }
+  };
+  flag('eps', () => parseEpsList(a.eps));
+  if (a.stepSize !== undefined) flag('step-size', () => parseEps(a.stepSize!));
+  if (a.gradient !== undefined) parseGradientMode(a.gradient, a.signSurrogate ?? 'ste');
+  if (a.attack !== undefined) {
+    const req = { attack: a.attack, params: a.params, norm: (a.norm ?? 'linf') as 'linf' | 'l2', epsSpace: (a.epsSpace ?? 'pixel') as 'pixel' | 'normalized' };
+    resolveAttack(a.attack, attackParams({ ...req, eps: [], gradient: 'natural', signSurrogate: 'ste', eot: 0, batchSize: 1, seed: 0 }, [0.5]));
+  }
 }

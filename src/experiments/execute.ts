@@ -46,7 +46,9 @@ export function attackParams(req: AttackRequest, std: readonly number[]): Record
   if (typeof p.stepSize === 'number' || typeof p.stepSize === 'string') {
     p.stepSize = toPixelEps(parseEpsList([String(p.stepSize)]), req.epsSpace, std)[0];
   }
-  if (p.norm === undefined && !['mi-fgsm', 'di-fgsm', 'nes', 'bandits', 'parsimonious'].includes(req.attack)) p.norm = req.norm;
+  // L-inf-only attacks (and their -reference presets) take no norm parameter
+  const linfOnly = ['mi-fgsm', 'di-fgsm', 'nes', 'bandits', 'parsimonious'].some((a) => req.attack === a || req.attack === `${a}-reference`);
+  if (p.norm === undefined && !linfOnly) p.norm = req.norm;
   return p;
 }
 

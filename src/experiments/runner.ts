@@ -17,9 +17,12 @@ import { Dataset } from '../../datasets/types';
 import { loadDataset, findDatasetDir, parseDatasetName } from '../../datasets';
 import { ExperimentSpec, ModelSpec, AttackSpec } from './spec';
 import { contentHash, readJournal, appendJournal, dedupe, JournalEntry, RunsEntry, ModelEntry } from './store';
+import { appendedEntries, foldAppendedRuns } from './fold';
+import { checksFingerprint } from '../results/fingerprint';
 import { runAttackOnModel, runTransfer, AttackRequest, JobOutput, attackedClassifier, epsInPixels, attackParams } from './execute';
 import { Network } from '../models/network';
-import { ModelConfig, modelId, usesBinarization, usesOpu, DefenseName } from '../models/config';
+import { ModelConfig, modelId } from '../models/config';
+import { gradientModeApplies } from './gradient-modes';
 import { train, evaluate, loadNetwork } from '../training/trainer';
 import { defaultOptimizerConfig, OptimizerName } from '../training/optimizers';
 import { defaultScheduleConfig, ScheduleName } from '../training/schedules';
@@ -62,7 +65,7 @@ export interface RunOptions {
   workers?: number;
 }
 
-interface ModelJob {
+export interface ModelJob {
   spec: ModelSpec;
   key: string;
   order: number;
@@ -70,7 +73,7 @@ interface ModelJob {
   config: ModelConfig;
 }
 
-interface AttackJob {
+export interface AttackJob {
   spec: AttackSpec;
   key: string;
   order: number;
@@ -80,28 +83,19 @@ interface AttackJob {
   samples: number;
 }
 
-/**
- * Which gradient modes make sense for a model: BPDA surrogates only where there is a Sign or an OPU; `true` (exact
- * backprop) only where it differs from `natural`, i.e. for DFA-trained models.
- */
+/** The gradient modes of an attack entry that apply to model `m` (src/experiments/gradient-modes.ts). */
 function gradientsFor(spec: AttackSpec, m: ModelSpec): string[] {
-  const wanted = spec.gradients ?? ['natural'];
-  const defense = m.defense as DefenseName;
-  const hasSign = usesBinarization(defense);
-  const hasOpu = usesOpu(defense);
-  return wanted.filter((g) => {
-    if (g === 'natural') return true;
-    if (g === 'true') return m.training !== 'bp';
-    if (g === 'bpda-none') return hasSign || hasOpu;
-    return hasOpu; // bpda-random, bpda-true, bpda-estimated[:N] replace the OPU's backward
-  });
+  return (spec.gradients ?? ['natural']).filter((g) => gradientModeApplies(g, m));
 }
 
-export function modelConfigFor(m: ModelSpec, spec: ExperimentSpec, data: Dataset): ModelConfig {
+/** What planning needs of a dataset (its name, class count and normalization), so a plan can be made without reading it. */
+export type DatasetInfo = Pick<Dataset, 'name' | 'numClasses' | 'normalization'>;
+
+export function modelConfigFor(m: ModelSpec, spec: ExperimentSpec, data: DatasetInfo): ModelConfig {
   return buildModelConfig({ ...m, seed: m.seed ?? spec.seed, numClasses: data.numClasses, normalization: data.normalization });
 }
 
-export function planJobs(spec: ExperimentSpec, outDir: string, data: Dataset): { models: ModelJob[]; attacks: AttackJob[] } {
+export function planJobs(spec: ExperimentSpec, outDir: string, data: DatasetInfo): { models: ModelJob[]; attacks: AttackJob[] } {
   // Models whose id (architecture, width, defense, training) would collide get their spec name as a label.
   const baseIds = spec.models.map((m) => modelId(modelConfigFor(m, spec, data)));
   const models = spec.models.map((m, order): ModelJob => {
@@ -168,6 +162,8 @@ export function resolveDatasets(spec: ExperimentSpec, opts: Pick<RunOptions, 'da
 export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Promise<ResultsFile> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   fs.mkdirSync(opts.outDir, { recursive: true });
+  const kept = foldAppendedRuns(opts.outDir);
+  if (kept.runs || kept.models) log(`kept ${kept.runs} runs and ${kept.models} models that other commands appended to ${path.join(opts.outDir, 'results.json')} (now in its journal)`);
   const started = Date.now();
   const { train: trainSet, test: testSet } = resolveDatasets(spec, { ...opts, log });
   log(`dataset ${testSet.name} from ${testSet.source}: ${trainSet.n} train / ${testSet.n} test images`);
@@ -331,7 +327,7 @@ async function trainModel(
   if (t.epochs === 0) throw new UserError(`model '${job.spec.name}': train.epochs is 0, so there is no checkpoint to attack`);
 }
 
-function describeJob(job: AttackJob): string {
+export function describeJob(job: AttackJob): string {
   const a = job.spec;
   if (a.attack === 'transfer') return `transfer (${a.craft}) ${a.source} -> ${job.models.join(', ')}`;
   return `${a.label ?? a.attack} on ${job.models[0]}${job.gradient !== 'natural' ? ` (${job.gradient})` : ''}`;
@@ -419,6 +415,7 @@ export function assembleResults(outDir: string, environment: EnvironmentInfo, en
   const file = path.join(outDir, 'results.json');
   writeFileAtomic(file, JSON.stringify(results, null, 1));
   results.checks = computeChecks(results, perSampleLoaderFor(file));
+  results.checksOf = checksFingerprint(results);
   writeFileAtomic(file, JSON.stringify(results, null, 1));
   return results;
 }
@@ -453,7 +450,8 @@ export function mergeRuns(dirs: string[], outDir: string): ResultsFile {
   let environment: EnvironmentInfo | null = null;
   for (const d of dirs) {
     if (!fs.existsSync(path.join(d, 'journal.jsonl'))) throw new UserError(`merge: '${d}' has no journal.jsonl (expected a directory written by opulab run)`);
-    entries.push(...readJournal(d));
+    const journal = readJournal(d);
+    entries.push(...journal, ...appendedEntries(d, journal));
     const rf = path.join(d, 'results.json');
     if (!environment && fs.existsSync(rf)) environment = (JSON.parse(fs.readFileSync(rf, 'utf8')) as ResultsFile).environment;
     const runsDir = path.join(d, 'runs');

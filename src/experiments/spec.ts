@@ -1,15 +1,24 @@
 /**
  * Experiment specs: one JSON file naming the dataset, the models (architecture x defense x training), the
- * attacks (with eps lists, units, budgets, gradient modes) and the sample set. Validation errors name the field
- * (e.g. "spec.attacks[2].eps[1]: bad eps 'x'").
+ * attacks (with eps lists, units, budgets, gradient modes) and the sample set. Every object has one schema
+ * (below); validation errors name the JSON path (e.g. "spec.attacks[2].eps[1]: bad eps 'x'",
+ * "spec.models[0].defence: unknown field (did you mean 'defense'?)").
  */
 import * as fs from 'fs';
 import { UserError } from '../util/errors';
 import { ARCHITECTURES, BINARIZE_CENTERS, DEFENSES, TRAINING_METHODS } from '../models/config';
 import { OPTIMIZERS } from '../training/optimizers';
 import { SCHEDULES } from '../training/schedules';
-import { DATASET_NAMES } from '../../datasets/types';
+import { DATASET_NAMES, DatasetName, normalizationFor } from '../../datasets/types';
 import { isPluginPath } from '../plugins/file';
+import { resolveAttack } from '../plugins/attack';
+import { buildModelConfig } from '../models/build-config';
+import { parseGradientMode } from '../models/classifier';
+import { Camera, CameraOptions, CAMERA_OPTION_KEYS } from '../optics/camera';
+import { parseEps } from '../../attacks/eps';
+import { attackParams } from './execute';
+import { gradientModeApplies } from './gradient-modes';
+import { ArraySchema, BooleanSchema, NumberSchema, ObjectSchema, RecordSchema, StringSchema, UnionSchema, schemaReference, validate } from './schema';
 
 export interface TrainSpec {
   epochs: number;
@@ -89,170 +98,241 @@ export interface ExperimentSpec {
   probe?: ProbeSpec;
 }
 
-type Json = Record<string, unknown>;
+// ---- The schema of every spec object, declared once: it validates specs and generates the README reference. ----
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const str = (expected?: string): StringSchema => ({ kind: 'string', ...(expected ? { expected } : {}) });
+const choice = (choices: readonly string[]): StringSchema => ({ kind: 'string', choices });
+const posInt: NumberSchema = { kind: 'number', integer: true, min: 1 };
+const int: NumberSchema = { kind: 'number', integer: true };
+const bool: BooleanSchema = { kind: 'boolean' };
+const record = (expected?: string, check?: (v: never, path: string) => string | undefined): RecordSchema => ({ kind: 'record', ...(expected ? { expected } : {}), ...(check ? { check } : {}) });
+const nameList: ArraySchema = { kind: 'array', items: str(), expected: 'a list of model names' };
 
-class Field {
-  constructor(readonly path: string, readonly value: unknown) {}
-  bad(expected: string): UserError {
-    return new UserError(`${this.path}: bad value ${JSON.stringify(this.value)}: expected ${expected}`);
+/** A UserError's message from `f`, or undefined when it succeeds (for schema checks). */
+function problem(f: () => unknown): string | undefined {
+  try {
+    f();
+    return undefined;
+  } catch (e) {
+    if (e instanceof UserError) return e.message;
+    throw e;
   }
 }
 
-function get(obj: Json, key: string, path: string): Field {
-  return new Field(`${path}.${key}`, obj[key]);
-}
+const epsItem: UnionSchema = {
+  kind: 'union',
+  of: [
+    { kind: 'number', min: 0 },
+    { kind: 'string', check: (v: string) => problem(() => parseEps(v)) },
+  ],
+  expected: "a number >= 0 or a string such as '8/255'",
+};
 
-function str(f: Field, def?: string): string {
-  if (f.value === undefined && def !== undefined) return def;
-  if (typeof f.value !== 'string' || f.value === '') throw f.bad('a non-empty string');
-  return f.value;
-}
+const gradientMode: StringSchema = {
+  kind: 'string',
+  expected: 'a gradient mode: natural, true, bpda-random, bpda-true, bpda-estimated[:N], bpda-none',
+  check: (v: string) => problem(() => parseGradientMode(v)),
+};
 
-function oneOf<T extends string>(f: Field, allowed: readonly T[], def?: T): T {
-  const v = str(f, def);
-  if (!allowed.includes(v as T)) throw f.bad(`one of ${allowed.join(', ')}`);
-  return v as T;
-}
+export const TRAIN_SCHEMA: ObjectSchema = {
+  kind: 'object',
+  title: 'models[].train',
+  fields: {
+    epochs: { schema: posInt, default: 1, doc: 'training epochs (a rerun with more continues from the checkpoint)' },
+    optimizer: { schema: choice(OPTIMIZERS), default: 'adam', doc: 'optimizer' },
+    lr: { schema: { kind: 'number', min: 0, exclusiveMin: true }, defaultText: '1e-3 (adam, adamw, rmsprop), 1e-2 (sgd)', doc: 'learning rate' },
+    weightDecay: { schema: { kind: 'number', min: 0 }, defaultText: '0 (adamw: 0.01)', doc: 'weight decay' },
+    momentum: { schema: { kind: 'number', min: 0, max: 1, exclusiveMax: true }, defaultText: "the optimizer's", doc: 'SGD / RMSprop momentum' },
+    nesterov: { schema: bool, default: false, doc: 'Nesterov momentum (sgd)' },
+    schedule: { schema: choice(SCHEDULES), default: 'plateau', doc: 'learning-rate schedule' },
+    batchSize: { schema: posInt, default: 128, doc: 'batch size' },
+    augment: { schema: bool, default: true, doc: 'random crop + flip (+ rotation on CIFAR-100)' },
+    gradShards: { schema: posInt, default: 1, doc: 'micro-batches per batch (own BatchNorm statistics, gradients averaged), spread over --workers' },
+  },
+};
 
-function num(f: Field, def: number | undefined, ok: (v: number) => boolean, expected: string): number {
-  if (f.value === undefined && def !== undefined) return def;
-  if (typeof f.value !== 'number' || !Number.isFinite(f.value) || !ok(f.value)) throw f.bad(expected);
-  return f.value;
-}
-
-const posInt = (f: Field, def?: number): number => num(f, def, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
-
-function optNum(f: Field, ok: (v: number) => boolean, expected: string): number | undefined {
-  return f.value === undefined ? undefined : num(f, undefined, ok, expected);
-}
-
-function bool(f: Field, def: boolean): boolean {
-  if (f.value === undefined) return def;
-  if (typeof f.value !== 'boolean') throw f.bad('true or false');
-  return f.value;
-}
-
-function strList(f: Field): string[] | undefined {
-  if (f.value === undefined) return undefined;
-  if (!Array.isArray(f.value) || f.value.some((v) => typeof v !== 'string')) throw f.bad('a list of strings');
-  return f.value as string[];
-}
-
-export function parseSpec(raw: unknown, where = 'spec'): ExperimentSpec {
-  if (!isObject(raw)) throw new UserError(`${where}: expected a JSON object`);
-  const dataRaw = raw.data === undefined ? {} : raw.data;
-  if (!isObject(dataRaw)) throw new Field(`${where}.data`, dataRaw).bad('an object');
-  const data = {
-    trainSamples: optNum(get(dataRaw, 'trainSamples', `${where}.data`), (v) => Number.isInteger(v) && v > 0, 'a positive integer'),
-    testSamples: posInt(get(dataRaw, 'testSamples', `${where}.data`), 1000),
-    attackSamples: posInt(get(dataRaw, 'attackSamples', `${where}.data`), 200),
-    evalBatchSize: posInt(get(dataRaw, 'evalBatchSize', `${where}.data`), 100),
-  };
-  if (!Array.isArray(raw.models) || raw.models.length === 0) throw new Field(`${where}.models`, raw.models).bad('a non-empty list of models');
-  const models = raw.models.map((m, i) => parseModel(m, `${where}.models[${i}]`));
-  const names = new Set<string>();
-  for (const m of models) {
-    if (names.has(m.name)) throw new UserError(`${where}.models: duplicate model name '${m.name}'`);
-    names.add(m.name);
-  }
-  if (!Array.isArray(raw.attacks)) throw new Field(`${where}.attacks`, raw.attacks).bad('a list of attacks');
-  const attacks = raw.attacks.map((a, i) => parseAttack(a, `${where}.attacks[${i}]`, names));
-  let probe: ProbeSpec | undefined;
-  if (raw.probe !== undefined) {
-    const pr = raw.probe;
-    const pp = `${where}.probe`;
-    if (!isObject(pr)) throw new Field(pp, pr).bad('an object');
-    const params = pr.params === undefined ? {} : pr.params;
-    if (!isObject(params)) throw new Field(`${pp}.params`, params).bad('an object');
-    probe = {
-      attack: str(get(pr, 'attack', pp), 'pgd'),
-      eps: String(pr.eps ?? '8/255'),
-      params,
-      gradient: str(get(pr, 'gradient', pp), 'bpda-true'),
-      samples: num(get(pr, 'samples', pp), 100, (v) => Number.isInteger(v) && v >= 4, 'an integer >= 4'),
-    };
-  }
-  return {
-    probe,
-    name: str(get(raw, 'name', where), 'experiment'),
-    seed: num(get(raw, 'seed', where), 0, Number.isInteger, 'an integer'),
-    dataset: oneOf(get(raw, 'dataset', where), DATASET_NAMES, 'cifar10'),
-    data,
-    models,
-    attacks,
-  };
-}
-
-function parseModel(m: unknown, path: string): ModelSpec {
-  if (!isObject(m)) throw new Field(path, m).bad('an object');
-  const t = m.train === undefined ? {} : m.train;
-  if (!isObject(t)) throw new Field(`${path}.train`, t).bad('an object');
-  const tp = `${path}.train`;
-  const optimizer = oneOf(get(t, 'optimizer', tp), OPTIMIZERS, 'adam');
-  return {
-    name: str(get(m, 'name', path)),
-    architecture: oneOf(get(m, 'architecture', path), ARCHITECTURES, 'vgg16'),
-    width: num(get(m, 'width', path), 0.25, (v) => v > 0 && v <= 4, 'a number in (0, 4]'),
-    defense: isPluginPath(String(m.defense ?? '')) ? str(get(m, 'defense', path)) : oneOf(get(m, 'defense', path), DEFENSES, 'none'),
-    defenseParams: m.defenseParams === undefined ? undefined : isObject(m.defenseParams) ? m.defenseParams : (() => { throw new Field(`${path}.defenseParams`, m.defenseParams).bad('an object'); })(),
-    training: oneOf(get(m, 'training', path), TRAINING_METHODS, 'bp'),
-    opuIn: posInt(get(m, 'opuIn', path), 512),
-    opuOut: posInt(get(m, 'opuOut', path), 8000),
-    opuMode: oneOf(get(m, 'opuMode', path), ['reference', 'physical'] as const, 'reference'),
-    binarizeCenter: oneOf(get(m, 'binarizeCenter', path), BINARIZE_CENTERS, 'running-mean'),
-    seed: m.seed === undefined ? undefined : num(get(m, 'seed', path), undefined, Number.isInteger, 'an integer'),
-    camera: m.camera === undefined ? undefined : isObject(m.camera) ? m.camera : (() => { throw new Field(`${path}.camera`, m.camera).bad('an object'); })(),
-    train: {
-      epochs: num(get(t, 'epochs', tp), 1, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer'),
-      optimizer,
-      lr: optNum(get(t, 'lr', tp), (v) => v > 0, 'a positive number'),
-      weightDecay: optNum(get(t, 'weightDecay', tp), (v) => v >= 0, 'a number >= 0'),
-      momentum: optNum(get(t, 'momentum', tp), (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
-      nesterov: bool(get(t, 'nesterov', tp), false),
-      schedule: oneOf(get(t, 'schedule', tp), SCHEDULES, 'plateau'),
-      batchSize: posInt(get(t, 'batchSize', tp), 128),
-      augment: bool(get(t, 'augment', tp), true),
-      gradShards: posInt(get(t, 'gradShards', tp), 1),
+export const MODEL_SCHEMA: ObjectSchema = {
+  kind: 'object',
+  title: 'models[]',
+  fields: {
+    name: { schema: str(), required: true, doc: 'short name used by attacks and in results (unique)' },
+    architecture: { schema: choice(ARCHITECTURES), default: 'vgg16', doc: 'backbone' },
+    width: { schema: { kind: 'number', min: 0, max: 4, exclusiveMin: true }, default: 0.25, doc: 'channel width multiplier (1 = the paper)' },
+    defense: {
+      schema: {
+        kind: 'string',
+        choices: DEFENSES,
+        expected: `one of ${DEFENSES.join(', ')}, or a defense plugin file (./my-defense.js)`,
+        check: (v: string) => ((DEFENSES as readonly string[]).includes(v) || isPluginPath(v) ? undefined : `bad value ${JSON.stringify(v)}: expected one of ${DEFENSES.join(', ')}, or a defense plugin file (./my-defense.js)`),
+      },
+      default: 'none',
+      doc: 'defense head, or a plugin file (loaded and checked when the spec is read)',
     },
-  };
+    defenseParams: { schema: record('an object of plugin parameters'), doc: "parameters of a defense plugin (merged into the plugin's defaults)" },
+    training: { schema: choice(TRAINING_METHODS), default: 'bp', doc: 'bp, dfa, or hybrid (backprop above the feedback point, DFA below)' },
+    opuIn: { schema: posInt, default: 512, doc: 'OPU input size (the head hidden width)' },
+    opuOut: { schema: posInt, default: 8000, doc: 'OPU output size (camera pixels)' },
+    opuMode: { schema: choice(['reference', 'physical']), default: 'reference', doc: "'reference' (real W, (xW)^2) or 'physical' (complex R, |xR|^2)" },
+    binarizeCenter: { schema: choice(BINARIZE_CENTERS), default: 'running-mean', doc: 'what Sign(x - center) subtracts' },
+    camera: {
+      schema: record(`an object of camera options (${CAMERA_OPTION_KEYS.join(', ')})`, (v: Record<string, unknown>) => problem(() => new Camera(v as CameraOptions))),
+      doc: 'camera model of the OPU readout (identity when absent)',
+    },
+    seed: { schema: int, defaultText: 'spec.seed', doc: "seed of this model's weights and fixed matrices (a separately trained surrogate)" },
+    train: { schema: TRAIN_SCHEMA, default: {}, doc: 'training recipe (below)' },
+  },
+};
+
+export const ATTACK_SCHEMA: ObjectSchema = {
+  kind: 'object',
+  title: 'attacks[]',
+  fields: {
+    attack: { schema: str('an attack name (opulab list), transfer, noise, or an attack plugin file'), required: true, doc: 'attack name from `opulab list`, `transfer`, `noise`, or a plugin file' },
+    models: { schema: nameList, defaultText: 'every model (transfer: every model but the source)', doc: 'names of the models to attack (transfer: the targets)' },
+    eps: { schema: { kind: 'array', items: epsItem, minItems: 1, expected: "a non-empty list of numbers >= 0 or strings such as '8/255'" }, required: true, doc: "epsilons, in `epsSpace` units: numbers or strings such as '8/255'" },
+    epsSpace: { schema: choice(['pixel', 'normalized']), default: 'pixel', doc: "units of `eps` and of `params.stepSize`: pixel ([0,1] images) or the model's normalized input space" },
+    norm: { schema: choice(['linf', 'l2']), default: 'linf', doc: 'threat-model norm' },
+    gradients: {
+      schema: { kind: 'array', items: gradientMode, minItems: 1, expected: 'a non-empty list of gradient modes (natural, true, bpda-random, bpda-true, bpda-estimated[:N], bpda-none)' },
+      defaultText: '`["natural"]`',
+      doc: 'gradient modes to try (each a run) on the models where they apply: BPDA modes need a Sign or an OPU, `true` a DFA-trained model',
+    },
+    signSurrogate: { schema: { kind: 'string', expected: 'ste, tanh[:beta] or zero', check: (v: string) => problem(() => parseGradientMode('natural', v)) }, defaultText: '`"ste"`', doc: 'BPDA surrogate of the Sign' },
+    params: { schema: record('an object of attack parameters'), default: {}, doc: "attack hyperparameters (checked against the attack's own list); `stepSize` is in `epsSpace` units" },
+    samples: { schema: posInt, defaultText: 'data.attackSamples', doc: 'test images attacked (the first N; at most data.testSamples)' },
+    eot: { schema: { kind: 'number', integer: true, min: 0 }, defaultText: '20', doc: 'EOT gradient samples on stochastic models (0 = off)' },
+    source: { schema: str(), defaultText: 'required for transfer', doc: 'transfer only: the model that crafts the examples' },
+    craft: { schema: str('a white-box attack name'), defaultText: '`"pgd"` (transfer)', doc: 'transfer only: the white-box attack that crafts the set on `source`' },
+    label: { schema: str(), defaultText: 'the attack name', doc: 'name of the runs in results' },
+  },
+};
+
+export const PROBE_SCHEMA: ObjectSchema = {
+  kind: 'object',
+  title: 'probe',
+  fields: {
+    attack: { schema: str('an attack name or plugin file'), default: 'pgd', doc: 'the attack that crafts the adversarial images' },
+    eps: { schema: epsItem, default: '8/255', doc: 'one eps, pixel units' },
+    params: { schema: record('an object of attack parameters'), default: {}, doc: 'attack hyperparameters' },
+    gradient: { schema: gradientMode, default: 'bpda-true', doc: 'gradient mode of the attacked models' },
+    samples: { schema: { kind: 'number', integer: true, min: 4 }, default: 100, doc: 'test images probed (at most data.testSamples)' },
+  },
+};
+
+export const DATA_SCHEMA: ObjectSchema = {
+  kind: 'object',
+  title: 'data',
+  fields: {
+    trainSamples: { schema: posInt, defaultText: 'the whole training set', doc: 'training images used (the first N)' },
+    testSamples: { schema: posInt, default: 1000, doc: 'test images loaded (clean accuracy is measured on all of them)' },
+    attackSamples: { schema: posInt, default: 200, defaultText: '`200` (at most testSamples)', doc: 'test images attacked by default (the first N)' },
+    evalBatchSize: { schema: posInt, default: 100, doc: 'images per evaluation / attack batch' },
+  },
+};
+
+export const SPEC_SCHEMA: ObjectSchema = {
+  kind: 'object',
+  title: 'spec',
+  fields: {
+    name: { schema: str(), default: 'experiment', doc: 'experiment name (in results and the report)' },
+    seed: { schema: int, default: 0, doc: 'seed of every random choice of the experiment' },
+    dataset: { schema: choice(DATASET_NAMES), default: 'cifar10', doc: 'dataset (see Data)' },
+    data: { schema: DATA_SCHEMA, default: {}, doc: 'sample sizes (below)' },
+    models: { schema: { kind: 'array', items: MODEL_SCHEMA, minItems: 1 }, required: true, doc: 'the models to train (below)' },
+    attacks: { schema: { kind: 'array', items: ATTACK_SCHEMA }, required: true, doc: 'the attacks to run (below)' },
+    probe: { schema: PROBE_SCHEMA, doc: 'layer-similarity probe of every model (below); none when absent' },
+  },
+};
+
+/** The README's spec field reference, generated from the schemas above. */
+export function specReference(): string {
+  return schemaReference(SPEC_SCHEMA);
 }
 
-function parseAttack(a: unknown, path: string, modelNames: Set<string>): AttackSpec {
-  if (!isObject(a)) throw new Field(path, a).bad('an object');
-  const attack = str(get(a, 'attack', path));
-  const eps = a.eps;
-  if (!Array.isArray(eps) || eps.length === 0 || eps.some((e) => typeof e !== 'string' && typeof e !== 'number')) {
-    throw new Field(`${path}.eps`, eps).bad("a non-empty list of numbers or strings like '8/255'");
-  }
-  const models = strList(get(a, 'models', path));
-  for (const [i, m] of (models ?? []).entries()) {
-    if (!modelNames.has(m)) throw new UserError(`${path}.models[${i}]: unknown model '${m}': expected one of ${[...modelNames].join(', ')}`);
-  }
-  const params = a.params === undefined ? {} : a.params;
-  if (!isObject(params)) throw new Field(`${path}.params`, params).bad('an object');
-  const spec: AttackSpec = {
-    attack,
-    models,
-    eps: eps as (string | number)[],
-    epsSpace: oneOf(get(a, 'epsSpace', path), ['pixel', 'normalized'] as const, 'pixel'),
-    norm: oneOf(get(a, 'norm', path), ['linf', 'l2'] as const, 'linf'),
-    gradients: strList(get(a, 'gradients', path)),
-    signSurrogate: a.signSurrogate === undefined ? undefined : str(get(a, 'signSurrogate', path)),
-    params,
-    samples: optNum(get(a, 'samples', path), (v) => Number.isInteger(v) && v > 0, 'a positive integer'),
-    eot: optNum(get(a, 'eot', path), (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer'),
-    label: a.label === undefined ? undefined : str(get(a, 'label', path)),
-  };
-  if (attack === 'transfer') {
-    spec.source = str(get(a, 'source', path));
-    if (!modelNames.has(spec.source)) throw new UserError(`${path}.source: unknown model '${spec.source}'`);
-    spec.craft = str(get(a, 'craft', path), 'pgd');
-  }
+/**
+ * Parse and validate a spec: the shape of every object (unknown fields, types, ranges: errors name the JSON path),
+ * then everything that needs the whole spec or the registries, before any work starts: model names, plugin files
+ * (loaded and checked), model configs, attack names with their parameters, eps lists, gradient modes against each
+ * model's defense, sample counts, transfer sources, the probe.
+ */
+export function parseSpec(raw: unknown, where = 'spec'): ExperimentSpec {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError(`${where}: expected a JSON object`);
+  const spec = validate(SPEC_SCHEMA, raw, where) as ExperimentSpec;
+  if (spec.probe) spec.probe.eps = String(spec.probe.eps);
+  for (const a of spec.attacks) if (a.attack === 'transfer' && a.craft === undefined) a.craft = 'pgd';
+  const data = (raw as { data?: { attackSamples?: unknown } }).data;
+  checkSpec(spec, where, typeof data === 'object' && data !== null && data.attackSamples !== undefined);
   return spec;
+}
+
+/** `f()`, with a UserError's message prefixed by `path`. */
+function at<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The checks that need the whole spec (names across objects) or the registries (attacks, plugins). */
+function checkSpec(spec: ExperimentSpec, where: string, explicitAttackSamples: boolean): void {
+  const names = new Set<string>();
+  const dataset = spec.dataset as DatasetName;
+  const numClasses = dataset === 'cifar100' ? 100 : 10;
+  const normalization = normalizationFor(dataset);
+  spec.models.forEach((m, i) => {
+    const p = `${where}.models[${i}]`;
+    if (names.has(m.name)) throw new UserError(`${p}.name: duplicate model name '${m.name}'`);
+    names.add(m.name);
+    if (m.defenseParams !== undefined && !isPluginPath(m.defense)) throw new UserError(`${p}.defenseParams: only for a defense plugin file (defense is '${m.defense}')`);
+    // loads and checks a plugin file; checks the combination of choices
+    at(isPluginPath(m.defense) ? `${p}.defense` : p, () => buildModelConfig({ ...m, seed: m.seed ?? spec.seed, numClasses, normalization }));
+  });
+  const modelList = [...names].join(', ');
+  const byName = new Map(spec.models.map((m) => [m.name, m]));
+  const testN = spec.data.testSamples;
+  // the default (200) is capped at testSamples; a value given explicitly must fit
+  if (explicitAttackSamples && spec.data.attackSamples > testN) {
+    throw new UserError(`${where}.data.attackSamples: ${spec.data.attackSamples} is more than data.testSamples (${testN}): only the loaded test images can be attacked`);
+  }
+  spec.attacks.forEach((a, i) => {
+    const p = `${where}.attacks[${i}]`;
+    (a.models ?? []).forEach((m, j) => {
+      if (!names.has(m)) throw new UserError(`${p}.models[${j}]: unknown model '${m}': expected one of ${modelList}`);
+    });
+    if (a.samples !== undefined && a.samples > testN) throw new UserError(`${p}.samples: ${a.samples} is more than data.testSamples (${testN}): only the loaded test images can be attacked`);
+    const std = normalization.std;
+    const req = { attack: a.attack, params: a.params, norm: a.norm, eps: a.eps, epsSpace: a.epsSpace, gradient: 'natural', signSurrogate: 'ste', eot: 0, batchSize: 1, seed: 0 };
+    if (a.attack === 'transfer') {
+      if (a.source === undefined) throw new UserError(`${p}.source: missing: a transfer attack names the model that crafts the examples (one of ${modelList})`);
+      if (!names.has(a.source)) throw new UserError(`${p}.source: unknown model '${a.source}': expected one of ${modelList}`);
+      if (a.models?.includes(a.source)) throw new UserError(`${p}.models: lists the transfer source '${a.source}' itself; expected other models`);
+      if (a.gradients !== undefined) throw new UserError(`${p}.gradients: not used by transfer attacks (the source's own gradient crafts the set); remove it`);
+      const targets = a.models ?? [...names].filter((n) => n !== a.source);
+      if (targets.length === 0) throw new UserError(`${p}.models: no target model besides the source '${a.source}'`);
+      const craft = at(`${p}.craft`, () => resolveAttack(a.craft!, attackParams({ ...req, attack: a.craft! }, std)));
+      if (craft.threat !== 'white-box' && craft.threat !== 'transfer') throw new UserError(`${p}.craft: '${a.craft}' is a ${craft.threat} attack; expected a white-box attack that crafts on the source`);
+      return;
+    }
+    if (a.source !== undefined) throw new UserError(`${p}.source: only for transfer attacks (attack is '${a.attack}')`);
+    if (a.craft !== undefined) throw new UserError(`${p}.craft: only for transfer attacks (attack is '${a.attack}')`);
+    at(isPluginPath(a.attack) ? `${p}.attack` : p, () => resolveAttack(a.attack, attackParams(req, std)));
+    const targets = (a.models ?? [...names]).map((n) => byName.get(n)!);
+    (a.gradients ?? []).forEach((g, j) => {
+      if (!targets.some((m) => gradientModeApplies(g, m))) {
+        throw new UserError(`${p}.gradients[${j}]: '${g}' applies to none of the attacked models (${targets.map((m) => `${m.name}: ${m.defense}/${m.training}`).join(', ')}); BPDA modes need a Sign or an OPU, 'true' a DFA-trained model`);
+      }
+    });
+  });
+  if (spec.probe) {
+    const p = `${where}.probe`;
+    const pr = spec.probe;
+    at(`${p}.eps`, () => parseEps(pr.eps));
+    if (pr.samples > testN) throw new UserError(`${p}.samples: ${pr.samples} is more than data.testSamples (${testN})`);
+    const req = { attack: pr.attack, params: { norm: 'linf', ...pr.params }, norm: 'linf' as const, eps: [pr.eps], epsSpace: 'pixel' as const, gradient: pr.gradient, signSurrogate: 'ste', eot: 0, batchSize: 1, seed: 0 };
+    at(p, () => resolveAttack(pr.attack, attackParams(req, normalization.std)));
+  }
 }
 
 export function readSpecFile(file: string): ExperimentSpec {
@@ -263,5 +343,5 @@ export function readSpecFile(file: string): ExperimentSpec {
   } catch (e) {
     throw new UserError(`spec file '${file}' is not valid JSON: ${(e as Error).message}`);
   }
-  return parseSpec(raw, file);
+  return at(file, () => parseSpec(raw));
 }

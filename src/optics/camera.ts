@@ -45,7 +45,7 @@ export interface CameraOptions {
   seed?: number;
 }
 
-const CAMERA_OPTION_KEYS = [
+export const CAMERA_OPTION_KEYS = [
   'gain',
   'exposure',
   'darkOffset',

@@ -138,12 +138,16 @@ export function applyDefensePlugin(config: ModelConfig, loaded: LoadedDefensePlu
   return out;
 }
 
+const warnedChanged = new Set<string>();
+
 /** Network's loader for config.plugin (checkpoints): the recorded file with the recorded params. */
 export function loadInputTransform(record: DefensePluginRecord): InputTransform {
   if (!fs.existsSync(record.path)) {
     throw new UserError(`this model uses defense plugin '${record.name}' from '${record.path}', which no longer exists: restore the file (or retrain)`);
   }
-  if (record.sha256 && fileSha256(record.path) !== record.sha256) {
+  if (record.sha256 && fileSha256(record.path) !== record.sha256 && !warnedChanged.has(`${record.path}:${record.sha256}`)) {
+    // once per file and recorded version: a command loads the same checkpoint more than once
+    warnedChanged.add(`${record.path}:${record.sha256}`);
     process.stderr.write(`opulab: warning: defense plugin '${record.path}' changed since this model was built\n`);
   }
   return loadDefensePlugin(record.path, record.params).transform;

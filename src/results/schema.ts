@@ -92,6 +92,8 @@ export interface ResultsFile {
   models: ModelRecord[];
   runs: RunRecord[];
   checks: CheckRecord[];
+  /** Fingerprint of the models and runs the checks were computed from (src/results/fingerprint.ts). */
+  checksOf?: string;
   /** Optional extra report sections (example images, probes, ablations). */
   extras?: Record<string, unknown>;
 }

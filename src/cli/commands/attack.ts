@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, workerCount, parseParamsJson, withGradientOptions } from '../options';
+import { GlobalArgs, checkSeed, workerCount, parseParamsJson, withGradientOptions, checkAttackFlags } from '../options';
+import { parseGradientMode } from '../../models/classifier';
 import { loadDataset, parseDatasetName } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { modelId } from '../../models/config';
@@ -81,6 +82,11 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
     if (!args.attack === !args.preset) throw new UserError('give exactly one of --attack NAME or --preset NAME');
     if (args.preset) getPreset(args.preset);
     if (!Number.isInteger(args.samples) || args.samples < 1) throw new UserError(`bad --samples ${args.samples}: expected a positive integer`);
+    if (!Number.isInteger(args.batchSize) || args.batchSize < 1) throw new UserError(`bad --batch-size ${args.batchSize}: expected a positive integer`);
+    // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
+    await initBackend(args.backend, true);
+    if (args.attack) checkAttackFlags({ ...args, params: paramsFromFlags(args) });
+    else parseGradientMode(args.gradient, args.signSurrogate);
     const backend = await initBackend(args.backend);
     const { net, meta } = loadNetwork(args.checkpoint);
     try {

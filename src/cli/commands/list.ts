@@ -1,6 +1,7 @@
 /** `opulab list`: models, defenses, attacks, datasets and backends (built-in and plugins), one line each. */
 import type { CommandModule } from 'yargs';
 import { GlobalArgs } from '../options';
+import { initBackend } from '../../backend';
 import { ARCHITECTURES, DEFENSES, TRAINING_METHODS } from '../../models/config';
 import { describeAttacks } from '../../../attacks/registry';
 import { describeDatasets } from '../../../datasets';
@@ -41,13 +42,16 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
     y
       .option('defense-plugin', { type: 'string', array: true, describe: 'Also load and list this defense plugin file (repeatable)' })
       .option('attack-plugin', { type: 'string', array: true, describe: 'Also load and list this attack plugin file (repeatable)' }) as never,
-  handler: (args) => {
+  handler: async (args) => {
+    // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
+    await initBackend(args.backend, true);
     for (const f of args.defensePlugin ?? []) loadDefensePlugin(f);
     for (const f of args.attackPlugin ?? []) loadAttackPlugin(f);
     const lines: string[] = [];
     for (const m of ARCHITECTURES) lines.push(`model    ${m.padEnd(10)}  ${m.startsWith('repvgg') ? 'CIFAR RepVGG (train-time branches, fused for deployment)' : 'CIFAR VGG with BatchNorm'}, --width multiplier`);
     for (const d of DEFENSES) lines.push(`defense  ${d.padEnd(14)}  ${DEFENSE_TEXT[d]}`);
-    for (const p of listPlugins()) lines.push(`${p.kind.padEnd(8)} ${p.name.padEnd(14)}  ${p.description} [plugin ${p.path}]`);
+    // attack plugins are in the attack registry and listed with the attacks below
+    for (const p of listPlugins().filter((q) => q.kind !== 'attack')) lines.push(`${p.kind.padEnd(8)} ${p.name.padEnd(14)}  ${p.description} [plugin ${p.path}]`);
     for (const t of TRAINING_METHODS) lines.push(`training ${t}`);
     for (const o of OPTIMIZERS) lines.push(`optimizer ${o}`);
     for (const a of describeAttacks()) lines.push(`attack   ${a.name.padEnd(22)}  ${a.description}${a.origin !== 'built-in' ? ` [${a.origin}]` : ''}`);

@@ -6,7 +6,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, parseParamsJson, withGradientOptions } from '../options';
+import { GlobalArgs, checkSeed, parseParamsJson, withGradientOptions, checkAttackFlags } from '../options';
 import { writeFileAtomic } from '../../util/atomic';
 import { runProbe } from '../../probe/run';
 
@@ -43,6 +43,9 @@ export const probeCommand: CommandModule<GlobalArgs, ProbeArgs> = {
     const seed = checkSeed(args);
     const params = parseParamsJson(args.params);
     if (args.steps !== undefined) params.steps = args.steps;
+    // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
+    await initBackend(args.backend, true);
+    checkAttackFlags({ ...args, params });
     await initBackend(args.backend);
     const probe = await runProbe({
       checkpoints: args.checkpoint,

@@ -1,6 +1,7 @@
 /**
  * `opulab report results.json --out report.html [--recheck] [--title T]`: render the self-contained HTML
- * robustness report. Checks C1–C17 are computed when results.checks is empty or --recheck is given.
+ * robustness report. Checks C1–C17 are recomputed when the models or runs changed since results.checks was
+ * computed (or it is empty), and always with --recheck.
  * The report is written atomically; the results file is never modified.
  */
 import * as path from 'path';
@@ -11,6 +12,7 @@ import { UserError } from '../../util/errors';
 import { computeChecks, formatCheck } from '../../../reports/checks';
 import { renderReport } from '../../../reports/html';
 import { loadResultsFile, perSampleLoaderFor } from '../../../reports/load';
+import { checksAreCurrent } from '../../results/fingerprint';
 
 export interface ReportArgs {
   results: string;
@@ -43,7 +45,8 @@ export function runReport(opts: RunReportOptions): ReportOutcome {
     throw new UserError(`--out ${out} is the results file itself; expected a different path such as report.html`);
   }
   const perSampleLoader = perSampleLoaderFor(opts.results);
-  const recompute = opts.recheck === true || results.checks.length === 0;
+  // the stored checks are used only when they were computed from exactly these models and runs
+  const recompute = opts.recheck === true || !checksAreCurrent(results);
   const checks = recompute ? computeChecks(results, perSampleLoader) : results.checks;
   const missing = results.runs.filter((r) => r.perSample && perSampleLoader(r) === null).length;
   if (missing) log(`note: ${missing} run(s) reference per-sample files that are missing; per-example checks use aggregates for them`);
@@ -62,7 +65,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     y
       .positional('results', { type: 'string', demandOption: true, describe: 'results.json written by opulab' })
       .option('out', { type: 'string', describe: 'output HTML file (default: report.html beside the results file)' })
-      .option('recheck', { type: 'boolean', default: false, describe: 'recompute checks even when results.json carries them' })
+      .option('recheck', { type: 'boolean', default: false, describe: 'recompute checks even when results.json carries current ones (they are recomputed anyway when its runs changed)' })
       .option('title', { type: 'string', describe: 'report title' }) as unknown as Argv<ReportArgs>,
   handler: (argv: ArgumentsCamelCase<ReportArgs>): void => {
     runReport({ results: argv.results, out: argv.out, recheck: argv.recheck, title: argv.title });

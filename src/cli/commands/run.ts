@@ -1,4 +1,4 @@
-/** `opulab run SPEC.json --out DIR [--shard i/N]` and `opulab merge DIR... --out DIR`. */
+/** `opulab run SPEC.json --out DIR [--shard i/N] [--check]` and `opulab merge DIR... --out DIR`. */
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
@@ -6,12 +6,14 @@ import { GlobalArgs, checkSeed, workerCount } from '../options';
 import { readSpecFile } from '../../experiments/spec';
 import { runExperiment, mergeRuns, parseShard } from '../../experiments/runner';
 import { environmentInfo } from '../../results/environment';
+import { planLines } from '../../experiments/plan';
 import { ResultsFile } from '../../results/schema';
 
 export interface RunArgs extends GlobalArgs {
   spec: string;
   out: string;
   shard?: string;
+  check: boolean;
 }
 
 export function printSummary(results: ResultsFile, outDir: string): void {
@@ -31,12 +33,19 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     y
       .positional('spec', { type: 'string', demandOption: true, describe: 'Experiment spec (JSON), e.g. examples/quick.json' })
       .option('out', { type: 'string', demandOption: true, describe: 'Output directory (checkpoints, journal, results.json)' })
-      .option('shard', { type: 'string', describe: 'Run only shard i of N (i/N, 0-based); join shards with opulab merge' }) as never,
+      .option('shard', { type: 'string', describe: 'Run only shard i of N (i/N, 0-based); join shards with opulab merge' })
+      .option('check', { type: 'boolean', default: false, describe: 'Only validate the whole spec and print the plan (no data read, nothing trained or written)' }) as never,
   handler: async (args) => {
     checkSeed(args);
+    // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
+    await initBackend(args.backend, true);
     // The spec's own seed governs the experiment (so a spec file fully describes its numbers).
     const spec = readSpecFile(args.spec);
     const shard = parseShard(args.shard);
+    if (args.check) {
+      process.stdout.write(planLines(spec, args.spec, args.out, shard).join('\n') + '\n');
+      return;
+    }
     const backend = await initBackend(args.backend);
     const results = await runExperiment(spec, {
       outDir: args.out,

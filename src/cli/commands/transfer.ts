@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, workerCount } from '../options';
+import { GlobalArgs, checkSeed, workerCount, checkAttackFlags } from '../options';
 import { loadDataset, parseDatasetName } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { Network } from '../../models/network';
@@ -49,6 +49,10 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
       .option('out', { type: 'string', default: 'results.json' }) as never,
   handler: async (args) => {
     const seed = checkSeed(args);
+    if (!Number.isInteger(args.samples) || args.samples < 1) throw new UserError(`bad --samples ${args.samples}: expected a positive integer`);
+    // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
+    await initBackend(args.backend, true);
+    if (!args.loadSet) checkAttackFlags({ ...args, params: paramsFromFlags({ ...args, checkpoint: args.source, gradient: 'natural', signSurrogate: 'ste', eot: 0 }) });
     const backend = await initBackend(args.backend);
     const targetDirs = args.targets.split(',').filter((s) => s !== '');
     if (targetDirs.length === 0) throw new UserError(`bad --targets '${args.targets}': expected comma-separated checkpoint directories`);
