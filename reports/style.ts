@@ -115,7 +115,14 @@ footer { padding: 16px 40px 30px; color: var(--muted); font-size: .85rem; }
   .table-wrap { overflow: visible; }
   table.runs, table.models { font-size: 7.5pt; }
   table.runs td, table.models td { white-space: normal; }
-  details.row-more dl { grid-template-columns: max-content 1fr; }
+  details.row-more dl { display: block; margin: 0; }
+  details.row-more dt, details.row-more dd { display: inline; }
+  details.row-more dt { font-style: italic; margin-right: .3em; }
+  details.row-more dd::after { content: " · "; color: var(--muted); }
+  th, td { padding: 2px 5px; }
+  table { font-size: 8.5pt; }
+  table.summary td:first-child, table.headline td:last-child { white-space: normal; }
+  table.summary th { white-space: normal; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   footer { padding: 8px 0; }
 }
