@@ -223,7 +223,7 @@ export function computeHeadline(results: ResultsFile, load: PerSampleLoader, che
 export function checkExtrasHtml(c: CheckRecord): string {
   return Object.entries(c as unknown as Record<string, unknown>)
     .filter(([k, v]) => !['id', 'status', 'detail'].includes(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'))
-    .map(([k, v]) => ` <span class="check-note"><em>${h(k)}:</em> ${h(String(v))}</span>`)
+    .map(([k, v]) => ` <span class="check-note"><em>${h(k.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase())}:</em> ${h(String(v))}</span>`)
     .join('');
 }
 

@@ -7,7 +7,7 @@ import { UserError } from '../src/util/errors';
 import { computeChecks, worstCaseAccuracy } from '../reports/checks';
 import { compareAttacks, matchModels, renderCompare, type CompareSide } from '../reports/compare';
 import { formatEps, formatInt, formatSeconds, formatValue, pct3, points, sig3 } from '../reports/format';
-import { baselineFor, computeHeadline, headlineSentence, mentionsModel } from '../reports/headline';
+import { baselineFor, checkItemHtml, computeHeadline, headlineSentence, mentionsModel } from '../reports/headline';
 import { renderReport } from '../reports/html';
 import { loadResultsFile, perSampleLoaderFor } from '../reports/load';
 import { runCompare } from '../src/cli/commands/report';
@@ -101,6 +101,13 @@ describe('headline', () => {
     const h2 = computeHeadline(results, load, [onlyBase]);
     expect(h2.models[0].checks).toEqual([]);
     expect(h2.otherChecks).toEqual([onlyBase]);
+  });
+
+  it('shows extra fields a check record carries after its detail', () => {
+    const c = { id: 'C5', status: 'warn' as const, detail: 'not converged', whyNotAtThisScale: '10 steps is the demo budget' };
+    expect(checkItemHtml(c)).toBe(
+      '<li class="check warn"><span class="badge warn">warn</span> <strong>C5</strong> not converged <span class="check-note"><em>why not at this scale:</em> 10 steps is the demo budget</span></li>',
+    );
   });
 
   it('without a defended model, every model gets a card and no baseline', () => {
