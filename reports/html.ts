@@ -390,7 +390,7 @@ function hyperparametersSection(results: ResultsFile): string {
 function kvTable(entries: [string, unknown][]): string {
   return table(
     ['key', 'value'],
-    entries.map(([k, v]) => [`<strong>${h(k)}</strong>`, h(formatValue(v))]),
+    entries.map(([k, v]) => [`<strong>${h(k)}</strong>`, h(typeof v === 'number' && /Sec$/.test(k) ? formatSeconds(v) : formatValue(v))]),
     'kv',
   );
 }
