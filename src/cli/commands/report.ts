@@ -103,7 +103,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   describe: 'Render a self-contained HTML robustness report (charts, checks C1-C17, tables) from results.json; with two results files, a side-by-side comparison',
   builder: (y: Argv<object>) =>
     y
-      .positional('results', { type: 'string', array: true, demandOption: true, describe: 'results.json written by opulab; give two (A then B) to compare them' })
+      .positional('results', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'results.json written by opulab; give two (A then B) to compare them' })
       .option('out', { type: 'string', describe: 'output HTML file (default: report.html beside the results file; compare.html beside the second one when comparing)' })
       .option('recheck', { type: 'boolean', default: false, describe: 'recompute checks even when results.json carries them' })
       .option('match', { type: 'string', describe: 'comparing two files: match models by id (default) or by spec name' })
