@@ -75,6 +75,7 @@ export function formatValue(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
   if (Array.isArray(v)) {
+    if (v.length && v.every((x) => typeof x === 'object' && x !== null)) return `${v.length} records`;
     if (v.length > 8) return `${v.length} values`;
     return `[${v.map(formatValue).join(', ')}]`;
   }
@@ -99,5 +100,8 @@ export function attackLabel(name: string): string {
   const known: Record<string, string> = { rays: 'RayS', square: 'Square', noise: 'Noise', bandits: 'Bandits-TD', 'bandits-td': 'Bandits-TD', parsimonious: 'Parsimonious' };
   const upper = /^(fgsm|pgd|apgd|apgd-ce|apgd-dlr|bim|mifgsm|cw|nes|hsja|spsa|eot-pgd)$/i;
   if (known[name.toLowerCase()]) return known[name.toLowerCase()];
-  return upper.test(name) ? name.toUpperCase() : name.charAt(0).toUpperCase() + name.slice(1);
+  if (upper.test(name)) return name.toUpperCase();
+  // Labelled variants ("pgd-unbounded", "transfer-pgd"): each known part keeps its own spelling.
+  const parts = name.split('-').map((p) => (known[p.toLowerCase()] ? known[p.toLowerCase()] : upper.test(p) ? p.toUpperCase() : p));
+  return parts.join('-').charAt(0).toUpperCase() + parts.join('-').slice(1);
 }

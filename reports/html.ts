@@ -317,6 +317,7 @@ function budgetHtml(r: RunRecord): string {
   const q = numParam(r, 'maxQueries', 'queries');
   const parts: string[] = [];
   if (steps !== undefined) parts.push(`${formatInt(steps)} step${steps === 1 ? '' : 's'}${step !== undefined ? ` × ${sig3(step)}` : ''}`);
+  else if (/^fgsm$/i.test(r.attack)) parts.push(`1 step × ${sig3(step ?? r.eps)}`);
   else if (step !== undefined) parts.push(`step ${sig3(step)}`);
   if (restarts !== undefined && restarts > 1) parts.push(`${restarts} restarts`);
   if (q !== undefined) parts.push(`${formatInt(q)} queries`);
@@ -351,7 +352,7 @@ function runDetails(r: RunRecord): [string, string][] {
   if (r.commonCorrect) d.push(['common-correct', `${pct(r.commonCorrect.robustAccuracy)} on ${formatInt(r.commonCorrect.n)}`]);
   if (r.gradientStats) d.push(['zero / NaN gradient', `${pct3(r.gradientStats.zeroFraction)} / ${pct3(r.gradientStats.nanFraction)}`]);
   if (typeof r.wallTimeSec === 'number') d.push(['wall time', formatSeconds(r.wallTimeSec)]);
-  for (const [k, v] of Object.entries(r.params)) if (!SHOWN_PARAMS.includes(k)) d.push([k, formatValue(v)]);
+  for (const [k, v] of Object.entries(r.params)) if (!SHOWN_PARAMS.includes(k) && !(k === 'norm' && v === r.norm)) d.push([k, formatValue(v)]);
   if (r.perSample) d.push(['per-sample file', r.perSample]);
   return d;
 }
@@ -406,7 +407,13 @@ function environmentSection(results: ResultsFile): string {
     headers('model', 'architecture', 'defense', 'training', 'clean', 'n', 'optical time', 'details'),
     results.models.map((m) => {
       const known = ['id', 'architecture', 'defense', 'training', 'cleanAccuracy', 'n', 'opticalTimeSec'];
-      const details = Object.entries(m).filter(([k]) => !known.includes(k));
+      const details: [string, string][] = Object.entries(m)
+        .filter(([k]) => !known.includes(k))
+        .map(([k, v]) => [k, formatValue(v)]);
+      const history = m.train?.history;
+      if (Array.isArray(history) && history.every((e) => typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>).testAccuracy === 'number')) {
+        details.push(['test accuracy per epoch', history.map((e) => pct((e as Record<string, number>).testAccuracy)).join(', ')]);
+      }
       return [
         `<strong>${h(m.id)}</strong>`,
         h(m.architecture ?? '—'),
@@ -415,7 +422,7 @@ function environmentSection(results: ResultsFile): string {
         pct(m.cleanAccuracy),
         h(typeof m.n === 'number' ? formatInt(m.n) : '—'),
         h(typeof m.opticalTimeSec === 'number' ? formatSeconds(m.opticalTimeSec) : '—'),
-        { html: details.length ? detailsHtml(details.map(([k, v]) => [k, formatValue(v)]), `${details.length} fields`) : '—', cls: 'more' },
+        { html: details.length ? detailsHtml(details, `${details.length} fields`) : '—', cls: 'more' },
       ];
     }),
     'models',

@@ -6,7 +6,7 @@ import type { ResultsFile, RunRecord } from '../src/results/schema';
 import { UserError } from '../src/util/errors';
 import { computeChecks, worstCaseAccuracy } from '../reports/checks';
 import { compareAttacks, matchModels, renderCompare, type CompareSide } from '../reports/compare';
-import { formatEps, formatInt, formatSeconds, formatValue, pct3, points, sig3 } from '../reports/format';
+import { attackLabel, formatEps, formatInt, formatSeconds, formatValue, pct3, points, sig3 } from '../reports/format';
 import { baselineFor, checkItemHtml, computeHeadline, headlineSentence, mentionsModel } from '../reports/headline';
 import { renderReport } from '../reports/html';
 import { loadResultsFile, perSampleLoaderFor } from '../reports/load';
@@ -47,6 +47,10 @@ describe('number formatting', () => {
     expect(formatSeconds(8.14)).toBe('8.1 s');
     expect(formatSeconds(690)).toBe('11.5 min');
     expect(formatValue({ lr: 0.000300001, nesterov: true, milestones: [45, 60] })).toBe('lr 0.0003, nesterov yes, milestones [45, 60]');
+    expect(formatValue([{ epoch: 1 }, { epoch: 2 }])).toBe('2 records');
+    expect(attackLabel('pgd-unbounded')).toBe('PGD-unbounded');
+    expect(attackLabel('transfer-pgd')).toBe('Transfer-PGD');
+    expect(attackLabel('apgd-dlr')).toBe('APGD-DLR');
   });
 });
 
