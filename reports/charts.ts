@@ -5,7 +5,7 @@
 import type { ResultsFile, RunRecord } from '../src/results/schema';
 import { C4_UNBOUNDED_L2_EPS, C4_UNBOUNDED_LINF_EPS, worstCaseAccuracy, type PerSampleLoader } from './checks';
 import type { ReportExtras } from './extras';
-import { attackLabel, epsAs255 } from './format';
+import { attackLabel, epsAs255, formatEps } from './format';
 import { epsKey, gradientOf, groupBy, normalizationStdOf, seriesKey, seriesLabel } from './runs';
 
 export interface ChartPoint {
@@ -191,7 +191,7 @@ function gradientModeCharts(results: ResultsFile): ChartSpec[] {
     title: `${t.model}: strongest white-box attack per gradient mode`,
     type: 'bar' as const,
     xKind: 'category' as const,
-    labels: t.eps.map((e) => `${Number(e.toPrecision(3))} (${epsAs255(e)})`),
+    labels: t.eps.map((e) => formatEps(e)),
     xTitle: 'eps (pixel)',
     yTitle: 'robust accuracy',
     yPercent: true,

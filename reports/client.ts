@@ -30,6 +30,31 @@ export const CLIENT_SCRIPT = `
   (window.__reportErrors || []).forEach(showError);
   status.setAttribute('data-errors', String((window.__reportErrors || []).length));
 
+  // Per-row toggles: one button opens or closes every row's details; printing opens them all.
+  function setDetails(root, open) {
+    var all = root.querySelectorAll('details');
+    for (var j = 0; j < all.length; j++) all[j].open = open;
+  }
+  var toggles = document.querySelectorAll('button.toggle-all');
+  for (var t = 0; t < toggles.length; t++) {
+    toggles[t].addEventListener('click', function (e) {
+      var btn = e.currentTarget, root = document.getElementById(btn.getAttribute('data-target'));
+      var open = btn.getAttribute('aria-pressed') !== 'true';
+      setDetails(root, open);
+      btn.setAttribute('aria-pressed', String(open));
+      btn.textContent = open ? 'hide parameters' : 'show all parameters';
+    });
+  }
+  var openedForPrint = [];
+  window.addEventListener('beforeprint', function () {
+    var all = document.querySelectorAll('details:not([open])');
+    for (var j = 0; j < all.length; j++) { all[j].open = true; openedForPrint.push(all[j]); }
+  });
+  window.addEventListener('afterprint', function () {
+    openedForPrint.forEach(function (d) { d.open = false; });
+    openedForPrint = [];
+  });
+
   var data = JSON.parse(document.getElementById('report-data').textContent);
   if (typeof Chart === 'undefined') { showError('Chart.js did not load; charts are missing'); status.setAttribute('data-ready', '1'); return; }
 
@@ -39,7 +64,7 @@ export const CLIENT_SCRIPT = `
   Chart.defaults.color = '#333';
 
   var axisMode = 'pixel';
-  function fmt(v) { return String(Number(Number(v).toPrecision(3))); }
+  function fmt(v) { var n = Number(v); return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(3))); }
   function as255(v) { var k = v * 255, r = Math.round(k); return (Math.abs(k - r) < 0.02 ? String(r) : k.toFixed(1)) + '/255'; }
   function pct(v) { return (v * 100).toFixed(1) + '%'; }
 
@@ -96,7 +121,7 @@ export const CLIENT_SCRIPT = `
           legend: { position: 'bottom', labels: { boxWidth: 14, usePointStyle: false } },
           tooltip: { callbacks: { label: function (ctx) {
             var y = ctx.parsed.y; var v = spec.yPercent ? pct(y) : Number(y).toFixed(3);
-            var x = spec.xKind === 'eps' ? (' at eps ' + fmt(ctx.parsed.x) + (axisMode === 'pixel' ? ' (' + as255(ctx.parsed.x) + ')' : ' normalized')) : '';
+            var x = spec.xKind === 'eps' ? (' at eps ' + (axisMode === 'pixel' ? as255(ctx.parsed.x) + ' (' + fmt(ctx.parsed.x) + ')' : fmt(ctx.parsed.x) + ' normalized')) : '';
             return ctx.dataset.label + ': ' + v + x;
           } } }
         },
@@ -132,6 +157,7 @@ export const CLIENT_SCRIPT = `
   var drawn = 0;
   charts.forEach(function (c) {
     var cv = c.canvas, ctx = cv.getContext('2d'), painted = 0;
+    if (!cv.width || !cv.height) { cv.setAttribute('data-painted', '0'); return; } // hidden (display:none)
     var px = ctx.getImageData(0, 0, cv.width, cv.height).data;
     for (var k = 3; k < px.length; k += 4) if (px[k] !== 0) painted++;
     var frac = painted / (cv.width * cv.height);

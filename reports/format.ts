@@ -23,9 +23,68 @@ export function epsAs255(eps: number): string {
   return Math.abs(k - r) < 0.02 ? `${r}/255` : `${k.toFixed(1)}/255`;
 }
 
-/** A pixel eps for prose: "0.0314 (8/255)". */
+/** A number to 3 significant digits for reading (0.00196078 -> "0.00196"); integers stay exact. */
+export function sig3(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (Number.isInteger(x)) return String(x);
+  if (Math.abs(x) >= 1000) return String(Math.round(x));
+  return String(Number(x.toPrecision(3)));
+}
+
+/** A count (queries, images) as an integer with thousands separators: 4999.6 -> "5,000". */
+export function formatInt(x: number): string {
+  return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : String(x);
+}
+
+/** A fraction as a percentage to 3 significant digits (rates that are not accuracies): 0.0004 -> "0.04%". */
+export function pct3(x: number | undefined | null): string {
+  if (typeof x !== 'number' || !Number.isFinite(x)) return '—';
+  return x === 0 ? '0%' : `${sig3(x * 100)}%`;
+}
+
+/** A difference of two fractions in percentage points, signed: 0.031 -> "+3.1", -0.2 -> "−20.0". */
+export function points(delta: number): string {
+  if (!Number.isFinite(delta)) return '—';
+  const v = (delta * 100).toFixed(1);
+  if (v === '0.0' || v === '-0.0') return '±0.0';
+  return delta > 0 ? `+${v}` : `−${v.slice(1)}`;
+}
+
+/** Seconds for reading: 8.14 -> "8.1 s", 196 -> "196 s", 690 -> "11.5 min", 7421 -> "2.06 h". */
+export function formatSeconds(sec: number): string {
+  if (!Number.isFinite(sec)) return String(sec);
+  if (sec < 10) return `${sec.toFixed(1)} s`;
+  if (sec < 600) return `${Math.round(sec)} s`;
+  if (sec < 3600 * 2) return `${sig3(sec / 60)} min`;
+  return `${sig3(sec / 3600)} h`;
+}
+
+/** A pixel eps for prose: "8/255 (0.0314)" — the k/255 reading first, the decimal beside it. */
 export function formatEps(eps: number): string {
-  return `${Number(eps.toPrecision(3))} (${epsAs255(eps)})`;
+  if (eps === 0) return '0';
+  return `${epsAs255(eps)} (${sig3(eps)})`;
+}
+
+/**
+ * Any parameter value for reading: numbers to 3 significant digits, short number lists inline, objects as
+ * "key value" pairs. Full precision stays in results.json.
+ */
+export function formatValue(v: unknown): string {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'number') return sig3(v);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (Array.isArray(v)) {
+    if (v.length && v.every((x) => typeof x === 'object' && x !== null)) return `${v.length} records`;
+    if (v.length > 8) return `${v.length} values`;
+    return `[${v.map(formatValue).join(', ')}]`;
+  }
+  if (typeof v === 'object') {
+    return Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${k} ${formatValue(x)}`)
+      .join(', ');
+  }
+  return String(v);
 }
 
 /** A run's eps for prose, with the user's normalized value when that is what was specified. */
@@ -41,5 +100,8 @@ export function attackLabel(name: string): string {
   const known: Record<string, string> = { rays: 'RayS', square: 'Square', noise: 'Noise', bandits: 'Bandits-TD', 'bandits-td': 'Bandits-TD', parsimonious: 'Parsimonious' };
   const upper = /^(fgsm|pgd|apgd|apgd-ce|apgd-dlr|bim|mifgsm|cw|nes|hsja|spsa|eot-pgd)$/i;
   if (known[name.toLowerCase()]) return known[name.toLowerCase()];
-  return upper.test(name) ? name.toUpperCase() : name.charAt(0).toUpperCase() + name.slice(1);
+  if (upper.test(name)) return name.toUpperCase();
+  // Labelled variants ("pgd-unbounded", "transfer-pgd"): each known part keeps its own spelling.
+  const parts = name.split('-').map((p) => (known[p.toLowerCase()] ? known[p.toLowerCase()] : upper.test(p) ? p.toUpperCase() : p));
+  return parts.join('-').charAt(0).toUpperCase() + parts.join('-').slice(1);
 }

@@ -10,7 +10,9 @@ import { buildCharts, gradientModeTable, type ChartSpec } from './charts';
 import { computeChecks, worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { CLIENT_SCRIPT, ERROR_CAPTURE_SCRIPT } from './client';
 import { decodeImage, readExtras, type DecodedImage, type ExampleImage, type ReportExtras } from './extras';
-import { attackLabel, epsAs255, escapeHtml as h, formatEps, pct } from './format';
+import { attackLabel, escapeHtml as h, formatEps, formatInt, formatSeconds, formatValue, pct, pct3, sig3 } from './format';
+import { checkItemHtml, computeHeadline, headlineSection } from './headline';
+import { epsHeader, epsHtml, headers, heat, MUTED_DASH, section, table, type Cell } from './markup';
 import { encodePng, pngDataUri, upscaleNearest } from './png';
 import { epsKey, gradientOf, groupBy, numParam, sameEps, seriesLabel } from './runs';
 import { REPORT_CSS } from './style';
@@ -46,46 +48,11 @@ export function jsonForScript(data: unknown): string {
 }
 
 // ---- small HTML helpers ---------------------------------------------------------------------------------
-type Cell = string | { html: string; cls?: string; style?: string; title?: string };
-
-function table(headers: string[], rows: Cell[][], cls = ''): string {
-  const th = headers.map((x) => `<th>${h(x)}</th>`).join('');
-  const body = rows
-    .map(
-      (r) =>
-        '<tr>' +
-        r
-          .map((c) =>
-            typeof c === 'string'
-              ? `<td>${c}</td>`
-              : `<td${c.cls ? ` class="${c.cls}"` : ''}${c.style ? ` style="${c.style}"` : ''}${c.title ? ` title="${h(c.title)}"` : ''}>${c.html}</td>`,
-          )
-          .join('') +
-        '</tr>',
-    )
-    .join('\n');
-  return `<div class="table-wrap"><table class="${cls}"><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
-}
-
-function section(id: string, title: string, body: string, intro = ''): string {
-  return `<section id="${id}"><h2>${h(title)}</h2>${intro ? `<p class="intro">${intro}</p>` : ''}\n${body}\n</section>`;
-}
-
 function canvases(charts: ChartSpec[], sectionId: ChartSpec['section'], wide = false): string {
   const list = charts.filter((c) => c.section === sectionId);
   return `<div class="chart-grid${wide ? ' wide' : ''}">${list
     .map((c) => `<figure class="chart"><div class="chart-box"><canvas id="chart-${h(c.id)}" role="img" aria-label="${h(c.title)}"></canvas></div></figure>`)
     .join('')}</div>`;
-}
-
-/** Background for an accuracy cell: red (0%) through yellow to green (100%). */
-function heat(acc: number): string {
-  const hue = Math.round(Math.max(0, Math.min(1, acc)) * 120);
-  return `background:hsl(${hue},70%,85%)`;
-}
-
-function epsCell(eps: number): string {
-  return `${h(Number(eps.toPrecision(3)))} <span class="muted">(${h(epsAs255(eps))})</span>`;
 }
 
 function modelsWithRuns(results: ResultsFile): string[] {
@@ -106,7 +73,7 @@ function summarySection(results: ResultsFile, load: PerSampleLoader): string {
       h(m?.defense ?? '—'),
       h(m?.training ?? '—'),
       { html: pct(m?.cleanAccuracy), style: typeof m?.cleanAccuracy === 'number' ? heat(m.cleanAccuracy) : '' },
-      h(m?.n ?? '—'),
+      h(typeof m?.n === 'number' ? formatInt(m.n) : '—'),
     ];
     for (const eps of epsList) {
       const norm = results.runs.find((r) => r.model === id && sameEps(r.eps, eps))?.norm ?? 'linf';
@@ -126,12 +93,12 @@ function summarySection(results: ResultsFile, load: PerSampleLoader): string {
     }
     return cells;
   });
-  const headers = ['model', 'defense', 'training', 'clean', 'n', ...epsList.map((e) => `eps ${Number(e.toPrecision(3))} (${epsAs255(e)})`)];
+  const head = [...headers('model', 'defense', 'training', 'clean', 'n'), ...epsList.map((e) => epsHeader(e))];
   const note =
     'Robust accuracy per eps is the per-example worst case over every attack run at that eps (an example counts only if all attacks left it correct; check C14).' +
     (upper ? ' <sup>†</sup> some runs lack per-sample records: the value is an upper bound.' : '') +
     (noWhite ? ' <sup>‡</sup> no white-box attack at this eps (transfer or black-box only): not a worst case.' : '');
-  return section('summary', 'Summary', table(headers, rows, 'summary'), note);
+  return section('summary', 'Summary', table(head, rows, 'summary'), note);
 }
 
 const BADGE: Record<CheckRecord['status'], string> = { pass: 'pass', warn: 'warn', fail: 'fail', skipped: 'skipped' };
@@ -141,9 +108,7 @@ function checksSection(checks: CheckRecord[]): string {
   const counts = (['fail', 'warn', 'pass', 'skipped'] as const)
     .map((s) => `<span class="badge ${BADGE[s]}">${count(s)} ${s}</span>`)
     .join(' ');
-  const items = checks
-    .map((c) => `<li class="check ${BADGE[c.status] ?? 'skipped'}"><span class="badge ${BADGE[c.status] ?? 'skipped'}">${h(c.status)}</span> <strong>${h(c.id)}</strong> ${h(c.detail)}</li>`)
-    .join('\n');
+  const items = checks.map(checkItemHtml).join('\n');
   return section(
     'checks',
     'Evaluation checks',
@@ -173,7 +138,7 @@ function gradientModesSection(results: ResultsFile, charts: ChartSpec[]): string
         `<strong>${h(m)}</strong>`,
         ...t.accuracy[mi].map((r): Cell => (r ? { html: pct(r.robustAccuracy), style: heat(r.robustAccuracy), title: seriesLabel(r, true) } : { html: '<span class="muted">—</span>' })),
       ]);
-      return `<h3>${h(t.model)}</h3>` + table(['gradient mode', ...t.eps.map((e) => `${Number(e.toPrecision(3))} (${epsAs255(e)})`)], rows);
+      return `<h3>${h(t.model)}</h3>` + table(['gradient mode', ...t.eps.map((e) => epsHeader(e))], rows, 'summary');
     })
     .join('\n');
   return section(
@@ -191,17 +156,17 @@ function blackBoxSection(results: ResultsFile, charts: ChartSpec[]): string {
     h(r.model),
     h(attackLabel(r.attack)),
     h(r.threat),
-    epsCell(r.eps),
-    h(numParam(r, 'maxQueries', 'queries') ?? '—'),
+    epsHtml(r.eps),
+    h(fmtInt(numParam(r, 'maxQueries', 'queries'))),
     pct(r.successRate),
     { html: pct(r.robustAccuracy), style: heat(r.robustAccuracy) },
-    h(r.queries ? Math.round(r.queries.mean) : '—'),
-    h(r.queries ? Math.round(r.queries.median) : '—'),
+    h(fmtInt(r.queries?.mean)),
+    h(fmtInt(r.queries?.median)),
   ]);
   return section(
     'black-box',
     'Black-box attacks',
-    canvases(charts, 'black-box', true) + table(['model', 'attack', 'threat', 'eps', 'query budget', 'success rate', 'robust acc.', 'mean queries', 'median queries'], rows),
+    canvases(charts, 'black-box', true) + table(headers('model', 'attack', 'threat', 'eps', 'query budget', 'success rate', 'robust acc.', 'mean queries', 'median queries'), rows),
     'Success rate among correctly classified images as a function of the queries spent.',
   );
 }
@@ -233,8 +198,8 @@ function transferSection(results: ResultsFile): string {
         return { html: '<span class="muted">—</span>' };
       }),
     ]);
-    const eIn = runs[0].epsSpace === 'normalized' && typeof runs[0].epsInSpace === 'number' ? `, ${runs[0].epsInSpace} normalized` : '';
-    return `<div class="matrix"><h3>${h(attackLabel(runs[0].attack))} at eps ${h(Number(eps.toPrecision(3)))} (${h(epsAs255(eps))}${h(eIn)})</h3>${table(['source \\ target', ...targets], rows, 'matrix')}</div>`;
+    const eIn = runs[0].epsSpace === 'normalized' && typeof runs[0].epsInSpace === 'number' ? `, ${sig3(runs[0].epsInSpace)} normalized` : '';
+    return `<div class="matrix"><h3>${h(attackLabel(runs[0].attack))} at eps ${h(formatEps(eps))}${h(eIn)}</h3>${table(headers('source \\ target', ...targets), rows, 'matrix')}</div>`;
   });
   return section(
     'transfer',
@@ -257,10 +222,10 @@ function ablationSection(extras: ReportExtras): string {
       const v = r[c];
       if (typeof v === 'boolean') return { html: v ? '✓' : '<span class="muted">—</span>', cls: 'center' };
       if (typeof v === 'number' && isAccuracyColumn(c)) return { html: pct(v), style: heat(v) };
-      return v === undefined || v === null ? { html: '<span class="muted">—</span>' } : h(v);
+      return v === undefined || v === null ? { html: MUTED_DASH } : h(formatValue(v));
     }),
   ]);
-  return section('ablation', 'Ablation', table(['variant', ...cols], rows), 'Which part of the defense buys the robustness (REFERENCE §4: DFA only, + binarization, + fixed random projection, + both).');
+  return section('ablation', 'Ablation', table(headers('variant', ...cols), rows), 'Which part of the defense buys the robustness (REFERENCE §4: DFA only, + binarization, + fixed random projection, + both).');
 }
 
 function imageUri(img: ExampleImage): string | null {
@@ -305,7 +270,7 @@ function examplesSection(extras: ReportExtras): string {
       `<figure>${uri ? `<img src="${uri}" width="128" height="128" alt="${h(cap)}">` : '<div class="noimg">not decodable</div>'}<figcaption>${h(cap)}</figcaption></figure>`;
     const meta = [e.model, e.attack ? attackLabel(e.attack) : undefined, typeof e.eps === 'number' ? `eps ${formatEps(e.eps)}` : undefined].filter(Boolean).join(' · ');
     const pred = `${e.label ?? '?'} → ${e.adversarialPrediction ?? '?'}`;
-    return `<div class="example">${img(clean, `clean (${e.cleanPrediction ?? e.label ?? '?'})`)}${img(adv, `adversarial (${e.adversarialPrediction ?? '?'})`)}${img(pert, `perturbation ×${amp !== undefined ? Number(amp.toPrecision(3)) : '?'}`)}<p class="muted">${h(meta)}<br>${h(pred)}</p></div>`;
+    return `<div class="example">${img(clean, `clean (${e.cleanPrediction ?? e.label ?? '?'})`)}${img(adv, `adversarial (${e.adversarialPrediction ?? '?'})`)}${img(pert, `perturbation ×${amp !== undefined ? sig3(amp) : '?'}`)}<p class="muted">${h(meta)}<br>${h(pred)}</p></div>`;
   });
   return section('examples', 'Example images', `<div class="examples">${cards.join('\n')}</div>`, 'Clean input, adversarial input and the perturbation amplified around mid-gray.');
 }
@@ -332,63 +297,101 @@ function optimizerSection(extras: ReportExtras, charts: ChartSpec[]): string {
   return section(
     'optimizer-sweep',
     'Optimizer sweep',
-    canvases(charts, 'optimizer-sweep', true) + table(['backbone', 'optimizer', 'clean', 'robust', 'robust under'], rows),
+    canvases(charts, 'optimizer-sweep', true) + table(headers('backbone', 'optimizer', 'clean', 'robust', 'robust under'), rows),
     'Backbone–optimizer coupling (Li et al. 2024): accuracy and robustness per pair.',
   );
 }
 
+/** Parameters the runs table shows in its own columns; the rest go behind the per-row toggle. */
 const SHOWN_PARAMS = ['steps', 'iterations', 'stepSize', 'alpha', 'restarts', 'maxQueries', 'queries', 'seed', 'loss'];
 
-function paramValue(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
+function fmtInt(x: number | undefined): string {
+  return typeof x === 'number' ? formatInt(x) : '—';
+}
+
+/** What the attack was allowed to spend: steps and step size, or a query budget. */
+function budgetHtml(r: RunRecord): string {
+  const steps = numParam(r, 'steps', 'iterations');
+  const step = numParam(r, 'stepSize', 'alpha');
+  const restarts = numParam(r, 'restarts');
+  const q = numParam(r, 'maxQueries', 'queries');
+  const parts: string[] = [];
+  if (steps !== undefined) parts.push(`${formatInt(steps)} step${steps === 1 ? '' : 's'}${step !== undefined ? ` × ${sig3(step)}` : ''}`);
+  else if (/^fgsm$/i.test(r.attack)) parts.push(`1 step × ${sig3(step ?? r.eps)}`);
+  else if (step !== undefined) parts.push(`step ${sig3(step)}`);
+  if (restarts !== undefined && restarts > 1) parts.push(`${restarts} restarts`);
+  if (q !== undefined) parts.push(`${formatInt(q)} queries`);
+  const used = r.queries ? `<br><span class="muted small">median ${formatInt(r.queries.median)} used</span>` : '';
+  return parts.length ? h(parts.join(', ')) + used : MUTED_DASH + used;
+}
+
+/** Every field of a run for the per-row toggle: one "name value" line each, numbers for reading. */
+function runDetails(r: RunRecord): [string, string][] {
+  const seed = numParam(r, 'seed') ?? (typeof r.seed === 'number' ? r.seed : undefined);
+  const d: [string, string][] = [
+    ['threat', r.threat],
+    ['norm', r.norm],
+    ['eps', formatEps(r.eps)],
+    ['eps as specified', r.epsSpace === 'normalized' && typeof r.epsInSpace === 'number' ? `${sig3(r.epsInSpace)} normalized` : r.epsSpace ?? '—'],
+  ];
+  if (gradientOf(r)) d.push(['gradient', gradientOf(r)]);
+  const steps = numParam(r, 'steps', 'iterations');
+  if (steps !== undefined) d.push(['steps', formatInt(steps)]);
+  const step = numParam(r, 'stepSize', 'alpha');
+  if (step !== undefined) d.push(['step size', sig3(step)]);
+  const restarts = numParam(r, 'restarts');
+  if (restarts !== undefined) d.push(['restarts', formatInt(restarts)]);
+  const q = numParam(r, 'maxQueries', 'queries');
+  if (q !== undefined) d.push(['query budget', formatInt(q)]);
+  if (r.queries) d.push(['queries used', `mean ${formatInt(r.queries.mean)}, median ${formatInt(r.queries.median)}`]);
+  d.push(['seed', seed === undefined ? '—' : String(seed)]);
+  if (typeof r.params.loss === 'string') d.push(['loss', r.params.loss]);
+  if (r.eot) d.push(['EOT', `${r.eot.samples} samples per step, scored over ${r.eot.evalPasses} passes`]);
+  if (r.source) d.push(['source', r.source]);
+  if (typeof r.successRate === 'number') d.push(['success rate', pct(r.successRate)]);
+  if (r.commonCorrect) d.push(['common-correct', `${pct(r.commonCorrect.robustAccuracy)} on ${formatInt(r.commonCorrect.n)}`]);
+  if (r.gradientStats) d.push(['zero / NaN gradient', `${pct3(r.gradientStats.zeroFraction)} / ${pct3(r.gradientStats.nanFraction)}`]);
+  if (typeof r.wallTimeSec === 'number') d.push(['wall time', formatSeconds(r.wallTimeSec)]);
+  for (const [k, v] of Object.entries(r.params)) if (!SHOWN_PARAMS.includes(k) && !(k === 'norm' && v === r.norm)) d.push([k, formatValue(v)]);
+  if (r.perSample) d.push(['per-sample file', r.perSample]);
+  return d;
+}
+
+function detailsHtml(entries: [string, string][], summary = 'all'): string {
+  return `<details class="row-more"><summary>${h(summary)}</summary><dl>${entries.map(([k, v]) => `<dt>${h(k)}</dt><dd>${h(v)}</dd>`).join('')}</dl></details>`;
 }
 
 function hyperparametersSection(results: ResultsFile): string {
   const rows: Cell[][] = results.runs.map((r: RunRecord, i) => {
-    const other = Object.entries(r.params)
-      .filter(([k]) => !SHOWN_PARAMS.includes(k))
-      .map(([k, v]) => `${h(k)}=${h(paramValue(v))}`)
-      .join('<br>');
-    const seed = numParam(r, 'seed') ?? (typeof r.seed === 'number' ? r.seed : undefined);
+    const sub = [r.threat === 'white-box' ? `${gradientOf(r)} gradient` : r.threat, r.source ? `from ${r.source}` : ''].filter(Boolean).join(' · ');
     return [
-      h(i),
+      { html: h(i), cls: 'num' },
       h(r.model),
-      h(attackLabel(r.attack)) + (r.source ? `<br><span class="muted">from ${h(r.source)}</span>` : ''),
-      h(r.threat),
-      h(r.norm),
-      epsCell(r.eps),
-      r.epsSpace === 'normalized' && typeof r.epsInSpace === 'number' ? `${h(r.epsInSpace)} <span class="muted">normalized</span>` : `<span class="muted">${h(r.epsSpace ?? '—')}</span>`,
-      h(gradientOf(r) || '—'),
-      h(numParam(r, 'steps', 'iterations') ?? '—'),
-      h(numParam(r, 'stepSize', 'alpha') ?? '—'),
-      h(numParam(r, 'restarts') ?? '—'),
-      h(numParam(r, 'maxQueries', 'queries') ?? '—') + (r.queries ? `<br><span class="muted">used ${h(Math.round(r.queries.median))} median</span>` : ''),
-      h(seed ?? '—'),
-      h(typeof r.params.loss === 'string' ? r.params.loss : '—'),
-      h(r.eot ? `${r.eot.samples} × / ${r.eot.evalPasses} passes` : '—'),
-      h(r.n),
-      pct(r.cleanAccuracy),
-      { html: pct(r.robustAccuracy), style: heat(r.robustAccuracy) },
-      h(typeof r.wallTimeSec === 'number' ? r.wallTimeSec.toFixed(1) : '—'),
-      other || '<span class="muted">—</span>',
+      `${h(attackLabel(r.attack))}<br><span class="muted small">${h(sub)}</span>`,
+      epsHtml(r.eps) + (r.norm === 'l2' ? ' <span class="muted">L2</span>' : ''),
+      budgetHtml(r),
+      { html: h(formatInt(r.n)), cls: 'num' },
+      { html: pct(r.cleanAccuracy), cls: 'num' },
+      { html: pct(r.robustAccuracy), style: heat(r.robustAccuracy), cls: 'num' },
+      { html: detailsHtml(runDetails(r)), cls: 'more' },
     ];
   });
+  const toggle = `<p class="no-print table-tools"><button type="button" class="toggle-all" data-target="runs-table">show all parameters</button></p>`;
   return section(
     'hyperparameters',
     'Runs and hyperparameters',
-    table(
-      ['#', 'model', 'attack', 'threat', 'norm', 'eps (pixel)', 'as specified', 'gradient', 'steps', 'step size', 'restarts', 'query budget', 'seed', 'loss', 'EOT', 'n', 'clean', 'robust', 'wall s', 'other params'],
-      rows,
-      'runs',
-    ),
-    'Every run with all its parameters (C15). eps is in pixel units of [0,1] images; "as specified" is what the user wrote.',
+    toggle +
+      `<div id="runs-table">` +
+      table(headers('#', 'model', 'attack', 'eps', 'budget', 'n', 'clean', 'robust', 'parameters'), rows, 'runs') +
+      '</div>',
+    'Every run with all its parameters (C15): "all" in the last column opens the rest (norm, eps as specified, seed, loss, EOT, queries used, wall time, every other parameter); printing opens them all. eps is in pixel units of [0,1] images; full precision is in results.json.',
   );
 }
 
 function kvTable(entries: [string, unknown][]): string {
   return table(
     ['key', 'value'],
-    entries.map(([k, v]) => [`<strong>${h(k)}</strong>`, h(typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))]),
+    entries.map(([k, v]) => [`<strong>${h(k)}</strong>`, h(typeof v === 'number' && /Sec$/.test(k) ? formatSeconds(v) : formatValue(v))]),
     'kv',
   );
 }
@@ -397,34 +400,38 @@ function environmentSection(results: ResultsFile): string {
   const env = results.environment;
   const totalOptical = results.models.reduce((s, m) => s + (typeof m.opticalTimeSec === 'number' ? m.opticalTimeSec : 0), 0);
   const entries: [string, unknown][] = Object.entries(env);
-  if (totalOptical > 0) entries.push(['optical time (simulated, s)', totalOptical.toFixed(1)]);
+  if (totalOptical > 0) entries.push(['optical time (simulated)', formatSeconds(totalOptical)]);
   const runWall = results.runs.reduce((s, r) => s + (typeof r.wallTimeSec === 'number' ? r.wallTimeSec : 0), 0);
-  if (runWall > 0) entries.push(['sum of run wall times (s)', runWall.toFixed(1)]);
+  if (runWall > 0) entries.push(['sum of run wall times', formatSeconds(runWall)]);
   const models = table(
-    ['model', 'architecture', 'defense', 'training', 'clean', 'n', 'optical time (s)', 'details'],
+    headers('model', 'architecture', 'defense', 'training', 'clean', 'n', 'optical time', 'details'),
     results.models.map((m) => {
       const known = ['id', 'architecture', 'defense', 'training', 'cleanAccuracy', 'n', 'opticalTimeSec'];
-      const details = Object.entries(m)
+      const details: [string, string][] = Object.entries(m)
         .filter(([k]) => !known.includes(k))
-        .map(([k, v]) => `${h(k)}=${h(paramValue(v))}`)
-        .join('<br>');
+        .map(([k, v]) => [k, formatValue(v)]);
+      const history = m.train?.history;
+      if (Array.isArray(history) && history.every((e) => typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>).testAccuracy === 'number')) {
+        details.push(['test accuracy per epoch', history.map((e) => pct((e as Record<string, number>).testAccuracy)).join(', ')]);
+      }
       return [
         `<strong>${h(m.id)}</strong>`,
         h(m.architecture ?? '—'),
         h(m.defense ?? '—'),
         h(m.training ?? '—'),
         pct(m.cleanAccuracy),
-        h(m.n),
-        h(typeof m.opticalTimeSec === 'number' ? m.opticalTimeSec.toFixed(1) : '—'),
-        details || '—',
+        h(typeof m.n === 'number' ? formatInt(m.n) : '—'),
+        h(typeof m.opticalTimeSec === 'number' ? formatSeconds(m.opticalTimeSec) : '—'),
+        { html: details.length ? detailsHtml(details, `${details.length} fields`) : '—', cls: 'more' },
       ];
     }),
-    'runs',
+    'models',
   );
   return section('environment', 'Environment and models', kvTable(entries) + '<h3>Models</h3>' + models);
 }
 
 const NAV: [string, string][] = [
+  ['headline', 'Headline'],
   ['summary', 'Summary'],
   ['checks', 'Checks'],
   ['accuracy', 'Accuracy vs eps'],
@@ -447,6 +454,7 @@ export function renderReport(results: ResultsFile, opts: RenderOptions): string 
   const charts = buildCharts(results, load, extras);
   const title = opts.title ?? 'opulab robustness report';
   const sections = [
+    headlineSection(computeHeadline(results, load, checks)),
     summarySection(results, load),
     checksSection(checks),
     accuracySection(charts),

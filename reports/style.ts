@@ -43,7 +43,37 @@ li.check.pass { border-left-color: var(--pass); }
 li.check.warn { border-left-color: #d99a00; background: #fffbf0; }
 li.check.fail { border-left-color: var(--fail); background: #fff6f5; }
 li.check strong { display: inline-block; min-width: 34px; }
+td.num, table.summary td.num { text-align: right; white-space: nowrap; }
+table.headline td:last-child { white-space: normal; min-width: 16em; }
+table.headline th, table.summary th { vertical-align: bottom; }
+table.runs td.more, table.models td.more { white-space: normal; }
+table.models td { white-space: nowrap; }
+details.row-more summary { cursor: pointer; color: var(--accent); font-size: .9em; white-space: nowrap; }
+details.row-more dl { display: grid; grid-template-columns: max-content minmax(8em, 26em); gap: 1px 10px; margin: 4px 0 2px; }
+details.row-more dt { color: var(--muted); }
+details.row-more dd { margin: 0; overflow-wrap: anywhere; }
+table.kv td { overflow-wrap: anywhere; }
+table.kv td:last-child { max-width: 70ch; }
+.table-tools { margin: 0 0 4px; }
+.table-tools button { font: inherit; font-size: .85rem; padding: 2px 10px; border: 1px solid var(--line); border-radius: 6px; background: var(--soft); color: var(--accent); cursor: pointer; }
+.headline-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 14px; }
+.headline-card { border: 1px solid var(--line); border-left: 5px solid var(--accent); border-radius: 8px; padding: 4px 16px 10px; background: #fbfcfe; min-width: 0; }
+.headline-card h3 { margin-top: 10px; }
+p.lead { font-size: 1.02rem; margin: 4px 0 8px; max-width: 95ch; }
+.tag { display: inline-block; font-size: .78rem; font-weight: 500; color: var(--muted); border: 1px solid var(--line); border-radius: 10px; padding: 0 8px; margin-left: 6px; vertical-align: middle; }
+td.delta.up { color: var(--pass); font-weight: 600; }
+td.delta.down { color: var(--fail); font-weight: 600; }
+td.delta.zero { color: var(--muted); }
+ul.checks.compact li.check { padding: 3px 8px; font-size: .9rem; }
+.check-note { display: block; color: var(--muted); font-size: .88em; margin-top: 2px; }
 .toggle { margin: 4px 0 10px; font-size: .93rem; }
+ul.sides { list-style: none; padding: 0; margin: 4px 0 6px; }
+ul.sides code { font-size: .9em; overflow-wrap: anywhere; }
+.changed { color: var(--warn); font-weight: 600; }
+td.nowrap { white-space: nowrap; }
+td.check-text { min-width: 22em; max-width: 60ch; }
+table.compare td:first-child { max-width: 34em; }
+table.checks-compare { width: 100%; }
 .toggle label { margin-left: 12px; cursor: pointer; }
 .chart-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 14px; }
 .chart-grid.wide { grid-template-columns: 1fr; }
@@ -62,8 +92,17 @@ table.matrix th { white-space: normal; max-width: 190px; }
 .errors { margin: 12px 40px; padding: 10px 14px; border: 1px solid var(--fail); background: var(--fail-bg); border-radius: 6px; }
 .notice { margin: 12px 40px; padding: 10px 14px; border: 1px solid #d99a00; background: var(--warn-bg); border-radius: 6px; }
 footer { padding: 16px 40px 30px; color: var(--muted); font-size: .85rem; }
+@page { size: A4; margin: 14mm 12mm; }
 @media print {
-  html { font-size: 10.5pt; }
+  html { font-size: 10pt; }
+  body { line-height: 1.35; }
+  details.row-more summary { display: none; }
+  details.row-more::details-content { content-visibility: visible; }
+  .headline-grid { grid-template-columns: 1fr; }
+  .headline-card { break-inside: avoid; background: none; }
+  section#headline { break-after: page; }
+  .matrix-grid { grid-template-columns: 1fr; }
+  .chart-box { height: 240px; }
   header { background: none; padding: 0 0 6px; }
   main { padding: 0; max-width: none; }
   .no-print, nav { display: none !important; }
@@ -74,8 +113,16 @@ footer { padding: 16px 40px 30px; color: var(--muted); font-size: .85rem; }
   .chart-grid.wide { grid-template-columns: 1fr; }
   canvas { max-width: 100% !important; height: auto !important; }
   .table-wrap { overflow: visible; }
-  table.runs { font-size: 7pt; }
-  table.runs td { white-space: normal; }
+  table.runs, table.models { font-size: 7.5pt; }
+  table.runs td, table.models td { white-space: normal; }
+  details.row-more dl { display: block; margin: 0; }
+  details.row-more dt, details.row-more dd { display: inline; }
+  details.row-more dt { font-style: italic; margin-right: .3em; }
+  details.row-more dd::after { content: " · "; color: var(--muted); }
+  th, td { padding: 2px 5px; }
+  table { font-size: 8.5pt; }
+  table.summary td:first-child, table.headline td:last-child { white-space: normal; }
+  table.summary th { white-space: normal; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   footer { padding: 8px 0; }
 }

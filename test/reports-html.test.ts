@@ -31,7 +31,7 @@ describe('renderReport on the fixture', () => {
     }
     expect(html).toContain('name="eps-axis" value="normalized"');
     // Every run appears in the hyperparameter table (rows numbered 0..n-1).
-    expect((html.match(/<tr><td>\d+<\/td><td>vgg16/g) ?? []).length).toBe(results.runs.length);
+    expect((html.match(/<tr><td class="num">\d+<\/td><td>vgg16/g) ?? []).length).toBe(results.runs.length);
   });
 
   it('inlines Chart.js and the chart data, with no external resources', () => {
