@@ -189,5 +189,6 @@ export function generateSynthetic(opts: SyntheticOptions): Dataset {
     labels,
     source: 'synthetic',
     normalization: normalizationFor('synthetic'),
+    provenance: { status: 'synthetic', official: false, files: [] },
   };
 }

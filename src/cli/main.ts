@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { isUserError } from '../util/errors';
 import { commands } from './commands';
 import { opulabVersion } from '../util/version';
+import { ALLOW_UNOFFICIAL_ENV } from '../../datasets/verify';
 
 export async function main(argv: string[]): Promise<number> {
   let failure: unknown = null;
@@ -18,6 +19,15 @@ export async function main(argv: string[]): Promise<number> {
     .option('backend', { type: 'string', default: 'auto', describe: 'Compute backend', choices: ['auto', 'tensorflow', 'wasm', 'cpu'] })
     .option('workers', { type: 'number', describe: 'Worker threads for data-parallel work (default: number of cores)' })
     .option('data-dir', { type: 'string', describe: 'Dataset folder (else $OPULAB_DATA_DIR, else ~/.cache/opulab)' })
+    .option('allow-unofficial-data', {
+      type: 'boolean',
+      describe: `Read data files that are not the official ones (your own subset; results record it). Same as ${ALLOW_UNOFFICIAL_ENV}=1`,
+    })
+    .option('download', { type: 'boolean', default: true, describe: 'Download the official CIFAR archive when the data is not found (--no-download forbids it)' })
+    // worker threads inherit the environment, so the flag travels as the variable (restored when main returns)
+    .middleware((a) => {
+      if (a.allowUnofficialData === true) process.env[ALLOW_UNOFFICIAL_ENV] = '1';
+    })
     .demandCommand(1, 'Choose a command (see the list above).')
     .strict()
     .recommendCommands()
@@ -36,10 +46,14 @@ export async function main(argv: string[]): Promise<number> {
       void y;
     });
   for (const c of commands) parser.command(c);
+  const allowBefore = process.env[ALLOW_UNOFFICIAL_ENV];
   try {
     await parser.parseAsync();
   } catch (e) {
     failure = failure ?? e;
+  } finally {
+    if (allowBefore === undefined) delete process.env[ALLOW_UNOFFICIAL_ENV];
+    else process.env[ALLOW_UNOFFICIAL_ENV] = allowBefore;
   }
   if (failure) {
     if (failure instanceof UsageError) return 2;
