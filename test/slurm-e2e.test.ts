@@ -22,7 +22,7 @@ const script = path.join(root, 'scripts', 'slurm', 'opulab-array.sh');
 const spec = path.join(__dirname, 'fixtures', 'slurm-spec.json');
 const SHARDS = 4;
 const DATA = sharedDataDir();
-const CI = process.env.CI === 'true' || process.env.CI === '1';
+const CI = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-slurm-'));
 const cacheDir = path.join(tmp, 'cache');
