@@ -1,7 +1,7 @@
 /**
  * Getting the CIFAR files onto disk: download an official archive (node http/https, redirects followed),
- * verify its published MD5, gunzip and extract it under the data dir; or cut the cifar-10-mini prefix set
- * out of a full CIFAR-10 copy.
+ * verify its published MD5, gunzip and extract it under the data dir, verify each file, and move it into place
+ * only when everything checked out; or cut the cifar-10-mini prefix set out of a full CIFAR-10 copy.
  */
 import * as fs from 'fs';
 import * as http from 'http';
@@ -9,7 +9,8 @@ import * as https from 'https';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { UserError } from '../src/util/errors';
-import { ArchiveSpec, hashBuffer } from './checksums';
+import { ArchiveSpec, hashBuffer, KnownChecksum } from './checksums';
+import { progress, Progress } from '../src/util/progress';
 import { CIFAR10_FORMAT } from './cifar-binary';
 import { CIFAR_LAYOUTS } from './locate';
 import { extractTar } from './tar';
@@ -21,9 +22,24 @@ export interface DownloadOptions {
   onProgress?: (received: number, total: number | undefined) => void;
 }
 
+/**
+ * A download that failed before the server answered (no route, no DNS, refused, timed out): the machine is
+ * offline or the server unreachable. Callers that have a fallback (the demo's synthetic set) use it.
+ */
+export class UnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnreachableError';
+  }
+}
+
 const MAX_REDIRECTS = 5;
 
-/** GET `url` into memory (http or https), following redirects. Rejects with a plain Error on failure. */
+/**
+ * GET `url` into memory (http or https), following redirects. Rejects with UnreachableError when no response
+ * came, and with a plain Error when the transfer failed (HTTP error status, connection lost mid-transfer,
+ * fewer bytes than announced).
+ */
 export function downloadToBuffer(url: string, opts: DownloadOptions = {}, redirects = 0): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let parsed: URL;
@@ -38,10 +54,20 @@ export function downloadToBuffer(url: string, opts: DownloadOptions = {}, redire
       reject(new Error(`unsupported protocol ${parsed.protocol} in ${url}`));
       return;
     }
+    const timeoutMs = opts.timeoutMs ?? 30000;
+    let answered = false;
+    let settled = false;
+    const fail = (e: Error): void => {
+      if (settled) return;
+      settled = true;
+      reject(answered ? e : new UnreachableError(e.message));
+    };
     const req = client.get(parsed, (res) => {
+      answered = true;
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
+        settled = true;
         if (redirects >= MAX_REDIRECTS) {
           reject(new Error(`too many redirects from ${url}`));
           return;
@@ -52,7 +78,7 @@ export function downloadToBuffer(url: string, opts: DownloadOptions = {}, redire
       }
       if (status !== 200) {
         res.resume();
-        reject(new Error(`HTTP ${status} from ${url}`));
+        fail(new Error(`HTTP ${status} from ${url}`));
         return;
       }
       const lengthHeader = res.headers['content-length'];
@@ -65,13 +91,19 @@ export function downloadToBuffer(url: string, opts: DownloadOptions = {}, redire
         opts.onProgress?.(received, total);
       });
       res.on('end', () => {
-        if (total !== undefined && received !== total) reject(new Error(`connection closed after ${received} of ${total} bytes`));
-        else resolve(Buffer.concat(chunks));
+        if (settled) return;
+        if (total !== undefined && received !== total) fail(new Error(`connection closed after ${received} of ${total} bytes`));
+        else {
+          settled = true;
+          resolve(Buffer.concat(chunks));
+        }
       });
-      res.on('error', reject);
+      res.on('error', (e) => fail(new Error(`transfer failed after ${received} bytes: ${e.message}`)));
+      // a connection reset mid-body ends the response without 'end' on some Node versions
+      res.on('close', () => fail(new Error(`connection lost after ${received}${total !== undefined ? ` of ${total}` : ''} bytes`)));
     });
-    req.setTimeout(opts.timeoutMs ?? 30000, () => req.destroy(new Error(`no response from ${url} for ${(opts.timeoutMs ?? 30000) / 1000} s`)));
-    req.on('error', reject);
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no data from ${url} for ${timeoutMs / 1000} s`)));
+    req.on('error', (e: NodeJS.ErrnoException) => fail(new Error(e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message)));
   });
 }
 
@@ -87,34 +119,106 @@ export function progressLogger(log: (line: string) => void, label: string): (rec
   };
 }
 
+/** A redrawn progress bar on a TTY (stderr), else the line logger above. */
+export function progressReporter(log: (line: string) => void, label: string): (received: number, total: number | undefined) => void {
+  if (!process.stderr.isTTY) return progressLogger(log, label);
+  let bar: Progress | undefined;
+  return (received, total) => {
+    const mb = Math.floor(received / 1048576);
+    bar ??= progress(`${label} (MB)`, total ? Math.ceil(total / 1048576) : 0);
+    bar.update(mb);
+    if (total !== undefined && received >= total) bar.done();
+  };
+}
+
+/** What `installArchive` checks: the archive's MD5 and, per extracted file, its known size and checksum. */
+export interface ArchiveCheck {
+  archive: ArchiveSpec;
+  /** Known files of the dataset by base name; every extracted file that has an entry must match it. */
+  files: Readonly<Record<string, KnownChecksum>>;
+}
+
+function removeTree(dir: string): void {
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+  } catch {
+    /* best effort */
+  }
+}
+
 /**
- * Download `spec`'s archive, check its MD5, and extract its official folder under `root` (created when
- * needed). Returns the extracted dataset folder. Network failures reject with the underlying Error;
- * a wrong checksum or a corrupt archive is a UserError.
+ * Download `check.archive`, verify its MD5, extract its official folder into a private temporary folder under
+ * `root`, verify every extracted file against `check.files`, and only then move the files into place (rename):
+ * a failure at any step leaves nothing under `root` but what was there before. Returns the dataset folder.
+ * Failures are UserErrors (one line) except UnreachableError, which callers may turn into a fallback.
  */
 export async function installArchive(
-  spec: ArchiveSpec,
+  check: ArchiveCheck,
   root: string,
   log: (line: string) => void,
   opts: DownloadOptions = {},
 ): Promise<string> {
-  log(`downloading ${spec.url}`);
-  const archive = await downloadToBuffer(spec.url, { onProgress: progressLogger(log, path.basename(spec.url)), ...opts });
+  const spec = check.archive;
+  const dest = path.join(root, spec.folder);
+  const unchanged = `nothing was written to ${root}`;
+  let archive: Buffer;
+  // said once the server answers, so that an offline machine prints only the one line its caller writes
+  const report = progressReporter(log, path.basename(spec.url));
+  let announced = false;
+  const onProgress = (received: number, total: number | undefined): void => {
+    if (!announced) log(`${spec.name}: downloading ${spec.url} into ${root}${total ? ` (${(total / 1048576).toFixed(1)} MB)` : ''}`);
+    announced = true;
+    report(received, total);
+  };
+  try {
+    archive = await downloadToBuffer(spec.url, { onProgress, ...opts });
+  } catch (e) {
+    if (e instanceof UnreachableError) throw e;
+    throw new UserError(`${spec.name}: download of ${spec.url} failed: ${(e as Error).message}; ${unchanged}`);
+  }
   const md5 = hashBuffer(archive, 'md5');
   if (md5 !== spec.md5) {
-    throw new UserError(`archive ${spec.url} has MD5 ${md5}, expected the published ${spec.md5} (corrupt or changed download)`);
+    throw new UserError(`${spec.name}: archive ${spec.url} has MD5 ${md5}, expected the published ${spec.md5} (corrupt or changed download); ${unchanged}`);
   }
-  log(`  archive MD5 ${md5} ok`);
   let tar: Buffer;
   try {
     tar = zlib.gunzipSync(archive);
   } catch (e) {
-    throw new UserError(`archive ${spec.url} is not valid gzip data: ${(e as Error).message}`);
+    throw new UserError(`${spec.name}: archive ${spec.url} is not valid gzip data (${(e as Error).message}); ${unchanged}`);
   }
   fs.mkdirSync(root, { recursive: true });
-  const written = extractTar(tar, root, (name) => name === spec.folder || name.startsWith(`${spec.folder}/`), spec.url);
-  log(`  extracted ${written.length} files into ${path.join(root, spec.folder)}`);
-  return path.join(root, spec.folder);
+  const staging = fs.mkdtempSync(path.join(root, `.${spec.folder}.download-`));
+  try {
+    const written = extractTar(tar, staging, (name) => name === spec.folder || name.startsWith(`${spec.folder}/`), spec.url);
+    const staged = path.join(staging, spec.folder);
+    if (written.length === 0 || !fs.existsSync(staged)) {
+      throw new UserError(`${spec.name}: archive ${spec.url} holds no ${spec.folder}/ folder; ${unchanged}`);
+    }
+    for (const f of written) {
+      const known = check.files[path.basename(f)];
+      if (!known) continue;
+      const bytes = fs.statSync(f).size;
+      const actual = bytes === known.bytes ? hashBuffer(fs.readFileSync(f), known.algorithm) : 'not computed';
+      if (bytes !== known.bytes || actual !== known.hex) {
+        throw new UserError(
+          `${spec.name}: ${path.relative(staging, f)} in ${spec.url} has ${bytes} bytes and ${known.algorithm.toUpperCase()} ${actual}, expected ${known.bytes} bytes and ${known.hex}; ${unchanged}`,
+        );
+      }
+    }
+    if (!fs.existsSync(dest)) fs.renameSync(staged, dest);
+    else {
+      // a folder is already there (e.g. with some files missing): move the verified files in one by one
+      for (const f of written) {
+        const target = path.join(dest, path.relative(staged, f));
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.renameSync(f, target);
+      }
+    }
+    log(`${spec.name}: archive MD5 ok; ${written.length} files verified and extracted into ${dest}`);
+    return dest;
+  } finally {
+    removeTree(staging);
+  }
 }
 
 /** Records of the cifar-10-mini prefix set (DESIGN.md "Data"; ../shared/datasets/README.md). */

@@ -20,7 +20,18 @@ export { CIFAR10_FORMAT, CIFAR100_FORMAT, readCifarFile, readCifarFiles, readCif
 export type { CifarFormat, CifarRecords } from './cifar-binary';
 export { OFFICIAL_ARCHIVES, KNOWN_FILE_CHECKSUMS, hashFile } from './checksums';
 export type { ArchiveSpec, KnownChecksum } from './checksums';
-export { installArchive, downloadToBuffer, makeMiniFromCifar10 } from './download';
+export { installArchive, downloadToBuffer, makeMiniFromCifar10, UnreachableError } from './download';
+export type { ArchiveCheck, DownloadOptions } from './download';
+export { ensureDataset, prepareDataset, datasetPresent, officialArchiveCheck, OfflineError } from './ensure';
+export type { EnsureOptions, PrepareOptions } from './ensure';
+export {
+  verifyDataFiles,
+  unofficialDataAllowed,
+  opulabCacheDir,
+  verificationCacheFile,
+  combineProvenance,
+  ALLOW_UNOFFICIAL_ENV,
+} from './verify';
 export { inspectDataset, missingFiles, requiredFiles } from './inspect';
 export type { DatasetInspection, FileCheck } from './inspect';
 export { readTar, extractTar } from './tar';

@@ -6,6 +6,7 @@ import { UserError } from '../src/util/errors';
 import { IMAGE_CHANNELS, IMAGE_SIZE, readCifarFiles, readClassNames } from './cifar-binary';
 import { CIFAR_LAYOUTS, CifarName, locateDatasetDir, testFile, trainFiles } from './locate';
 import { generateSynthetic, SYNTHETIC_DEFAULT_SIZE } from './synthetic';
+import { verifyDataFiles } from './verify';
 import { Dataset, DATASET_NAMES, DatasetName, LoadOptions, normalizationFor, Split, SPLITS } from './types';
 
 export function isDatasetName(s: string): s is DatasetName {
@@ -39,7 +40,10 @@ function loadCifar(name: CifarName, split: Split, opts: LoadOptions): Dataset {
   const dir = locateDatasetDir(name, opts.dataDir);
   const layout = CIFAR_LAYOUTS[name];
   const classNames = readClassNames(path.join(dir, layout.classNamesFile), layout.format.numClasses);
-  const rec = readCifarFiles(splitFiles(name, split, dir), layout.format, opts.limit);
+  const files = splitFiles(name, split, dir);
+  // size + checksum of every file before it is read (cached; one-line error for a wrong file)
+  const provenance = verifyDataFiles(name, files, { allowUnofficial: opts.allowUnofficial });
+  const rec = readCifarFiles(files, layout.format, opts.limit);
   return {
     name,
     numClasses: layout.format.numClasses,
@@ -53,6 +57,7 @@ function loadCifar(name: CifarName, split: Split, opts: LoadOptions): Dataset {
     ...(rec.coarseLabels ? { coarseLabels: rec.coarseLabels } : {}),
     source: dir,
     normalization: normalizationFor(name),
+    provenance,
   };
 }
 

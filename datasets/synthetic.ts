@@ -1,11 +1,16 @@
 /**
- * A seeded, procedurally generated, learnable 10-class 32x32x3 dataset for offline demos and tests.
+ * A seeded, procedurally generated 10-class 32x32x3 dataset for offline demos and tests, built so that an
+ * undefended model is NOT robust on it, as on real images: the class evidence is small, perturbation-sized.
  *
- * Each class is a pattern family (stripes, lattice, blob, ring, checkerboard, square, cross, dots, concentric
- * rings) drawn with random phase, frequency, position and size, in a foreground colour whose hue is tied
- * loosely to the class (neighbouring classes' hue ranges overlap, so shape matters too), over a random
- * dim background, plus uniform pixel noise (std 0.06). Every family is horizontally-flip and small-rotation
- * invariant as a set, so CIFAR-style augmentation keeps labels valid.
+ * Each image is clutter that carries no label (one of ten shape families: stripes, lattice, blob, ring,
+ * checkerboard, square, cross, dots, concentric rings, drawn at random with random colours, independent of the
+ * label) plus the class signature: a faint square-wave texture of amplitude 6/255 to 10/255 (about the size of an
+ * 8/255 attack), chosen by the label among five spatial patterns (rows or columns alternating every pixel or every
+ * two pixels, or a one-pixel checkerboard) in one of two colour directions (grey, or green against red and blue),
+ * with a random phase; plus uniform pixel noise (std 0.02). A model learns to read the faint texture (the big
+ * shapes are useless for the label), so an L-inf perturbation of 8/255 can erase or replace it: "non-robust
+ * features" (Ilyas et al. 2019). Every signature is invariant as a set under horizontal flips and shifts, so
+ * CIFAR-style augmentation (padding + crop, flip) keeps labels valid.
  *
  * Image i of a split is drawn from its own generator makeRng(seed, 'synthetic', split, i), so the first N
  * images do not depend on how many are generated. Labels are balanced in blocks of 10 (a seeded permutation
@@ -17,26 +22,26 @@ import { IMAGE_CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from './cifar-binary';
 import { Dataset, normalizationFor, Split } from './types';
 
 export const SYNTHETIC_CLASS_NAMES = [
-  'h-stripes',
-  'v-stripes',
-  'lattice',
-  'blob',
-  'ring',
-  'checkerboard',
-  'square',
-  'cross',
-  'dots',
-  'target',
+  'rows-1px-grey',
+  'columns-1px-grey',
+  'checker-1px-grey',
+  'rows-2px-grey',
+  'columns-2px-grey',
+  'rows-1px-green',
+  'columns-1px-green',
+  'checker-1px-green',
+  'rows-2px-green',
+  'columns-2px-green',
 ];
 export const SYNTHETIC_NUM_CLASSES = SYNTHETIC_CLASS_NAMES.length;
 
 /** Default sizes when no limit is given. */
 export const SYNTHETIC_DEFAULT_SIZE: Readonly<Record<Split, number>> = { train: 5000, test: 1000 };
 
-/** Half-width of the hue range of a class, in degrees (class centres are 36 degrees apart). */
-const HUE_JITTER_DEG = 30;
+/** Amplitude range of the class signature, in [0, 1] pixel units (6/255 to 10/255). */
+export const SIGNATURE_AMPLITUDE: readonly [number, number] = [6 / 255, 10 / 255];
 /** Std of the additive pixel noise, in [0, 1] units. */
-const NOISE_STD = 0.06;
+const NOISE_STD = 0.02;
 /** Uniform noise in [-a, a] has std a / sqrt(3); uniform draws are ~10x cheaper than normal ones. */
 const NOISE_HALF_WIDTH = NOISE_STD * Math.sqrt(3);
 
@@ -54,12 +59,12 @@ function soft(d: number, w = 0.75): number {
   return t * t * (3 - 2 * t);
 }
 
-/** The pattern mask of a class, with its random parameters drawn from `rng`. Values in [0, 1]. */
-function classMask(label: number, rng: Rng): Mask {
+/** The clutter mask of shape family `family` (0-9), with its random parameters drawn from `rng`. Values in [0, 1]. */
+function clutterMask(family: number, rng: Rng): Mask {
   const cx = C + rng.range(-5, 5);
   const cy = C + rng.range(-5, 5);
   const phase = rng.range(0, TAU);
-  switch (label) {
+  switch (family) {
     case 0: {
       const f = rng.range(0.1, 0.2);
       return (_x, y) => 0.5 + 0.5 * sin(TAU * f * y + phase);
@@ -112,7 +117,7 @@ function classMask(label: number, rng: Rng): Mask {
       return (x, y) => 0.5 + 0.5 * cos((TAU * sqrt((x - cx) ** 2 + (y - cy) ** 2)) / p + phase);
     }
     default:
-      throw new Error(`synthetic: no pattern for label ${label}`);
+      throw new Error(`synthetic: no clutter family ${family}`);
   }
 }
 
@@ -140,17 +145,38 @@ export function hsvToRgb(h: number, s: number, v: number): [number, number, numb
   }
 }
 
+/**
+ * The class signature: a +-1 square wave chosen by `label % 5` (rows or columns with a 1- or 2-pixel half period,
+ * or a 1-pixel checkerboard) with a random integer phase, in colour direction grey (1, 1, 1) for labels 0-4 or
+ * green-against-red-and-blue (-1, 1, -1) for 5-9.
+ */
+function signature(label: number, rng: Rng): { wave: (x: number, y: number) => number; colour: readonly number[] } {
+  const o = floor(rng.range(0, 4));
+  const sq = (t: number, half: number): number => (floor((t + o) / half) % 2 === 0 ? 1 : -1);
+  const waves: ((x: number, y: number) => number)[] = [
+    (_x, y) => sq(y, 1),
+    (x) => sq(x, 1),
+    (x, y) => sq(x + y, 1),
+    (_x, y) => sq(y, 2),
+    (x) => sq(x, 2),
+  ];
+  return { wave: waves[label % 5], colour: label < 5 ? [1, 1, 1] : [-1, 1, -1] };
+}
+
 /** Draw one image of class `label` into `out` (NHWC bytes at `offset`). */
 function drawImage(label: number, rng: Rng, out: Uint8Array, offset: number): void {
-  const mask = classMask(label, rng);
-  const fg = hsvToRgb(label * 36 + rng.range(-HUE_JITTER_DEG, HUE_JITTER_DEG), rng.range(0.5, 0.9), rng.range(0.65, 1));
-  const bg = hsvToRgb(rng.range(0, 360), rng.range(0, 0.35), rng.range(0.05, 0.4));
+  const mask = clutterMask(floor(rng.range(0, 10)), rng);
+  const fg = hsvToRgb(rng.range(0, 360), rng.range(0.2, 0.7), rng.range(0.5, 0.8));
+  const bg = hsvToRgb(rng.range(0, 360), rng.range(0, 0.35), rng.range(0.2, 0.45));
+  const sig = signature(label, rng);
+  const amp = rng.range(SIGNATURE_AMPLITUDE[0], SIGNATURE_AMPLITUDE[1]);
   for (let y = 0; y < IMAGE_SIZE; y++) {
     for (let x = 0; x < IMAGE_SIZE; x++) {
       const m = mask(x, y);
+      const w = amp * sig.wave(x, y);
       const d = offset + (y * IMAGE_SIZE + x) * IMAGE_CHANNELS;
       for (let c = 0; c < IMAGE_CHANNELS; c++) {
-        const v = bg[c] + (fg[c] - bg[c]) * m + NOISE_HALF_WIDTH * (2 * rng.uniform() - 1);
+        const v = bg[c] + (fg[c] - bg[c]) * m + w * sig.colour[c] + NOISE_HALF_WIDTH * (2 * rng.uniform() - 1);
         out[d + c] = round(255 * min(1, max(0, v)));
       }
     }
@@ -189,5 +215,6 @@ export function generateSynthetic(opts: SyntheticOptions): Dataset {
     labels,
     source: 'synthetic',
     normalization: normalizationFor('synthetic'),
+    provenance: { status: 'synthetic', official: false, files: [] },
   };
 }

@@ -35,6 +35,27 @@ export interface Dataset {
   /** The directory the files were read from, or 'synthetic'. */
   source: string;
   normalization: Normalization;
+  /** Whether the files read are the official ones (see datasets/verify.ts). */
+  provenance?: DataProvenance;
+}
+
+/** One data file read, as verified against the known sizes and checksums. */
+export interface FileProvenance {
+  file: string;
+  bytes: number;
+  /** 'official': the published file; 'official-prefix': opulab's verified copy of its first records; 'unofficial': neither. */
+  status: 'official' | 'official-prefix' | 'unofficial';
+  md5?: string;
+  sha256?: string;
+}
+
+/** What the data of a run was: recorded in results.json (environment.data). */
+export interface DataProvenance {
+  /** The weakest status of the files read ('synthetic' for the generated set). */
+  status: 'official' | 'official-prefix' | 'unofficial' | 'synthetic';
+  /** True only when every file read is the official one. */
+  official: boolean;
+  files: FileProvenance[];
 }
 
 export interface LoadOptions {
@@ -44,6 +65,8 @@ export interface LoadOptions {
   limit?: number;
   /** Synthetic only: generator seed (default 0). */
   seed?: number;
+  /** Read files that are not the official ones (default: $OPULAB_ALLOW_UNOFFICIAL_DATA); see datasets/verify.ts. */
+  allowUnofficial?: boolean;
 }
 
 /**

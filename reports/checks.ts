@@ -638,7 +638,8 @@ export function computeChecks(results: ResultsFile, perSample: (run: RunRecord) 
     if (!cache.has(run)) cache.set(run, run.perSample ? perSample(run) : null);
     return cache.get(run) ?? null;
   };
-  return [
+  const notes = scaleNotes(results);
+  const checks = [
     c1(results),
     c2(results),
     c3(results),
@@ -657,6 +658,17 @@ export function computeChecks(results: ResultsFile, perSample: (run: RunRecord) 
     c16(results),
     c17(results),
   ];
+  return checks.map((c) => (notes[c.id] && (c.status === 'fail' || c.status === 'warn') ? { ...c, detail: `${c.detail} At this run's scale: ${notes[c.id]}`, note: notes[c.id] } : c));
+}
+
+/**
+ * Notes a run declares (environment.scaleNotes, e.g. the demo's) on why a check cannot pass at its size; shown with
+ * the check when it does not pass.
+ */
+function scaleNotes(results: ResultsFile): Record<string, string> {
+  const raw = results.environment.scaleNotes;
+  if (typeof raw !== 'object' || raw === null) return {};
+  return Object.fromEntries(Object.entries(raw as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 /** "C2 fail: ..." — one line for terminals and logs. */

@@ -10,7 +10,9 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { runData } from '../src/cli/commands/data';
-import { installArchive } from '../datasets/download';
+import { ArchiveCheck } from '../datasets/download';
+import { KnownChecksum } from '../datasets/checksums';
+import { ensureDataset, officialArchiveCheck, OfflineError, prepareDataset } from '../datasets/ensure';
 import { extractTar, readTar } from '../datasets/tar';
 import { loadDataset, perClassCounts } from '../datasets';
 import { UserError } from '../src/util/errors';
@@ -165,10 +167,11 @@ withData('opulab data on the shared copies', () => {
   });
 });
 
-describe('opulab data: download path (local server)', () => {
+describe('download path (local server on 127.0.0.1)', () => {
   let server: http.Server;
   let base = '';
-  const files = new Map<string, Buffer>();
+  /** What the server does per path: a body, optionally cut short (socket destroyed) after `cutAt` bytes. */
+  const routes = new Map<string, { body: Buffer; cutAt?: number; status?: number }>();
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -177,14 +180,19 @@ describe('opulab data: download path (local server)', () => {
         res.end();
         return;
       }
-      const body = files.get(req.url ?? '');
-      if (!body) {
+      const route = routes.get(req.url ?? '');
+      if (!route) {
         res.writeHead(404);
         res.end();
         return;
       }
-      res.writeHead(200, { 'Content-Length': body.length });
-      res.end(body);
+      res.writeHead(route.status ?? 200, { 'Content-Length': route.body.length });
+      if (route.cutAt === undefined) {
+        res.end(route.body);
+        return;
+      }
+      // a server error mid-transfer: part of the body, then the connection is dropped
+      res.write(route.body.subarray(0, route.cutAt), () => setTimeout(() => res.socket?.destroy(), 20));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const addr = server.address();
@@ -194,79 +202,121 @@ describe('opulab data: download path (local server)', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  /** A small archive in the official CIFAR-10 layout (hand-made records, 20 per batch). */
+  /** Hand-made records in the CIFAR-10 format. */
+  const batch = (seed: number, n: number): Buffer => {
+    const b = Buffer.alloc(n * 3073);
+    for (let r = 0; r < n; r++) {
+      b[r * 3073] = (seed + r) % 10;
+      b.fill((seed * 31 + r) % 256, r * 3073 + 1, (r + 1) * 3073);
+    }
+    return b;
+  };
+  const fakeFiles = (): { name: string; data: Buffer }[] => [
+    ...[1, 2, 3, 4, 5].map((k) => ({ name: `data_batch_${k}.bin`, data: batch(k, 20) })),
+    { name: 'test_batch.bin', data: batch(9, 10) },
+    { name: 'batches.meta.txt', data: Buffer.from('a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n\n') },
+  ];
+  /** A small archive in the official CIFAR-10 layout, built here. */
   function fakeCifar10Archive(): Buffer {
-    const batch = (seed: number, n: number): Buffer => {
-      const b = Buffer.alloc(n * 3073);
-      for (let r = 0; r < n; r++) {
-        b[r * 3073] = (seed + r) % 10;
-        b.fill((seed * 31 + r) % 256, r * 3073 + 1, (r + 1) * 3073);
-      }
-      return b;
-    };
     const entries = [
       { name: 'cifar-10-batches-bin/', data: Buffer.alloc(0), type: '5' },
-      ...[1, 2, 3, 4, 5].map((k) => ({ name: `cifar-10-batches-bin/data_batch_${k}.bin`, data: batch(k, 20) })),
-      { name: 'cifar-10-batches-bin/test_batch.bin', data: batch(9, 10) },
-      { name: 'cifar-10-batches-bin/batches.meta.txt', data: Buffer.from('a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n\n') },
+      ...fakeFiles().map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data })),
       { name: 'other/ignored.txt', data: Buffer.from('not extracted') },
     ];
     return zlib.gzipSync(tarOf(entries));
   }
+  /** The injected source: this server's archive, its MD5, and the per-file checks of the fake files. */
+  function source(url: string, archive: Buffer, md5 = crypto.createHash('md5').update(archive).digest('hex')): ArchiveCheck {
+    const files: Record<string, KnownChecksum> = {};
+    for (const f of fakeFiles().filter((x) => x.name.endsWith('.bin'))) {
+      files[f.name] = { algorithm: 'sha256', hex: crypto.createHash('sha256').update(f.data).digest('hex'), origin: 'test', bytes: f.data.length, kind: 'official', records: f.data.length / 3073 };
+    }
+    return { archive: { name: 'cifar10', url, md5, folder: 'cifar-10-batches-bin' }, files };
+  }
+  /** Every path under `dir` (relative), to show that a failure leaves nothing behind. */
+  const tree = (dir: string): string[] => (fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).sort() : []);
 
-  test('downloads (following a redirect), verifies the archive MD5, extracts the official folder', async () => {
+  test('good archive: downloaded (following a redirect), MD5 and every file verified, extracted into the data dir, one line saying where', async () => {
     const archive = fakeCifar10Archive();
-    files.set('/archive.tar.gz', archive);
-    const md5 = crypto.createHash('md5').update(archive).digest('hex');
+    routes.set('/archive.tar.gz', { body: archive });
     const root = path.join(tmpDir(), 'cache');
     const lines: string[] = [];
-    const dir = await installArchive(
-      { name: 'cifar10', url: `${base}/redirect.tar.gz`, md5, folder: 'cifar-10-batches-bin' },
-      root,
-      quiet(lines),
-    );
-    expect(dir).toBe(path.join(root, 'cifar-10-batches-bin'));
-    expect(fs.existsSync(path.join(root, 'other'))).toBe(false);
-    expect(lines.join('\n')).toMatch(/archive MD5 [0-9a-f]{32} ok/);
-    const ds = loadDataset('cifar10', 'train', { dataDir: root });
+    const r = await ensureDataset('cifar10', { dataDir: root, log: quiet(lines), source: source(`${base}/redirect.tar.gz`, archive) });
+    expect(r).toEqual({ dir: path.join(root, 'cifar-10-batches-bin'), downloaded: true });
+    expect(tree(root)).toEqual(['cifar-10-batches-bin', ...fakeFiles().map((f) => `cifar-10-batches-bin/${f.name}`).sort()]);
+    expect(lines.filter((l) => /extracted into/.test(l))).toEqual([`cifar10: archive MD5 ok; 7 files verified and extracted into ${r.dir}`]);
+    const ds = loadDataset('cifar10', 'train', { dataDir: root, allowUnofficial: true });
     expect(ds.n).toBe(100);
     expect(perClassCounts(ds)).toEqual(new Array(10).fill(10));
     expect(ds.images[0]).toBe(31 % 256);
+    // present now: no second download
+    expect(await ensureDataset('cifar10', { dataDir: root, log: quiet(lines), source: source(`${base}/none.tar.gz`, archive) })).toEqual({ dir: r.dir, downloaded: false });
   });
 
-  test('runData downloads missing files, then reports (published MD5s do not match the fake files)', async () => {
-    const archive = fakeCifar10Archive();
-    files.set('/archive.tar.gz', archive);
-    const md5 = crypto.createHash('md5').update(archive).digest('hex');
-    const root = tmpDir();
-    const lines: string[] = [];
-    const err = await runData({
-      dataset: 'cifar10',
-      dataDir: root,
-      log: quiet(lines),
-      archive: { name: 'cifar10', url: `${base}/archive.tar.gz`, md5, folder: 'cifar-10-batches-bin' },
-    }).catch((e: unknown) => e);
-    expect(lines.join('\n')).toMatch(/downloading .*archive\.tar\.gz/);
-    expect(lines.join('\n')).toMatch(/train: 100 records; per class 10 each/);
+  const failures: [string, () => { route: string; check: (url: string) => ArchiveCheck }, RegExp][] = [
+    [
+      'truncated archive (served whole, cut gzip stream)',
+      () => {
+        const full = fakeCifar10Archive();
+        const cut = full.subarray(0, full.length >> 1);
+        routes.set('/truncated.tar.gz', { body: cut });
+        return { route: '/truncated.tar.gz', check: (url) => source(url, cut) };
+      },
+      /^cifar10: archive http:\/\/127\.0\.0\.1:\d+\/truncated\.tar\.gz is not valid gzip data \(unexpected end of file\); nothing was written to /,
+    ],
+    [
+      'wrong checksum',
+      () => {
+        const archive = fakeCifar10Archive();
+        routes.set('/archive.tar.gz', { body: archive });
+        return { route: '/archive.tar.gz', check: (url) => source(url, archive, '0'.repeat(32)) };
+      },
+      /^cifar10: archive http:\/\/127\.0\.0\.1:\d+\/archive\.tar\.gz has MD5 [0-9a-f]{32}, expected the published 0{32} \(corrupt or changed download\); nothing was written to /,
+    ],
+    [
+      'server error mid-transfer (connection dropped halfway)',
+      () => {
+        const archive = fakeCifar10Archive();
+        routes.set('/dropped.tar.gz', { body: archive, cutAt: archive.length >> 1 });
+        return { route: '/dropped.tar.gz', check: (url) => source(url, archive) };
+      },
+      /^cifar10: download of http:\/\/127\.0\.0\.1:\d+\/dropped\.tar\.gz failed: (connection lost|connection closed|transfer failed) after \d+ .*; nothing was written to /,
+    ],
+    [
+      'server error status (HTTP 500)',
+      () => {
+        routes.set('/error.tar.gz', { body: Buffer.from('internal error'), status: 500 });
+        return { route: '/error.tar.gz', check: (url) => source(url, fakeCifar10Archive()) };
+      },
+      /^cifar10: download of http:\/\/127\.0\.0\.1:\d+\/error\.tar\.gz failed: HTTP 500 from .*; nothing was written to /,
+    ],
+    [
+      'an archive file that fails its own check (a batch replaced)',
+      () => {
+        const good = source('', fakeCifar10Archive());
+        const entries = fakeFiles().map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.name === 'data_batch_3.bin' ? batch(3, 19) : f.data }));
+        const archive = zlib.gzipSync(tarOf(entries));
+        routes.set('/replaced.tar.gz', { body: archive });
+        return { route: '/replaced.tar.gz', check: (url) => ({ ...source(url, archive), files: good.files }) };
+      },
+      /^cifar10: cifar-10-batches-bin\/data_batch_3\.bin in http:\/\/127\.0\.0\.1:\d+\/replaced\.tar\.gz has 58387 bytes and SHA256 not computed, expected 61460 bytes and [0-9a-f]{64}; nothing was written to /,
+    ],
+  ];
+  test.each(failures)('%s: one-line error, no half-written cache', async (_label, setup, expected) => {
+    const { route, check } = setup();
+    const root = path.join(tmpDir(), 'cache');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'keep.txt'), 'already there');
+    const err = await ensureDataset('cifar10', { dataDir: root, log: () => undefined, source: check(`${base}${route}`) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).toMatch(/data_batch_1\.bin: md5 .* does not match the expected 5dd7e06a14cb22eb9f671a540d1b7c25/);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(expected);
+    expect(msg).not.toContain('\n');
+    expect(tree(root)).toEqual(['keep.txt']);
+    process.stdout.write(`download case "${_label}": ${msg}\n`);
   });
 
-  test('a wrong archive MD5 is rejected and nothing is extracted', async () => {
-    files.set('/archive.tar.gz', fakeCifar10Archive());
-    const root = tmpDir();
-    const err = await runData({
-      dataset: 'cifar10',
-      dataDir: root,
-      log: () => undefined,
-      archive: { name: 'cifar10', url: `${base}/archive.tar.gz`, md5: '0'.repeat(32), folder: 'cifar-10-batches-bin' },
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).toMatch(/has MD5 [0-9a-f]{32}, expected the published 0{32}/);
-    expect(fs.readdirSync(root)).toEqual([]);
-  });
-
-  test('offline: a failed download says so and where to put the files', async () => {
+  test('offline (nothing listening): one line, and the demo-style fallback picks the synthetic set', async () => {
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const addr = closed.address();
@@ -274,20 +324,43 @@ describe('opulab data: download path (local server)', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const root = tmpDir();
     const url = `http://127.0.0.1:${port}/cifar-10-binary.tar.gz`;
-    const err = await runData({
-      dataset: 'cifar10',
-      dataDir: root,
-      log: () => undefined,
-      archive: { name: 'cifar10', url, md5: '0'.repeat(32), folder: 'cifar-10-batches-bin' },
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UserError);
+    const check = source(url, Buffer.alloc(0));
+    const err = await ensureDataset('cifar10', { dataDir: root, log: () => undefined, source: check }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OfflineError);
     const msg = (err as Error).message;
-    expect(msg).toContain(`download of ${url} failed`);
-    expect(msg).toContain(`put the official binary files (cifar-10-batches-bin/ from ${url}) in ${root}`);
+    expect(msg).toMatch(new RegExp(`^cifar10: not in ${root} and ${url} is unreachable \\(.*ECONNREFUSED.*; offline\\?\\); put the official binary files`));
     expect(msg).not.toContain('\n');
+    const lines: string[] = [];
+    expect(await prepareDataset('cifar10', { dataDir: root, log: quiet(lines), source: check, syntheticFallback: true })).toBe('synthetic');
+    expect(lines).toEqual([`cifar10 not found in ${root} (--data-dir) and ${url} is unreachable (offline?): using the synthetic dataset instead`]);
+    expect(fs.readdirSync(root)).toEqual([]);
+    process.stdout.write(`download case "offline": ${msg}\n`);
 
+    // --no-download: no attempt at all
     const noDl = await runData({ dataset: 'cifar100', dataDir: root, log: () => undefined, download: false }).catch((e: unknown) => e);
-    expect((noDl as Error).message).toMatch(/cifar100: files missing and --no-download given; put the official binary files \(cifar-100-binary\/ from https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar-100-binary\.tar\.gz\)/);
+    expect((noDl as Error).message).toMatch(/^cifar100: files missing in .* and --no-download given; put the official binary files \(cifar-100-binary\/ from https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar-100-binary\.tar\.gz\)/);
+    const lines2: string[] = [];
+    expect(await prepareDataset('cifar10', { dataDir: root, log: quiet(lines2), download: false, syntheticFallback: true })).toBe('synthetic');
+    expect(lines2).toEqual([`cifar10 not found in ${root} (--data-dir, --no-download): using the synthetic dataset instead`]);
+  });
+
+  test('runData downloads missing files, then reports them (the published MD5s do not match the fake files)', async () => {
+    const archive = fakeCifar10Archive();
+    routes.set('/archive.tar.gz', { body: archive });
+    const root = tmpDir();
+    const lines: string[] = [];
+    const err = await runData({ dataset: 'cifar10', dataDir: root, log: quiet(lines), source: source(`${base}/archive.tar.gz`, archive) }).catch((e: unknown) => e);
+    expect(lines.join('\n')).toMatch(/downloading .*archive\.tar\.gz/);
+    expect(lines.join('\n')).toMatch(/train: 100 records; per class 10 each/);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(/data_batch_1\.bin: md5 .* does not match the expected 5dd7e06a14cb22eb9f671a540d1b7c25/);
+  });
+
+  test('the real path uses the official archive and the published checksums', () => {
+    const c = officialArchiveCheck('cifar10');
+    expect(c?.archive).toEqual({ name: 'cifar10', url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530', folder: 'cifar-10-batches-bin' });
+    expect(c?.files['test_batch.bin']).toMatchObject({ algorithm: 'md5', hex: '803d5f7f4d78ea53de84dbe85f74fb6d', bytes: 30730000 });
+    expect(officialArchiveCheck('cifar10-mini')).toBeNull();
   });
 
   test('synthetic needs no files', async () => {

@@ -166,11 +166,20 @@ describe('hand-built files', () => {
     };
     fs.writeFileSync(path.join(dir, 'test.bin'), rec(5));
     fs.writeFileSync(path.join(dir, 'train-10k.bin'), concat([rec(1), rec(2)]));
-    expect(Array.from(loadDataset('cifar100', 'train', { dataDir: dir }).labels)).toEqual([1, 2]);
-    fs.writeFileSync(path.join(dir, 'train.bin'), concat([rec(7), rec(8), rec(9)]));
-    const ds = loadDataset('cifar100', 'train', { dataDir: dir });
+    // hand-made files are not the official ones: reading them needs the explicit allowance
+    expect(() => loadDataset('cifar100', 'train', { dataDir: dir })).toThrow(/train-10k\.bin: 6148 bytes, expected .*--allow-unofficial-data/);
+    const own = { dataDir: dir, allowUnofficial: true };
+    const warn = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(Array.from(loadDataset('cifar100', 'train', own).labels)).toEqual([1, 2]);
+      fs.writeFileSync(path.join(dir, 'train.bin'), concat([rec(7), rec(8), rec(9)]));
+      const ds = loadDataset('cifar100', 'train', own);
+      expect(ds.provenance?.status).toBe('unofficial');
     expect(Array.from(ds.labels)).toEqual([7, 8, 9]);
-    expect(ds.classNames[99]).toBe('f99');
+      expect(ds.classNames[99]).toBe('f99');
+    } finally {
+      warn.mockRestore();
+    }
     expect(() => loadDataset('cifar100', 'train', { dataDir: dir, limit: 0 })).toThrow(/limit 0 is not valid/);
     expect(() => loadDataset('cifar100', 'valid' as 'train', { dataDir: dir })).toThrow(/unknown split 'valid'/);
     expect(() => loadDataset('mnist' as 'cifar10', 'train', { dataDir: dir })).toThrow(/unknown dataset 'mnist'/);

@@ -15,16 +15,17 @@ it('opulab demo --quick trains, attacks, writes results.json and report.html, an
   const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
   let code: number;
   try {
-    code = await main(['demo', '--quick', '--out', path.join(tmp, 'demo'), '--data-dir', empty, '--workers', '1', '--backend', 'wasm']);
+    code = await main(['demo', '--quick', '--out', path.join(tmp, 'demo'), '--data-dir', empty, '--workers', '1', '--backend', 'wasm', '--no-download']);
   } finally {
     so.mockRestore();
     se.mockRestore();
   }
   expect(err).not.toMatch(/internal error/);
   expect(code).toBe(0);
-  expect(err).toMatch(/cifar10 not found .* using the synthetic dataset instead/);
+  expect(err).toMatch(/cifar10 not found in .* \(--data-dir, --no-download\): using the synthetic dataset instead/);
   const results = JSON.parse(fs.readFileSync(path.join(tmp, 'demo', 'results.json'), 'utf8')) as ResultsFile;
   expect(results.environment.dataset).toBe('synthetic');
+  expect(results.environment.data).toEqual({ status: 'synthetic', official: false, files: [] });
   expect(results.models.map((m) => m.defense).sort()).toEqual(['none', 'optical']);
   const attacks = new Set(results.runs.map((r) => r.attack));
   for (const a of ['fgsm', 'pgd', 'apgd-ce', 'apgd-dlr', 'square-linf', 'hsja-linf', 'transfer-pgd', 'noise']) expect([...attacks].some((x) => x.startsWith(a.split('-linf')[0]))).toBe(true);

@@ -11,6 +11,7 @@ import { isUserError } from '../util/errors';
 import { commands } from './commands';
 import { opulabVersion } from '../util/version';
 import { UsageError, isYargsError, oneLineUsage, prepareArgv, strictCommand, GLOBAL_VALUE_OPTIONS } from './strict';
+import { ALLOW_UNOFFICIAL_ENV } from '../../datasets/verify';
 
 /** Run the CLI in this process: `argv` without the node and script names; resolves to the exit code (0, 1 or 2). */
 export async function main(argv: string[]): Promise<number> {
@@ -22,6 +23,15 @@ export async function main(argv: string[]): Promise<number> {
     .option('backend', { type: 'string', default: 'auto', describe: 'Compute backend', choices: ['auto', 'tensorflow', 'wasm', 'cpu'] })
     .option('workers', { type: 'number', describe: 'Worker threads for data-parallel work (default: number of cores)' })
     .option('data-dir', { type: 'string', describe: 'Dataset folder (else $OPULAB_DATA_DIR, else ~/.cache/opulab)' })
+    .option('allow-unofficial-data', {
+      type: 'boolean',
+      describe: `Read data files that are not the official ones (your own subset; results record it). Same as ${ALLOW_UNOFFICIAL_ENV}=1`,
+    })
+    .option('download', { type: 'boolean', default: true, describe: 'Download the official CIFAR archive when the data is not found (--no-download forbids it)' })
+    // worker threads inherit the environment, so the flag travels as the variable (restored when main returns)
+    .middleware((a) => {
+      if (a.allowUnofficialData === true) process.env[ALLOW_UNOFFICIAL_ENV] = '1';
+    })
     .requiresArg([...GLOBAL_VALUE_OPTIONS])
     .demandCommand(1, `missing command: expected one of ${commands.map((c) => String(c.command ?? '').split(' ')[0]).join(', ')} (opulab --help lists them)`)
     .strict()
@@ -38,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(oneLineUsage(msg ?? err?.message ?? 'usage error', args));
     });
   for (const c of commands) parser.command(strictCommand(c, args));
+  const allowBefore = process.env[ALLOW_UNOFFICIAL_ENV];
   try {
     await parser.parseAsync();
   } catch (failure) {
@@ -52,6 +63,9 @@ export async function main(argv: string[]): Promise<number> {
     const err = failure as Error;
     process.stderr.write(`opulab: internal error: ${err?.stack ?? String(err)}\n`);
     return 1;
+  } finally {
+    if (allowBefore === undefined) delete process.env[ALLOW_UNOFFICIAL_ENV];
+    else process.env[ALLOW_UNOFFICIAL_ENV] = allowBefore;
   }
   return 0;
 }

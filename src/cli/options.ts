@@ -12,6 +12,9 @@ export interface GlobalArgs {
   backend: string;
   workers?: number;
   dataDir?: string;
+  /** --no-download sets it false: never fetch the official archive. */
+  download?: boolean;
+  allowUnofficialData?: boolean;
 }
 
 export function workerCount(args: GlobalArgs): number {

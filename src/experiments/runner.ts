@@ -14,7 +14,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Dataset } from '../../datasets/types';
-import { loadDataset, findDatasetDir, parseDatasetName } from '../../datasets';
+import { loadDataset, parseDatasetName } from '../../datasets';
+import { prepareDataset } from '../../datasets/ensure';
 import { ExperimentSpec, ModelSpec, AttackSpec } from './spec';
 import { contentHash, readJournal, appendJournal, dedupe, JournalEntry, RunsEntry, ModelEntry } from './store';
 import { appendedEntries, foldAppendedRuns } from './fold';
@@ -27,7 +28,7 @@ import { train, evaluate, loadNetwork } from '../training/trainer';
 import { defaultOptimizerConfig, OptimizerName } from '../training/optimizers';
 import { defaultScheduleConfig, ScheduleName } from '../training/schedules';
 import { ResultsFile, RunRecord, ModelRecord, EnvironmentInfo } from '../results/schema';
-import { emptyResults } from '../results/environment';
+import { emptyResults, recordDataProvenance } from '../results/environment';
 import { writeFileAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { formatSeconds } from '../util/progress';
@@ -57,8 +58,10 @@ export interface RunOptions {
   shard: Shard;
   environment: EnvironmentInfo;
   dataDir?: string;
-  /** Use the synthetic dataset when the spec's CIFAR data is not found (the demo). */
+  /** Use the synthetic dataset when the spec's CIFAR data is not found and cannot be downloaded (the demo). */
   syntheticFallback?: boolean;
+  /** Download the official archive when the data is not found (default true; false is --no-download). */
+  download?: boolean;
   quiet?: boolean;
   log?: (line: string) => void;
   /** Worker threads for attack evaluation and training (results do not depend on it). */
@@ -141,17 +144,15 @@ function requestFor(job: AttackJob, spec: ExperimentSpec, batchSize: number): At
   };
 }
 
-/** Resolve the spec's dataset: the real one when its files are found, else (demo only) the synthetic set. */
-export function resolveDatasets(spec: ExperimentSpec, opts: Pick<RunOptions, 'dataDir' | 'syntheticFallback' | 'log'>): { train: Dataset; test: Dataset } {
-  let name = parseDatasetName(spec.dataset);
-  if (name !== 'synthetic' && !findDatasetDir(name, opts.dataDir)) {
-    if (!opts.syntheticFallback) {
-      // loadDataset raises the one-line error that says where it looked
-      loadDataset(name, 'test', { dataDir: opts.dataDir, limit: 1 });
-    }
-    opts.log?.(`${name} not found (set --data-dir or $OPULAB_DATA_DIR): using the synthetic dataset instead`);
-    name = 'synthetic';
-  }
+/**
+ * Resolve the spec's dataset: the real one when its files are found or downloaded (unless `download` is false),
+ * else (demo only) the synthetic set.
+ */
+export async function resolveDatasets(
+  spec: ExperimentSpec,
+  opts: Pick<RunOptions, 'dataDir' | 'syntheticFallback' | 'log' | 'download'>,
+): Promise<{ train: Dataset; test: Dataset }> {
+  const name = await prepareDataset(parseDatasetName(spec.dataset), { dataDir: opts.dataDir, download: opts.download, syntheticFallback: opts.syntheticFallback, log: opts.log });
   const trainN = spec.data.trainSamples;
   return {
     train: loadDataset(name, 'train', { dataDir: opts.dataDir, limit: trainN, seed: spec.seed }),
@@ -165,7 +166,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const kept = foldAppendedRuns(opts.outDir);
   if (kept.runs || kept.models) log(`kept ${kept.runs} runs and ${kept.models} models that other commands appended to ${path.join(opts.outDir, 'results.json')} (now in its journal)`);
   const started = Date.now();
-  const { train: trainSet, test: testSet } = resolveDatasets(spec, { ...opts, log });
+  const { train: trainSet, test: testSet } = await resolveDatasets(spec, { ...opts, log });
   log(`dataset ${testSet.name} from ${testSet.source}: ${trainSet.n} train / ${testSet.n} test images`);
   const plan = planJobs(spec, opts.outDir, testSet);
   const mine = plan.attacks.filter((j) => j.order % opts.shard.count === opts.shard.index);
@@ -174,6 +175,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   if (opts.shard.index === 0) plan.models.forEach((m) => neededModels.add(m.spec.name));
   const done = new Set(readJournal(opts.outDir).map((e) => `${e.kind}:${e.key}`));
   const environment: EnvironmentInfo = { ...opts.environment, dataset: testSet.name, datasetSource: testSet.source, spec: spec.name, shard: `${opts.shard.index}/${opts.shard.count}` };
+  recordDataProvenance(environment, trainSet.provenance, testSet.provenance);
   const nets = new Map<string, Network>();
   const total = neededModels.size + mine.length;
   let step = 0;
@@ -319,7 +321,7 @@ async function trainModel(
         seed: spec.seed,
         gradShards: t.gradShards,
       },
-      { checkpointDir: job.dir, resume: true, quiet, workers, meta: { dataset: trainSet.name, datasetSource: trainSet.source, seed: spec.seed } },
+      { checkpointDir: job.dir, resume: true, quiet, workers, meta: { dataset: trainSet.name, datasetSource: trainSet.source, data: trainSet.provenance?.status, seed: spec.seed } },
     );
   } finally {
     net.dispose();

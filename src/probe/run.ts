@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../types';
 import type { ProbeExtra } from '../../reports/extras';
-import { loadDataset, parseDatasetName } from '../../datasets';
+import { loadDataset, parseDatasetName, prepareDataset } from '../../datasets';
 import { takeTensors } from '../../datasets/batches';
 import { parseEps } from '../../attacks/eps';
 import { withEot } from '../../attacks/eot';
@@ -32,6 +32,8 @@ export interface ProbeRequest {
   batchSize: number;
   seed: number;
   dataDir?: string;
+  /** Download the dataset when missing (default true). */
+  download?: boolean;
   /** Default: the dataset the checkpoint was trained on (else cifar10). */
   dataset?: string;
   log?: (line: string) => void;
@@ -69,6 +71,7 @@ export async function runProbe(req: ProbeRequest): Promise<ProbeExtra> {
     const { net, meta } = loadNetwork(dir);
     try {
       const dataset = parseDatasetName(req.dataset ?? String(meta.train.dataset ?? 'cifar10'));
+      await prepareDataset(dataset, { dataDir: req.dataDir, download: req.download });
       const data = loadDataset(dataset, 'test', { dataDir: req.dataDir, limit: req.samples, seed: Number(meta.train.seed ?? 0) });
       const { x, y } = takeTensors(data, Array.from({ length: data.n }, (_, i) => i));
       const labels = Int32Array.from(y.dataSync());

@@ -71,6 +71,8 @@ export interface CheckRecord {
   id: string;
   status: 'pass' | 'warn' | 'fail' | 'skipped';
   detail: string;
+  /** Why this check cannot pass at the run's scale (from environment.scaleNotes); also appended to `detail`. */
+  note?: string;
 }
 
 /** One line of a run's per-sample JSONL file. */

@@ -5,12 +5,12 @@ import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
 import { GlobalArgs, checkSeed, workerCount, parseParamsJson, withGradientOptions, checkAttackFlags } from '../options';
 import { parseGradientMode } from '../../models/classifier';
-import { loadDataset, parseDatasetName } from '../../../datasets';
+import { loadDataset, parseDatasetName, prepareDataset } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { modelId } from '../../models/config';
 import { runAttackOnModel, attachPerSample, AttackRequest } from '../../experiments/execute';
 import { loadResultsFile } from '../../../reports/load';
-import { emptyResults, environmentInfo } from '../../results/environment';
+import { emptyResults, environmentInfo, recordDataProvenance } from '../../results/environment';
 import { ResultsFile } from '../../results/schema';
 import { addOpticalTime } from '../../experiments/runner';
 import { writeFileAtomic } from '../../util/atomic';
@@ -91,6 +91,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
     const { net, meta } = loadNetwork(args.checkpoint);
     try {
       const datasetName = parseDatasetName(String(meta.train.dataset ?? 'cifar10'));
+      await prepareDataset(datasetName, { dataDir: args.dataDir, download: args.download });
       const data = loadDataset(datasetName, 'test', { dataDir: args.dataDir, limit: args.samples, seed: Number(meta.train.seed ?? 0) });
       const indices = Array.from({ length: data.n }, (_, i) => i);
       const common = { gradient: args.gradient, signSurrogate: args.signSurrogate, eot: args.eot, batchSize: args.batchSize, seed };
@@ -109,6 +110,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
             },
           ];
       const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workers, seed));
+      recordDataProvenance(results.environment, data.provenance);
       const id = modelId(net.config);
       if (!results.models.some((m) => m.id === id)) {
         const clean = evaluate(net, data, args.batchSize);

@@ -6,12 +6,11 @@
 import * as path from 'path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UserError } from '../../util/errors';
-import { ArchiveSpec, OFFICIAL_ARCHIVES } from '../../../datasets/checksums';
-import { DownloadOptions, installArchive, makeMiniFromCifar10 } from '../../../datasets/download';
-import { DatasetInspection, inspectDataset, missingFiles } from '../../../datasets/inspect';
+import { ArchiveCheck, DownloadOptions } from '../../../datasets/download';
+import { ensureDataset } from '../../../datasets/ensure';
+import { DatasetInspection, inspectDataset } from '../../../datasets/inspect';
 import { perClassCounts } from '../../../datasets/batches';
 import { loadDataset, parseDatasetName } from '../../../datasets/load';
-import { CIFAR_LAYOUTS, CifarName, datasetDirIn, resolveDataRoot } from '../../../datasets/locate';
 import { DATASET_NAMES, DatasetName } from '../../../datasets/types';
 
 export interface DataArgs {
@@ -29,8 +28,8 @@ export interface RunDataOptions {
   /** Synthetic only. */
   seed?: number;
   log?: (line: string) => void;
-  /** Override the official archive (tests serve one locally). */
-  archive?: ArchiveSpec;
+  /** Override the official archive and file checks (tests serve one locally). */
+  source?: ArchiveCheck;
   downloadOptions?: DownloadOptions;
 }
 
@@ -47,44 +46,6 @@ function formatCounts(counts: number[]): string {
   const distinct = new Set(counts);
   if (distinct.size === 1) return `${counts[0]} each`;
   return `[${counts.join(', ')}]`;
-}
-
-/** Make sure the files of `name` exist under the data root, downloading or deriving them if needed. */
-async function ensureFiles(
-  name: CifarName,
-  opts: RunDataOptions,
-  log: (line: string) => void,
-): Promise<{ dir: string; downloaded: boolean }> {
-  const root = resolveDataRoot(opts.dataDir);
-  const dir = datasetDirIn(name, root.dir);
-  const missing = missingFiles(name, dir, root.dir);
-  if (missing.length === 0 && dir) return { dir, downloaded: false };
-  const layout = CIFAR_LAYOUTS[name];
-  log(`${name}: missing in ${root.dir} (${root.origin}): ${missing.map((f) => path.relative(root.dir, f) || f).join(', ')}`);
-
-  if (name === 'cifar10-mini') {
-    const full = datasetDirIn('cifar10', root.dir);
-    if (full && missingFiles('cifar10', full, root.dir).length === 0) {
-      const made = makeMiniFromCifar10(full, root.dir);
-      log(`  wrote the cifar10-mini prefix set into ${made} from ${full}`);
-      return { dir: made, downloaded: false };
-    }
-    throw new UserError(
-      `cifar10-mini not found in ${root.dir}: it is cut from CIFAR-10; run 'opulab data --dataset cifar10' first (same --data-dir), or put ${layout.folder}/ there`,
-    );
-  }
-
-  const spec = opts.archive ?? OFFICIAL_ARCHIVES[name];
-  if (!spec) throw new UserError(`${name}: no download source known; put ${layout.folder}/ in ${root.dir}`);
-  const where = `put the official binary files (${spec.folder}/ from ${spec.url}) in ${root.dir}, or point --data-dir / OPULAB_DATA_DIR at a folder holding them`;
-  if (opts.download === false) throw new UserError(`${name}: files missing and --no-download given; ${where}`);
-  try {
-    const made = await installArchive(spec, root.dir, log, opts.downloadOptions);
-    return { dir: made, downloaded: true };
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`${name}: download of ${spec.url} failed (${(e as Error).message}; offline?); ${where}`);
-  }
 }
 
 function reportInspection(ins: DatasetInspection, log: (line: string) => void): void {
@@ -125,7 +86,7 @@ export async function runData(opts: RunDataOptions): Promise<DataResult> {
       test: { records: test.n, perClass: perClassCounts(test) },
     };
   }
-  const { dir, downloaded } = await ensureFiles(name, opts, log);
+  const { dir, downloaded } = await ensureDataset(name, { dataDir: opts.dataDir, download: opts.download, log, source: opts.source, downloadOptions: opts.downloadOptions });
   const ins = await inspectDataset(name, dir);
   reportInspection(ins, log);
   const bad = ins.files.find((f) => f.checksum.status === 'mismatch');
@@ -149,11 +110,6 @@ export const dataCommand: CommandModule<object, DataArgs> = {
         choices: DATASET_NAMES as readonly string[] as string[],
         demandOption: true,
         describe: 'dataset to check',
-      })
-      .option('download', {
-        type: 'boolean',
-        default: true,
-        describe: 'download the official archive when files are missing (--no-download to only check)',
       }),
   handler: async (argv: ArgumentsCamelCase<DataArgs>): Promise<void> => {
     await runData({

@@ -32,6 +32,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
       outDir: args.out,
       shard: { index: 0, count: 1 },
       dataDir: args.dataDir,
+      download: args.download,
       workers: workerCount(args),
       syntheticFallback: true,
       environment: environmentInfo(backend.name, workerCount(args), seed, { command: 'demo' }),

@@ -59,6 +59,7 @@ export const probeCommand: CommandModule<GlobalArgs, ProbeArgs> = {
       batchSize: args.batchSize,
       seed,
       dataDir: args.dataDir,
+      download: args.download,
       dataset: args.dataset,
       log: (line) => process.stderr.write(`${line}\n`),
     });

@@ -51,6 +51,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       outDir: args.out,
       shard,
       dataDir: args.dataDir,
+      download: args.download,
       workers: workerCount(args),
       environment: environmentInfo(backend.name, workerCount(args), spec.seed, { specFile: path.resolve(args.spec) }),
     });

@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
 import { GlobalArgs, checkSeed, workerCount } from '../options';
-import { loadDataset, parseDatasetName } from '../../../datasets';
+import { loadDataset, parseDatasetName, prepareDataset } from '../../../datasets';
 import { DEFENSES, TRAINING_METHODS, ARCHITECTURES, modelId, ModelConfig } from '../../models/config';
 import { Network } from '../../models/network';
 import { train, TrainConfig } from '../../training/trainer';
@@ -89,6 +89,7 @@ export const trainCommand: CommandModule<GlobalArgs, TrainArgs> = {
       nesterov: args.nesterov,
     });
     const backend = await initBackend(args.backend);
+    await prepareDataset(datasetName, { dataDir: args.dataDir, download: args.download });
     const trainSet = loadDataset(datasetName, 'train', { dataDir: args.dataDir, limit: args.trainSamples, seed });
     const testSet = loadDataset(datasetName, 'test', { dataDir: args.dataDir, limit: args.testSamples, seed });
     process.stderr.write(`dataset ${trainSet.name}: ${trainSet.n} train / ${testSet.n} test images from ${trainSet.source}\n`);
@@ -101,7 +102,7 @@ export const trainCommand: CommandModule<GlobalArgs, TrainArgs> = {
         checkpointDir: args.out,
         resume: args.resume,
         workers: workerCount(args),
-        meta: { dataset: trainSet.name, datasetSource: trainSet.source, backend: backend.name },
+        meta: { dataset: trainSet.name, datasetSource: trainSet.source, data: trainSet.provenance?.status, backend: backend.name },
       });
       const last = r.history[r.history.length - 1];
       process.stdout.write(

@@ -4,13 +4,13 @@ import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
 import { GlobalArgs, checkSeed, workerCount, checkAttackFlags } from '../options';
-import { loadDataset, parseDatasetName } from '../../../datasets';
+import { loadDataset, parseDatasetName, prepareDataset } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { Network } from '../../models/network';
 import { modelId } from '../../models/config';
 import { runTransfer, attachPerSample, AttackRequest } from '../../experiments/execute';
 import { loadResultsFile } from '../../../reports/load';
-import { emptyResults, environmentInfo } from '../../results/environment';
+import { emptyResults, environmentInfo, recordDataProvenance } from '../../results/environment';
 import { ResultsFile } from '../../results/schema';
 import { writeFileAtomic } from '../../util/atomic';
 import { UserError } from '../../util/errors';
@@ -61,6 +61,7 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
     try {
       for (const d of targetDirs) targets.push(loadNetwork(d).net);
       const dataset = parseDatasetName(String(src.meta.train.dataset ?? 'cifar10'));
+      await prepareDataset(dataset, { dataDir: args.dataDir, download: args.download });
       const data = loadDataset(dataset, 'test', { dataDir: args.dataDir, limit: args.samples });
       const indices = Array.from({ length: data.n }, (_, i) => i);
       const req: AttackRequest = {
@@ -76,6 +77,7 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
         seed,
       };
       const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workerCount(args), seed));
+      recordDataProvenance(results.environment, data.provenance);
       for (const net of [src.net, ...targets]) {
         const id = modelId(net.config);
         if (results.models.some((m) => m.id === id)) continue;
