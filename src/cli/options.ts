@@ -3,6 +3,7 @@ import * as os from 'os';
 import type { Argv } from 'yargs';
 import { UserError } from '../util/errors';
 import { GRADIENT_MODES } from '../models/classifier';
+import { ENGINE_NAMES, EngineName, parseEngine } from '../engine';
 
 export interface GlobalArgs {
   seed: number;
@@ -47,4 +48,21 @@ export function withGradientOptions<T>(y: Argv<T>): Argv<T> {
     })
     .option('sign-surrogate', { type: 'string', default: 'ste', describe: 'BPDA surrogate for the sign: ste, tanh[:beta], zero' })
     .option('eot', { type: 'number', default: 20, describe: 'EOT gradient samples when the model is stochastic (0 = off)' }) as unknown as Argv<T>;
+}
+
+/**
+ * `--engine auto|onnxruntime|tfjs` of the commands that evaluate or attack (src/engine): auto uses ONNX Runtime
+ * wherever the model has a graph and says so once; training stays on tfjs.
+ */
+export function withEngineOption<T>(y: Argv<T>): Argv<T> {
+  return y.option('engine', {
+    type: 'string',
+    default: 'auto',
+    describe: `Engine for evaluation and attack steps: ${ENGINE_NAMES.join(', ')} (auto: ONNX Runtime where the model has a graph; training always runs on tfjs)`,
+  }) as unknown as Argv<T>;
+}
+
+/** The parsed --engine (one-line error on a bad name). */
+export function engineOf(args: { engine?: string }): EngineName {
+  return parseEngine(args.engine);
 }

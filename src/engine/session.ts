@@ -113,6 +113,9 @@ export class OrtSession {
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
       logSeverityLevel: 3,
+      // Idle intra-op threads sleep instead of spinning (OPULAB_ORT_SPIN=1 restores spinning): on a shared or
+      // oversubscribed machine spinning threads steal the cores the other workers need.
+      extra: { session: { intra_op: { allow_spinning: process.env.OPULAB_ORT_SPIN === '1' ? '1' : '0' } } },
     };
     const s = new lib.binding.binding.InferenceSession();
     try {

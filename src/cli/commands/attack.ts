@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, workerCount, parseParamsJson, withGradientOptions } from '../options';
+import { GlobalArgs, checkSeed, workerCount, parseParamsJson, withGradientOptions, withEngineOption, engineOf } from '../options';
 import { loadDataset, parseDatasetName } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { modelId } from '../../models/config';
@@ -39,6 +39,7 @@ export interface AttackArgs extends GlobalArgs {
   samples: number;
   batchSize: number;
   out: string;
+  engine?: string;
 }
 
 /** Attack hyperparameters from the CLI flags that were given (absent flags keep the attack's defaults). */
@@ -58,7 +59,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
   command: 'attack',
   describe: 'Attack a trained checkpoint at one or more epsilons; appends the runs to a results.json',
   builder: (y) =>
-    withGradientOptions(y)
+    withEngineOption(withGradientOptions(y))
       .option('checkpoint', { type: 'string', demandOption: true, describe: 'Checkpoint directory (from opulab train)' })
       .option('attack', { type: 'string', describe: `Attack name (${attackNames().join(', ')}) or a plugin file` })
       .option('preset', { type: 'string', describe: `A fixed protocol instead of --attack: ${PRESET_NAMES.map((n) => `${n} (${ATTACK_PRESETS[n].description})`).join('; ')}` })
@@ -78,6 +79,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
   handler: async (args) => {
     const seed = checkSeed(args);
     const workers = workerCount(args);
+    const engine = engineOf(args);
     if (!args.attack === !args.preset) throw new UserError('give exactly one of --attack NAME or --preset NAME');
     if (args.preset) getPreset(args.preset);
     if (!Number.isInteger(args.samples) || args.samples < 1) throw new UserError(`bad --samples ${args.samples}: expected a positive integer`);
@@ -87,7 +89,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       const datasetName = parseDatasetName(String(meta.train.dataset ?? 'cifar10'));
       const data = loadDataset(datasetName, 'test', { dataDir: args.dataDir, limit: args.samples, seed: Number(meta.train.seed ?? 0) });
       const indices = Array.from({ length: data.n }, (_, i) => i);
-      const common = { gradient: args.gradient, signSurrogate: args.signSurrogate, eot: args.eot, batchSize: args.batchSize, seed };
+      const common = { gradient: args.gradient, signSurrogate: args.signSurrogate, eot: args.eot, batchSize: args.batchSize, seed, engine };
       const requests: AttackRequest[] = args.preset
         ? getPreset(args.preset).groups.flatMap((g) =>
             g.attacks.map((a) => ({ ...common, attack: a.attack, params: { ...a.params }, norm: g.norm, eps: g.eps.map(String), epsSpace: g.epsSpace })),
@@ -102,7 +104,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
               epsSpace: args.epsSpace as 'pixel' | 'normalized',
             },
           ];
-      const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workers, seed));
+      const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workers, seed, { engine }));
       const id = modelId(net.config);
       if (!results.models.some((m) => m.id === id)) {
         const clean = evaluate(net, data, args.batchSize);

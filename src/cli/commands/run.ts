@@ -2,7 +2,7 @@
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, workerCount } from '../options';
+import { GlobalArgs, checkSeed, workerCount, withEngineOption, engineOf } from '../options';
 import { readSpecFile } from '../../experiments/spec';
 import { runExperiment, mergeRuns, parseShard } from '../../experiments/runner';
 import { environmentInfo } from '../../results/environment';
@@ -12,6 +12,7 @@ export interface RunArgs extends GlobalArgs {
   spec: string;
   out: string;
   shard?: string;
+  engine?: string;
 }
 
 export function printSummary(results: ResultsFile, outDir: string): void {
@@ -28,7 +29,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
   command: 'run <spec>',
   describe: 'Run an experiment grid from a spec file (resumable; --shard i/N runs a share)',
   builder: (y) =>
-    y
+    withEngineOption(y)
       .positional('spec', { type: 'string', demandOption: true, describe: 'Experiment spec (JSON), e.g. examples/quick.json' })
       .option('out', { type: 'string', demandOption: true, describe: 'Output directory (checkpoints, journal, results.json)' })
       .option('shard', { type: 'string', describe: 'Run only shard i of N (i/N, 0-based); join shards with opulab merge' }) as never,
@@ -37,13 +38,15 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     // The spec's own seed governs the experiment (so a spec file fully describes its numbers).
     const spec = readSpecFile(args.spec);
     const shard = parseShard(args.shard);
+    const engine = engineOf(args);
     const backend = await initBackend(args.backend);
     const results = await runExperiment(spec, {
       outDir: args.out,
       shard,
       dataDir: args.dataDir,
       workers: workerCount(args),
-      environment: environmentInfo(backend.name, workerCount(args), spec.seed, { specFile: path.resolve(args.spec) }),
+      engine,
+      environment: environmentInfo(backend.name, workerCount(args), spec.seed, { specFile: path.resolve(args.spec), engine }),
     });
     printSummary(results, args.out);
   },
