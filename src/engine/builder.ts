@@ -10,7 +10,7 @@
  *   conv 3x3 + bias + ReLU   ReLU mask (dy * sign(y), y >= 0), then the transposed convolution with the same
  *                            weights: for stride 1 a plain Conv with the flipped, channel-swapped kernel; for
  *                            stride 2 a ConvTranspose (output padding to the input size)
- *   max-pool 2x2             mask (x == nearest-upsampled y) times the nearest-upsampled gradient
+ *   max-pool 2x2             dy routed to each window's first maximum (MaxPool's indices, then MaxUnpool)
  *   global average pool      the gradient spread evenly over H x W
  *   dense (+ ReLU)           ReLU mask, then dy W^T (Gemm with transB)
  *   DFA feedback point       the upstream gradient is replaced by e B[:, :size], e = dL/dlogits (src/models/dfa.ts)
@@ -42,6 +42,9 @@ export interface GraphOptions {
   batch?: number | string;
   /** Input normalization inside the graph (default true). */
   normalize?: boolean;
+  /** Metadata properties of the model (a function of the built signature, e.g. for input descriptions). */
+  metadata?: (signature: GraphSignature) => Record<string, string>;
+  producerVersion?: string;
 }
 
 /** Names of the graph's inputs and outputs (only those present are set). */
@@ -170,13 +173,17 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
     } else if (stage.kind === 'maxpool') {
       if (hw % 2 !== 0) throw new Error(`max-pool ${stage.name} on an odd map size ${hw}`);
       const input = h;
-      const y = g.op('MaxPool', [input], { kernel_shape: [2, 2], strides: [2, 2] }, stage.name);
+      // The logits graph needs no arg-max indices; the gradient graph routes dy to each window's first maximum
+      // (row-major, strict '>': ONNX Runtime's MaxPool indices, the tie rule of tfjs and of opulab's MaxPoolGrad).
+      // A mask (x == upsampled y) would split the gradient between tied maxima, which flat image regions have.
+      const [y, indices] = grad
+        ? g.opN('MaxPool', [input], 2, { kernel_shape: [2, 2], strides: [2, 2] }, stage.name)
+        : [g.op('MaxPool', [input], { kernel_shape: [2, 2], strides: [2, 2] }, stage.name), ''];
+      const inShape = g.int64(`${stage.name}_in_shape`, [typeof N === 'number' ? N : -1, c, hw, hw]);
       records.push({
         backward: (dy) => {
-          const scales = g.float('up2_scales', new Float32Array([1, 1, 2, 2]), [4]);
-          const up = (v: string): string => g.op('Resize', [v, '', scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
-          const mask = g.op('Equal', [input, up(y)], {}, `${stage.name}_mask`);
-          return g.op('Where', [mask, up(dy), g.scalar(0)], {}, `${stage.name}_dx`);
+          const shape = typeof N === 'number' ? inShape : g.op('Shape', [input]);
+          return g.op('MaxUnpool', [dy, indices, shape], { kernel_shape: [2, 2], strides: [2, 2] }, `${stage.name}_dx`);
         },
       });
       h = y;
@@ -298,7 +305,9 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
     }
     sig.grad = g.output(dx, 'grad', [N, H, W, C0]);
   }
-  return { bytes: g.serialize(`${desc.id}-${request.kind}`), signature: sig as GraphSignature, parameters: g.parameterCount, forwardMacs: macs };
+  const signature = sig as GraphSignature;
+  const metadata = opts.metadata?.(signature) ?? {};
+  return { bytes: g.serialize(`${desc.id}-${request.kind}`, metadata, opts.producerVersion), signature, parameters: g.parameterCount, forwardMacs: macs };
 }
 
 function emitSign(
