@@ -12,6 +12,12 @@ import { describeModel } from '../src/engine/describe';
 import { openSessionCount } from '../src/engine/session';
 import { lossFor } from '../attacks/losses';
 import { makeRng } from '../src/util/rng';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { saveCheckpoint } from '../src/training/checkpoint';
+import { evaluateAttackParallel, EvalJob } from '../src/parallel/evaluate-parallel';
+import { resolveEngine, threadsPerWorker } from '../src/engine';
 
 /** max |a - b| / max |b|: the error relative to the tensor's scale. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -134,7 +140,7 @@ describe('ONNX engine: noise, sessions, memory', () => {
     }
   });
 
-  it('tensors and sessions stay flat over repeated attack steps; dispose releases every session', () => {
+  it('tensors and sessions stay flat over 1000 attack steps; dispose releases every session', () => {
     const net = new Network(tiny({ defense: 'optical', training: 'hybrid' }));
     const ref = classifierFor(net, 'bpda-random');
     const ort = new OrtClassifier(net, parseGradientMode('bpda-random'), ref, { threads: 1, announce: false, maxSessions: 2 });
@@ -148,7 +154,7 @@ describe('ONNX engine: noise, sessions, memory', () => {
     step();
     const tensors = tf.memory().numTensors;
     const sessions = openSessionCount();
-    for (let i = 0; i < 50; i++) step();
+    for (let i = 0; i < 1000; i++) step();
     expect(tf.memory().numTensors).toBe(tensors);
     expect(openSessionCount()).toBe(sessions);
     expect(sessions - before).toBe(2);
@@ -164,5 +170,42 @@ describe('ONNX engine: noise, sessions, memory', () => {
   it('describes a plugin defense as unsupported (the caller falls back to tfjs)', () => {
     const d = describeModel(tiny({ plugin: { path: '/x.js', name: 'bits', params: {} } }));
     expect(d.unsupported.length).toBe(1);
+  });
+});
+
+describe('ONNX engine in evaluation jobs', () => {
+  it('worker threads (one session each, cores / workers threads) give the same records as one thread', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-ort-eval-'));
+    const net = new Network(tiny({ defense: 'optical', training: 'hybrid' }));
+    perturb(net, 5);
+    saveCheckpoint(root, net.config, net.store.list().map((p) => ({ name: p.name, tensor: p.variable })), {}, {});
+    net.dispose();
+    const job = (engine: 'tfjs' | 'onnxruntime', workers: number): EvalJob => ({
+      checkpointDir: root,
+      gradientMode: 'bpda-true',
+      signSurrogate: 'ste',
+      attack: 'pgd',
+      attackParams: { steps: 3 },
+      epsPixel: [0.01, 0.03],
+      epsSpace: 'pixel',
+      epsInSpace: [0.01, 0.03],
+      dataset: { name: 'synthetic', split: 'test', indices: [7, 3, 12, 0, 5, 9, 21, 4] },
+      batchSize: 4,
+      seed: 11,
+      modelId: 'tiny',
+      engine,
+      engineThreads: threadsPerWorker(workers, 2),
+    });
+    const records = (runs: Awaited<ReturnType<typeof evaluateAttackParallel>>) => runs.map((r) => r.perSample);
+    const one = await evaluateAttackParallel(job('onnxruntime', 1), { workers: 1 });
+    const two = await evaluateAttackParallel(job('onnxruntime', 2), { workers: 2 });
+    const ref = await evaluateAttackParallel(job('tfjs', 1), { workers: 1 });
+    expect(records(two)).toEqual(records(one));
+    // and the engines agree on every example's outcome
+    expect(one.map((r) => r.perSample.map((p) => p.success))).toEqual(ref.map((r) => r.perSample.map((p) => p.success)));
+    expect(threadsPerWorker(2, 2)).toBe(1);
+    expect(threadsPerWorker(3, 16)).toBe(5);
+    expect(resolveEngine(tiny({}), 'auto').engine).toBe('onnxruntime');
+    expect(resolveEngine(tiny({ plugin: { path: '/x.js', name: 'bits', params: {} } }), 'auto').engine).toBe('tfjs');
   });
 });

@@ -12,6 +12,7 @@ import { isMainThread } from 'worker_threads';
 import type { Classifier } from '../types';
 import type { Network } from '../models/network';
 import { parseGradientMode } from '../models/classifier';
+import { modelId, type ModelConfig } from '../models/config';
 import { UserError } from '../util/errors';
 import { describeModel } from './describe';
 import { OrtClassifier } from './classifier';
@@ -40,15 +41,27 @@ function sayOnce(line: string): void {
 }
 
 /** The engine a model gets, and why (for the one-line notice). */
-export function resolveEngine(net: Network, engine: EngineName): { engine: 'onnxruntime' | 'tfjs'; reason: string } {
+export function resolveEngine(config: ModelConfig, engine: EngineName): { engine: 'onnxruntime' | 'tfjs'; reason: string } {
   if (engine === 'tfjs') return { engine: 'tfjs', reason: 'requested' };
-  const unsupported = describeModel(net.config).unsupported;
+  const unsupported = describeModel(config).unsupported;
   if (!ortAvailable()) {
     if (engine === 'onnxruntime') throw new UserError(`--engine onnxruntime: onnxruntime-node does not load here (${ortUnavailableReason()}); expected it installed (npm ci), or use --engine tfjs`);
     return { engine: 'tfjs', reason: `onnxruntime-node does not load (${ortUnavailableReason()})` };
   }
   if (unsupported.length) return { engine: 'tfjs', reason: `no ONNX graph for ${unsupported.join('; ')}` };
   return { engine: 'onnxruntime', reason: engine === 'auto' ? 'auto' : 'requested' };
+}
+
+/**
+ * Decide the engine for a model and say so once (main thread). Called where the model is evaluated, and by the
+ * main thread before it hands evaluation to worker threads (which decide the same and stay quiet).
+ */
+export function announceEngine(config: ModelConfig, engine: EngineName): 'onnxruntime' | 'tfjs' {
+  const choice = resolveEngine(config, engine);
+  if (choice.engine === 'tfjs') {
+    if (engine !== 'tfjs') sayOnce(`engine: tfjs for ${modelId(config)} (${choice.reason})`);
+  } else sayOnce(`engine: onnxruntime (${choice.reason}) for evaluation and attack steps; training stays on tfjs`);
+  return choice.engine;
 }
 
 const byNetwork = new WeakMap<Network, Set<OrtClassifier>>();
@@ -63,12 +76,8 @@ export interface EngineOptions {
  * engine. Release ONNX sessions with `releaseEngine(net)` before disposing the network.
  */
 export function withEngine(net: Network, base: Classifier, gradientMode: string, signSurrogate: string, engine: EngineName, opts: EngineOptions = {}): Classifier {
-  const choice = resolveEngine(net, engine);
-  if (choice.engine === 'tfjs') {
-    if (engine !== 'tfjs') sayOnce(`engine: tfjs for ${base.id} (${choice.reason})`);
-    return base;
-  }
-  sayOnce(`engine: onnxruntime (${choice.reason}) for evaluation and attack steps; training stays on tfjs`);
+  const choice = announceEngine(net.config, engine);
+  if (choice === 'tfjs') return base;
   const c = new OrtClassifier(net, parseGradientMode(gradientMode, signSurrogate), base, { threads: opts.threads, announce: isMainThread });
   let set = byNetwork.get(net);
   if (!set) byNetwork.set(net, (set = new Set()));

@@ -17,7 +17,7 @@ import { classifierFor } from '../models/classifier';
 import { Network } from '../models/network';
 import { modelId, ModelConfig } from '../models/config';
 import { deriveSeed } from '../util/rng';
-import { EngineName, releaseEngine, threadsPerWorker, withEngine } from '../engine';
+import { announceEngine, EngineName, releaseEngine, threadsPerWorker, withEngine } from '../engine';
 
 export interface AttackRequest {
   attack: string;
@@ -93,6 +93,7 @@ export async function runAttackOnModel(
   onProgress?: (fraction: number, message?: string) => void,
 ): Promise<JobOutput> {
   const { pixel, inSpace } = epsInPixels(req, config.normalization.std);
+  if (req.engine) announceEngine(config, req.engine);
   const out = await evaluateAttackParallel(
     {
       checkpointDir,
