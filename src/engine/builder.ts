@@ -10,7 +10,8 @@
  *   conv 3x3 + bias + ReLU   ReLU mask (dy * sign(y), y >= 0), then the transposed convolution with the same
  *                            weights: for stride 1 a plain Conv with the flipped, channel-swapped kernel; for
  *                            stride 2 a ConvTranspose (output padding to the input size)
- *   max-pool 2x2             dy routed to each window's first maximum (MaxPool's indices, then MaxUnpool)
+ *   max-pool 2x2             dy routed to each window's first maximum (the window as an axis: SpaceToDepth,
+ *                            ArgMax, Where, DepthToSpace)
  *   global average pool      the gradient spread evenly over H x W
  *   dense (+ ReLU)           ReLU mask, then dy W^T (Gemm with transB)
  *   DFA feedback point       the upstream gradient is replaced by e B[:, :size], e = dL/dlogits (src/models/dfa.ts)
@@ -176,14 +177,23 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
       // The logits graph needs no arg-max indices; the gradient graph routes dy to each window's first maximum
       // (row-major, strict '>': ONNX Runtime's MaxPool indices, the tie rule of tfjs and of opulab's MaxPoolGrad).
       // A mask (x == upsampled y) would split the gradient between tied maxima, which flat image regions have.
-      const [y, indices] = grad
-        ? g.opN('MaxPool', [input], 2, { kernel_shape: [2, 2], strides: [2, 2] }, stage.name)
-        : [g.op('MaxPool', [input], { kernel_shape: [2, 2], strides: [2, 2] }, stage.name), ''];
-      const inShape = g.int64(`${stage.name}_in_shape`, [typeof N === 'number' ? N : -1, c, hw, hw]);
+      const y = g.op('MaxPool', [input], { kernel_shape: [2, 2], strides: [2, 2] }, stage.name);
+      const cc = c;
+      const half = hw / 2;
       records.push({
         backward: (dy) => {
-          const shape = typeof N === 'number' ? inShape : g.op('Shape', [input]);
-          return g.op('MaxUnpool', [dy, indices, shape], { kernel_shape: [2, 2], strides: [2, 2] }, `${stage.name}_dx`);
+          // The window's four values as a leading axis (SpaceToDepth, DCR order = row-major window order), the
+          // first arg-max among them, dy placed there, back to the map (DepthToSpace).
+          const batch = typeof N === 'number' ? N : -1;
+          const win = g.op('Reshape', [g.op('SpaceToDepth', [input], { blocksize: 2 }), g.int64(`${stage.name}_win`, [batch, 4, cc, half, half])]);
+          const arg = g.op('ArgMax', [win], { axis: 1, keepdims: 1 });
+          const slots = g.int64(`${stage.name}_slots`, [0, 1, 2, 3]);
+          const slotAxis = g.op('Reshape', [slots, g.int64(`${stage.name}_slot_shape`, [1, 4, 1, 1, 1])]);
+          const mask = g.op('Equal', [slotAxis, arg], {}, `${stage.name}_mask`);
+          const dy5 = g.op('Reshape', [dy, g.int64(`${stage.name}_dy5`, [batch, 1, cc, half, half])]);
+          const placed = g.op('Where', [mask, dy5, g.scalar(0)]);
+          const flat = g.op('Reshape', [placed, g.int64(`${stage.name}_flat`, [batch, 4 * cc, half, half])]);
+          return g.op('DepthToSpace', [flat], { blocksize: 2, mode: 'DCR' }, `${stage.name}_dx`);
         },
       });
       h = y;
