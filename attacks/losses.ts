@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LossFn } from '../src/types';
 import { UserError } from '../src/util/errors';
+import { tagLoss } from '../src/engine/loss-spec';
 
 export type LossName = 'ce' | 'dlr' | 'cw';
 export const LOSS_NAMES: readonly LossName[] = ['ce', 'dlr', 'cw'];
@@ -49,39 +50,52 @@ export function topLogits(logits: tf.Tensor2D, k: number): tf.Tensor1D[] {
 }
 
 /** Cross-entropy -log softmax(z)_y: the untargeted attack maximises it. */
-export const crossEntropyLoss: LossFn = (logits, labels) =>
-  tf.tidy(() => tf.neg(pick(tf.logSoftmax(logits), labelMask(labels, logits.shape[1]))) as tf.Tensor1D);
+export const crossEntropyLoss: LossFn = tagLoss(
+  (logits, labels) => tf.tidy(() => tf.neg(pick(tf.logSoftmax(logits), labelMask(labels, logits.shape[1]))) as tf.Tensor1D),
+  { name: 'ce', targeted: false },
+);
 
 /** Targeted cross-entropy: labels are the targets; maximising log softmax(z)_t moves towards the target. */
-export const targetedCrossEntropyLoss: LossFn = (logits, targets) =>
-  tf.tidy(() => pick(tf.logSoftmax(logits), labelMask(targets, logits.shape[1])));
+export const targetedCrossEntropyLoss: LossFn = tagLoss(
+  (logits, targets) => tf.tidy(() => pick(tf.logSoftmax(logits), labelMask(targets, logits.shape[1]))),
+  { name: 'ce', targeted: true },
+);
 
 /** Carlini-Wagner margin max_{i != y} z_i - z_y (positive iff misclassified). */
-export const cwMarginLoss: LossFn = (logits, labels) =>
-  tf.tidy(() => {
-    const mask = labelMask(labels, logits.shape[1]);
-    return tf.sub(maxOther(logits, mask), pick(logits, mask)) as tf.Tensor1D;
-  });
+export const cwMarginLoss: LossFn = tagLoss(
+  (logits, labels) =>
+    tf.tidy(() => {
+      const mask = labelMask(labels, logits.shape[1]);
+      return tf.sub(maxOther(logits, mask), pick(logits, mask)) as tf.Tensor1D;
+    }),
+  { name: 'cw', targeted: false },
+);
 
 /** Targeted CW margin z_t - max_{i != t} z_i (positive iff classified as the target). */
-export const targetedCwMarginLoss: LossFn = (logits, targets) =>
-  tf.tidy(() => {
-    const mask = labelMask(targets, logits.shape[1]);
-    return tf.sub(pick(logits, mask), maxOther(logits, mask)) as tf.Tensor1D;
-  });
+export const targetedCwMarginLoss: LossFn = tagLoss(
+  (logits, targets) =>
+    tf.tidy(() => {
+      const mask = labelMask(targets, logits.shape[1]);
+      return tf.sub(pick(logits, mask), maxOther(logits, mask)) as tf.Tensor1D;
+    }),
+  { name: 'cw', targeted: true },
+);
 
 /**
  * Difference of Logits Ratio (Croce & Hein 2020, eq. 6): -(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3), with
  * z_pi the logits sorted in decreasing order. Shift- and scale-invariant in the logits. Needs >= 3 classes.
  */
-export const dlrLoss: LossFn = (logits, labels) =>
-  tf.tidy(() => {
-    if (logits.shape[1] < 3) throw new UserError(`DLR loss needs at least 3 classes, got ${logits.shape[1]}`);
-    const mask = labelMask(labels, logits.shape[1]);
-    const [z1, , z3] = topLogits(logits, 3);
-    const margin = tf.sub(pick(logits, mask), maxOther(logits, mask));
-    return tf.neg(tf.div(margin, tf.add(tf.sub(z1, z3), 1e-12))) as tf.Tensor1D;
-  });
+export const dlrLoss: LossFn = tagLoss(
+  (logits, labels) =>
+    tf.tidy(() => {
+      if (logits.shape[1] < 3) throw new UserError(`DLR loss needs at least 3 classes, got ${logits.shape[1]}`);
+      const mask = labelMask(labels, logits.shape[1]);
+      const [z1, , z3] = topLogits(logits, 3);
+      const margin = tf.sub(pick(logits, mask), maxOther(logits, mask));
+      return tf.neg(tf.div(margin, tf.add(tf.sub(z1, z3), 1e-12))) as tf.Tensor1D;
+    }),
+  { name: 'dlr', targeted: false },
+);
 
 /**
  * Targeted DLR (Croce & Hein 2020, eq. 7): -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2). `labels` passed at
@@ -89,7 +103,7 @@ export const dlrLoss: LossFn = (logits, labels) =>
  * `trueLabels` and must keep it alive while the loss is used.
  */
 export function targetedDlrLoss(trueLabels: tf.Tensor1D): LossFn {
-  return (logits, targets) =>
+  const fn: LossFn = (logits, targets) =>
     tf.tidy(() => {
       if (logits.shape[1] < 4) {
         throw new UserError(`targeted DLR loss needs at least 4 classes, got ${logits.shape[1]}`);
@@ -101,6 +115,7 @@ export function targetedDlrLoss(trueLabels: tf.Tensor1D): LossFn {
       const denom = tf.add(tf.sub(z1, tf.mul(tf.add(z3, z4), 0.5)), 1e-12);
       return tf.neg(tf.div(tf.sub(zy, zt), denom)) as tf.Tensor1D;
     });
+  return tagLoss(fn, { name: 'dlr', targeted: true, trueLabels });
 }
 
 /**

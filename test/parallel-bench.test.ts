@@ -2,7 +2,7 @@ import * as path from 'path';
 /** Data-parallel benchmark workloads (src/parallel/bench-parallel.ts) and the bench:compare table. */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend';
-import { BenchModel } from '../src/bench/workloads';
+import { BenchModel, benchForwardMacs } from '../src/bench/workloads';
 import { ParallelBench } from '../src/parallel/bench-parallel';
 import { formatRatioTable, parseBenchLines, ratioRows, repoRoot } from '../src/bench/compare';
 import type { BenchRecord } from '../src/bench/workloads';
@@ -21,13 +21,17 @@ test('compare: parse JSON lines, match by workload and width, ratio = opulab / p
   expect(opulab).toHaveLength(2);
   const rows = ratioRows(opulab, [rec('pytorch', 'forward', 0.25, 400), rec('pytorch', 'forward', 1, 50)]);
   expect(rows).toEqual([
-    { workload: 'forward', width: 0.25, opulab: 200, pytorch: 400, ratio: 0.5 },
-    { workload: 'train', width: 0.25, opulab: 30, pytorch: null, ratio: null },
+    { impl: 'opulab-wasm', workload: 'forward', width: 0.25, opulab: 200, pytorch: 400, ratio: 0.5 },
+    { impl: 'opulab-wasm', workload: 'train', width: 0.25, opulab: 30, pytorch: null, ratio: null },
   ]);
   const table = formatRatioTable(rows).split('\n');
-  expect(table[0]).toMatch(/^workload\s+width\s+opulab img\/s\s+pytorch img\/s\s+ratio$/);
-  expect(table[2]).toMatch(/^forward\s+0.25\s+200.0\s+400.0\s+0.500$/);
-  expect(table[3]).toMatch(/^train\s+0.25\s+30.0\s+-\s+-$/);
+  expect(table[0]).toMatch(/^impl\s+workload\s+width\s+opulab img\/s\s+GFLOP\/s\s+pytorch img\/s\s+ratio$/);
+  // GFLOP/s: 2 FLOPs per multiply-add of the bench VGG-16 at width 0.25 (forward 1x, train 3x)
+  const gf = (f: number, img: number): string => ((2 * benchForwardMacs(0.25) * f * img) / 1e9).toFixed(1);
+  expect(table[2]).toMatch(new RegExp(`^opulab-wasm\\s+forward\\s+0.25\\s+200.0\\s+${gf(1, 200)}\\s+400.0\\s+0.500$`));
+  expect(table[3]).toMatch(new RegExp(`^opulab-wasm\\s+train\\s+0.25\\s+30.0\\s+${gf(3, 30)}\\s+-\\s+-$`));
+  // VGG-16 width 1 on 32x32: 313 M multiply-adds per image (the known figure for CIFAR VGG-16)
+  expect(Math.round(benchForwardMacs(1) / 1e6)).toBe(313);
   expect(repoRoot()).toBe(path.resolve(__dirname, '..'));
 });
 

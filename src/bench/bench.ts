@@ -11,6 +11,7 @@ import { initBackend } from '../backend/index';
 import { isUserError, UserError } from '../util/errors';
 import { benchRecord, BenchModel, bestOf, bestOfAsync, parseWorkloads } from './workloads';
 import { ParallelBench } from '../parallel/bench-parallel';
+import { attackThroughput, AttackWorkload, OrtBench } from './ort-workloads';
 
 async function main(argv: string[]): Promise<void> {
   const args = await yargs(argv)
@@ -22,7 +23,9 @@ async function main(argv: string[]): Promise<void> {
     .option('backend', { type: 'string', default: 'wasm', describe: 'auto | tensorflow | wasm | cpu' })
     .option('repeats', { type: 'number', default: 3 })
     .option('seed', { type: 'number', default: 0 })
-    .option('workers', { type: 'number', default: 1, describe: 'worker threads (data-parallel over the batch)' })
+    .option('workers', { type: 'number', default: 1, describe: 'worker threads (data-parallel over the batch); onnxruntime: its intra-op threads' })
+    .option('engine', { type: 'string', default: 'tfjs', choices: ['tfjs', 'onnxruntime'], describe: 'tfjs (the --backend) or the ONNX Runtime engine (forward, input_grad)' })
+    .option('attacks', { type: 'string', default: '', describe: 'also time attack throughput: square (queries/s), pgd (image-steps/s), comma-separated' })
     .strict()
     .help()
     .parseAsync();
@@ -35,7 +38,37 @@ async function main(argv: string[]): Promise<void> {
   if (args.workers > args.batch) throw new UserError(`--workers ${args.workers} exceeds --batch ${args.batch}: expected at most one worker per image`);
   const info = await initBackend(args.backend, true);
   const threads = args.workers;
+  const attacks = args.attacks.split(',').filter((a) => a !== '');
+  for (const a of attacks) if (a !== 'square' && a !== 'pgd') throw new UserError(`unknown attack workload '${a}': expected square or pgd`);
+  const engine = args.engine as 'tfjs' | 'onnxruntime';
+  const impl = engine === 'onnxruntime' ? 'opulab-onnxruntime' : `opulab-${info.name}`;
   for (const width of args.width) {
+    for (const a of attacks as AttackWorkload[]) {
+      const r = await attackThroughput(a, engine, width, args.batch, threads, args.seed);
+      const rec = benchRecord(impl, a, width, args.batch, threads, r.seconds);
+      process.stdout.write(`${JSON.stringify({ ...rec, img_per_s: Math.round(r.perSecond * 100) / 100 })}\n`);
+    }
+    if (engine === 'onnxruntime') {
+      const model = new BenchModel(width, args.batch, args.seed);
+      const ort = new OrtBench(model, threads);
+      try {
+        const macs = ort.forwardMacs();
+        for (const workload of workloads) {
+          if (!ort.supports(workload)) {
+            process.stderr.write(`opulab-bench: ${workload} is not an ONNX Runtime workload (training stays on tfjs); skipped\n`);
+            continue;
+          }
+          const seconds = bestOf(() => ort.run(workload), args.repeats);
+          const rec = benchRecord(impl, workload, width, args.batch, threads, seconds);
+          const flops = 2 * macs * (workload === 'forward' ? 1 : 2) * args.batch;
+          process.stdout.write(`${JSON.stringify({ ...rec, gflop_s: Math.round((flops / seconds / 1e9) * 10) / 10 })}\n`);
+        }
+      } finally {
+        ort.dispose();
+        model.dispose();
+      }
+      continue;
+    }
     if (args.workers > 1) {
       const par = await ParallelBench.start(width, args.batch, args.seed, args.workers);
       try {

@@ -11,7 +11,7 @@ import * as path from 'path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isUserError, UserError } from '../util/errors';
-import type { BenchRecord } from './workloads';
+import { gflops, type BenchRecord } from './workloads';
 
 export const PYTHON = '/usr/bin/python3';
 
@@ -40,6 +40,7 @@ export function parseBenchLines(stdout: string): BenchRecord[] {
 }
 
 export interface RatioRow {
+  impl: string;
   workload: string;
   width: number;
   opulab: number;
@@ -51,21 +52,26 @@ export interface RatioRow {
 export function ratioRows(opulab: readonly BenchRecord[], torch: readonly BenchRecord[]): RatioRow[] {
   return opulab.map((o) => {
     const t = torch.find((r) => r.workload === o.workload && Math.abs(r.width - o.width) < 1e-9);
-    return { workload: o.workload, width: o.width, opulab: o.img_per_s, pytorch: t ? t.img_per_s : null, ratio: t ? o.img_per_s / t.img_per_s : null };
+    return { impl: o.impl, workload: o.workload, width: o.width, opulab: o.img_per_s, pytorch: t ? t.img_per_s : null, ratio: t ? o.img_per_s / t.img_per_s : null };
   });
 }
 
 export function formatRatioTable(rows: readonly RatioRow[]): string {
-  const header = ['workload', 'width', 'opulab img/s', 'pytorch img/s', 'ratio'];
-  const body = rows.map((r) => [
-    r.workload,
-    String(r.width),
-    r.opulab.toFixed(1),
-    r.pytorch === null ? '-' : r.pytorch.toFixed(1),
-    r.ratio === null ? '-' : r.ratio.toFixed(3),
-  ]);
+  const header = ['impl', 'workload', 'width', 'opulab img/s', 'GFLOP/s', 'pytorch img/s', 'ratio'];
+  const body = rows.map((r) => {
+    const gf = gflops(r.workload, r.width, r.opulab);
+    return [
+      r.impl,
+      r.workload,
+      String(r.width),
+      r.opulab.toFixed(1),
+      gf === undefined ? '-' : gf.toFixed(1),
+      r.pytorch === null ? '-' : r.pytorch.toFixed(1),
+      r.ratio === null ? '-' : r.ratio.toFixed(3),
+    ];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
@@ -95,6 +101,9 @@ async function main(argv: string[]): Promise<void> {
     .option('torch-threads', { type: 'number', describe: 'PyTorch threads (default: --workers, the same number of cores)' })
     .option('peer', { type: 'string', describe: 'path of torch_peer.py (default: ../shared/bench/torch_peer.py from the repo root)' })
     .option('json', { type: 'boolean', default: false, describe: 'also print the raw records as JSON lines' })
+    .option('onnxruntime', { type: 'boolean', default: true, describe: 'also run the ONNX Runtime engine rows (forward, input_grad; threads = --workers)' })
+    .option('attacks', { type: 'string', default: 'square,pgd', describe: "attack throughput rows on both engines ('' = none): square queries/s, pgd image-steps/s" })
+    .option('attack-width', { type: 'number', default: 0.25, describe: 'width of the attack-throughput model' })
     .strict()
     .help()
     .parseAsync();
@@ -104,6 +113,22 @@ async function main(argv: string[]): Promise<void> {
   const opulab = parseBenchLines(
     run(process.execPath, [benchJs, ...common, '--workloads', args.workloads, '--backend', args.backend, '--workers', String(args.workers)], 'opulab bench'),
   );
+  if (args.onnxruntime) {
+    const ortWorkloads = args.workloads.split(',').filter((w) => w === 'forward' || w === 'input_grad').join(',');
+    if (ortWorkloads) {
+      opulab.push(
+        ...parseBenchLines(run(process.execPath, [benchJs, ...common, '--workloads', ortWorkloads, '--engine', 'onnxruntime', '--workers', String(args.workers)], 'opulab bench (onnxruntime)')),
+      );
+    }
+  }
+  const attackRows: BenchRecord[] = [];
+  if (args.attacks) {
+    const attackCommon = ['--width', String(args['attack-width']), '--batch', String(args.batch), '--workloads', 'forward', '--repeats', '1', '--attacks', args.attacks, '--workers', String(args.workers)];
+    for (const engine of args.onnxruntime ? ['tfjs', 'onnxruntime'] : ['tfjs']) {
+      const recs = parseBenchLines(run(process.execPath, [benchJs, ...attackCommon, '--backend', args.backend, '--engine', engine], `attack throughput (${engine})`));
+      attackRows.push(...recs.filter((r) => r.workload === 'square' || r.workload === 'pgd'));
+    }
+  }
   let torch: BenchRecord[] = [];
   const peer = args.peer ?? path.resolve(repoRoot(), '..', 'shared', 'bench', 'torch_peer.py');
   if (!torchAvailable()) {
@@ -114,7 +139,13 @@ async function main(argv: string[]): Promise<void> {
     const threads = args['torch-threads'] ?? args.workers;
     torch = parseBenchLines(run(PYTHON, [peer, ...common, '--threads', String(threads)], 'pytorch peer'));
   }
-  if (args.json) for (const r of [...opulab, ...torch]) process.stdout.write(`${JSON.stringify(r)}\n`);
+  if (args.json) for (const r of [...opulab, ...attackRows, ...torch]) process.stdout.write(`${JSON.stringify(r)}\n`);
+  for (const r of attackRows) {
+    const other = attackRows.find((o) => o.workload === r.workload && o.impl !== r.impl && o.impl.startsWith('opulab-') && !o.impl.endsWith('onnxruntime'));
+    const unit = r.workload === 'square' ? 'queries/s' : 'image-steps/s';
+    const ratio = r.impl.endsWith('onnxruntime') && other ? ` (${(r.img_per_s / other.img_per_s).toFixed(2)}x ${other.impl})` : '';
+    process.stdout.write(`${r.impl} ${r.workload} width ${r.width}: ${r.img_per_s.toFixed(1)} ${unit}${ratio}\n`);
+  }
   const load = (await import('os')).loadavg().map((v) => v.toFixed(2)).join(' ');
   process.stdout.write(`${formatRatioTable(ratioRows(opulab, torch))}\n(opulab threads ${args.workers}, load average ${load})\n`);
 }

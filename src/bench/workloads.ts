@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Dense } from '../models/layers';
 import { ParamStore } from '../models/params';
-import { VggFeatures } from '../models/vgg';
+import { VggFeatures, vggPlan } from '../models/vgg';
 import { makeRng } from '../util/rng';
 import { UserError } from '../util/errors';
 
@@ -112,17 +112,20 @@ export async function bestOfAsync(fn: () => Promise<void>, repeats: number): Pro
 
 export interface BenchRecord {
   impl: string;
-  workload: Workload;
+  /** A model workload, or attack throughput (square: queries/s, pgd: image-steps/s in img_per_s). */
+  workload: Workload | 'square' | 'pgd';
   width: number;
   batch: number;
   threads: number;
   img_per_s: number;
   ms_per_batch: number;
+  /** Arithmetic rate achieved (2 FLOPs per multiply-add), where known. */
+  gflop_s?: number;
 }
 
 export function benchRecord(
   impl: string,
-  workload: Workload,
+  workload: BenchRecord['workload'],
   width: number,
   batch: number,
   threads: number,
@@ -137,4 +140,25 @@ export function benchRecord(
     img_per_s: Math.round((batch / seconds) * 100) / 100,
     ms_per_batch: Math.round(seconds * 1000 * 10) / 10,
   };
+}
+
+/** Multiply-adds of one image's forward pass through the bench model (3x3 convs on 32x32 inputs + the Dense). */
+export function benchForwardMacs(width: number, classes = 10): number {
+  let hw = 32;
+  let c = 3;
+  let macs = 0;
+  for (const v of vggPlan(16, width)) {
+    if (v === 'M') hw /= 2;
+    else {
+      macs += hw * hw * v * c * 9;
+      c = v;
+    }
+  }
+  return macs + c * classes;
+}
+
+/** GFLOP/s of a bench record (2 FLOPs per multiply-add; input_grad = forward + input backward, train = 3x forward). */
+export function gflops(workload: string, width: number, imgPerSec: number): number | undefined {
+  const factor = workload === 'forward' ? 1 : workload === 'input_grad' ? 2 : workload === 'train' ? 3 : undefined;
+  return factor === undefined ? undefined : (2 * benchForwardMacs(width) * factor * imgPerSec) / 1e9;
 }

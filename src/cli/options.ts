@@ -6,6 +6,7 @@ import { GRADIENT_MODES, parseGradientMode } from '../models/classifier';
 import { parseEps, parseEpsList } from '../../attacks/eps';
 import { resolveAttack } from '../plugins/attack';
 import { attackParams } from '../experiments/execute';
+import { ENGINE_NAMES, EngineName, parseEngine } from '../engine';
 
 export interface GlobalArgs {
   seed: number;
@@ -75,4 +76,21 @@ export function checkAttackFlags(a: { attack?: string; eps: string; stepSize?: s
     const req = { attack: a.attack, params: a.params, norm: (a.norm ?? 'linf') as 'linf' | 'l2', epsSpace: (a.epsSpace ?? 'pixel') as 'pixel' | 'normalized' };
     resolveAttack(a.attack, attackParams({ ...req, eps: [], gradient: 'natural', signSurrogate: 'ste', eot: 0, batchSize: 1, seed: 0 }, [0.5]));
   }
+}
+
+/**
+ * `--engine auto|onnxruntime|tfjs` of the commands that evaluate or attack (src/engine): auto uses ONNX Runtime
+ * wherever the model has a graph and says so once; training stays on tfjs.
+ */
+export function withEngineOption<T>(y: Argv<T>): Argv<T> {
+  return y.option('engine', {
+    type: 'string',
+    default: 'auto',
+    describe: `Engine for evaluation and attack steps: ${ENGINE_NAMES.join(', ')} (auto: ONNX Runtime where the model has a graph; training always runs on tfjs)`,
+  }) as unknown as Argv<T>;
+}
+
+/** The parsed --engine (one-line error on a bad name). */
+export function engineOf(args: { engine?: string }): EngineName {
+  return parseEngine(args.engine);
 }

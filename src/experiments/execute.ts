@@ -17,6 +17,7 @@ import { classifierFor } from '../models/classifier';
 import { Network } from '../models/network';
 import { modelId, ModelConfig } from '../models/config';
 import { deriveSeed } from '../util/rng';
+import { announceEngine, EngineName, releaseEngine, threadsPerWorker, withEngine } from '../engine';
 
 export interface AttackRequest {
   attack: string;
@@ -30,6 +31,8 @@ export interface AttackRequest {
   eot: number;
   batchSize: number;
   seed: number;
+  /** Engine of evaluation and attack steps (default tfjs). */
+  engine?: EngineName;
 }
 
 export interface JobOutput {
@@ -57,9 +60,16 @@ export function epsInPixels(req: Pick<AttackRequest, 'eps' | 'epsSpace'>, std: r
   return { pixel: toPixelEps(inSpace, req.epsSpace, std), inSpace };
 }
 
-/** A classifier for the requested gradient path, wrapped in EOT when the model is stochastic. */
-export function attackedClassifier(net: Network, req: Pick<AttackRequest, 'gradient' | 'signSurrogate' | 'eot' | 'seed'>): Classifier {
-  const c = classifierFor(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
+/**
+ * A classifier for the requested gradient path on the requested engine (src/engine), wrapped in EOT when the model
+ * is stochastic. `engineThreads`: ONNX Runtime intra-op threads (default all cores).
+ */
+export function attackedClassifier(
+  net: Network,
+  req: Pick<AttackRequest, 'gradient' | 'signSurrogate' | 'eot' | 'seed' | 'engine'> & { engineThreads?: number },
+): Classifier {
+  const base = classifierFor(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
+  const c = withEngine(net, base, req.gradient, req.signSurrogate, req.engine ?? 'tfjs', { threads: req.engineThreads });
   return c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
 }
 
@@ -85,6 +95,7 @@ export async function runAttackOnModel(
   onProgress?: (fraction: number, message?: string) => void,
 ): Promise<JobOutput> {
   const { pixel, inSpace } = epsInPixels(req, config.normalization.std);
+  if (req.engine) announceEngine(config, req.engine);
   const out = await evaluateAttackParallel(
     {
       checkpointDir,
@@ -100,6 +111,8 @@ export async function runAttackOnModel(
       batchSize: req.batchSize,
       seed: req.seed,
       modelId: modelId(config),
+      engine: req.engine,
+      engineThreads: threadsPerWorker(workers),
     },
     { workers, onProgress },
   );
@@ -133,7 +146,7 @@ export async function runTransfer(
       throw new UserError(`transfer set '${sets.load}' holds ${set.manifest.indices.length} images that are not the ${indices.length} requested: use the same --samples as when it was saved`);
     }
     if (sets.save) saveTransferSet(sets.save, set);
-    const targetClassifiers = targets.map((t) => classifierFor(t, 'natural'));
+    const targetClassifiers = targets.map((t) => withEngine(t, classifierFor(t, 'natural'), 'natural', 'ste', req.engine ?? 'tfjs'));
     const ev = await evaluateTransfer(set, x, src, targetClassifiers, { batchSize: req.batchSize });
     const perSample: PerSampleRecord[][] = ev.runs.map((run) => {
       const e = set.manifest.eps.findIndex((p) => Math.abs(p - run.eps) < 1e-12);
@@ -152,6 +165,7 @@ export async function runTransfer(
     return { runs: ev.runs, perSample };
   } finally {
     x.dispose();
+    for (const n of [source, ...targets]) releaseEngine(n);
   }
 }
 

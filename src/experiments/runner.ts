@@ -21,6 +21,7 @@ import { contentHash, readJournal, appendJournal, dedupe, JournalEntry, RunsEntr
 import { appendedEntries, foldAppendedRuns } from './fold';
 import { checksFingerprint } from '../results/fingerprint';
 import { runAttackOnModel, runTransfer, AttackRequest, JobOutput, attackedClassifier, epsInPixels, attackParams } from './execute';
+import type { EngineName } from '../engine';
 import { Network } from '../models/network';
 import { ModelConfig, modelId } from '../models/config';
 import { gradientModeApplies } from './gradient-modes';
@@ -66,6 +67,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Worker threads for attack evaluation and training (results do not depend on it). */
   workers?: number;
+  /** Engine of evaluation and attack steps (src/engine; default tfjs). Training stays on tfjs. */
+  engine?: EngineName;
 }
 
 export interface ModelJob {
@@ -128,7 +131,7 @@ export function planJobs(spec: ExperimentSpec, outDir: string, data: DatasetInfo
   return { models, attacks };
 }
 
-function requestFor(job: AttackJob, spec: ExperimentSpec, batchSize: number): AttackRequest {
+function requestFor(job: AttackJob, spec: ExperimentSpec, batchSize: number, engine?: EngineName): AttackRequest {
   const a = job.spec;
   return {
     attack: a.attack === 'transfer' ? a.craft ?? 'pgd' : a.attack,
@@ -141,6 +144,7 @@ function requestFor(job: AttackJob, spec: ExperimentSpec, batchSize: number): At
     eot: a.eot ?? 20,
     batchSize,
     seed: spec.seed,
+    engine,
   };
 }
 
@@ -227,7 +231,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
         continue;
       }
       const t0 = Date.now();
-      const req = requestFor(job, spec, spec.data.evalBatchSize);
+      const req = requestFor(job, spec, spec.data.evalBatchSize, opts.engine);
       const indices = Array.from({ length: Math.min(job.samples, testSet.n) }, (_, i) => i);
       let out: JobOutput;
       if (job.spec.attack === 'transfer') {
@@ -275,6 +279,7 @@ async function runProbeJob(spec: ExperimentSpec, models: ModelJob[], testSet: Da
     seed: spec.seed,
     dataDir: opts.dataDir,
     dataset: testSet.name,
+    engine: opts.engine,
   });
   appendJournal(opts.outDir, { kind: 'runs', key, order: Number.MAX_SAFE_INTEGER, records: [], extras: { probe: extra } });
   log(`probe: feature similarity of clean vs ${probe.attack} ${probe.eps} images at ${extra.layers.length} layers (${formatSeconds((Date.now() - t0) / 1000)})`);

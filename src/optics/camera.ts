@@ -147,21 +147,34 @@ export class Camera {
     this.rng = makeRng(this.seed, 'camera-noise', seed);
   }
 
-  /** Camera readout of an intensity batch [batch, m]. Draws fresh noise when stochastic. */
-  read(intensity: tf.Tensor2D): tf.Tensor2D {
-    // Seeds are drawn outside tidy so the stream advances identically whatever happens inside.
+  /**
+   * The next noise draws of the stream for a readout of `shape`: standard-normal shot noise (null when off) and
+   * read noise in counts (null when off). `read` uses exactly these; another engine computing the same readout
+   * calls this instead, so both see the same noise. Caller disposes.
+   */
+  drawNoise(shape: [number, number]): { shot: tf.Tensor2D | null; read: tf.Tensor2D | null } {
+    // Seeds are drawn before any tensor work so the stream advances identically whatever happens after.
     const shotSeed = this.shotNoise ? this.rng.nextSeed() : 0;
     const readSeed = this.readNoiseStd > 0 ? this.rng.nextSeed() : 0;
+    return {
+      shot: this.shotNoise ? tf.randomNormal(shape, 0, 1, 'float32', shotSeed) : null,
+      read: this.readNoiseStd > 0 ? tf.randomNormal(shape, 0, this.readNoiseStd, 'float32', readSeed) : null,
+    };
+  }
+
+  /** Camera readout of an intensity batch [batch, m]. Draws fresh noise when stochastic. */
+  read(intensity: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
+      const noise = this.drawNoise(intensity.shape);
       let y: tf.Tensor2D = intensity;
       const a = this.gain * this.exposure;
       if (a !== 1) y = tf.mul(y, a);
       if (this.darkOffset !== 0) y = tf.add(y, this.darkOffset);
-      if (this.shotNoise) {
+      if (noise.shot) {
         const std = tf.sqrt(tf.mul(tf.relu(y), this.gain));
-        y = tf.add(y, tf.mul(std, tf.randomNormal(y.shape, 0, 1, 'float32', shotSeed)));
+        y = tf.add(y, tf.mul(std, noise.shot));
       }
-      if (this.readNoiseStd > 0) y = tf.add(y, tf.randomNormal(y.shape, 0, this.readNoiseStd, 'float32', readSeed));
+      if (noise.read) y = tf.add(y, noise.read);
       if (this.quantize) y = tf.clipByValue(tf.round(y), 0, this.maxCount);
       if (this.hardwareNormalize !== 'none') y = centerReadout(tf.div(y, this.maxCount), this.hardwareNormalize);
       return y === intensity ? tf.clone(y) : y;

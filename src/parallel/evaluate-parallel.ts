@@ -24,6 +24,7 @@ import type { Network } from '../models/network';
 import { deriveSeed } from '../util/rng';
 import { UserError } from '../util/errors';
 import { WorkerPool } from './pool';
+import { EngineName, releaseEngine } from '../engine';
 
 /** A plain, structured-cloneable description of one evaluation (what every worker needs to rebuild it). */
 export interface EvalJob {
@@ -43,6 +44,9 @@ export interface EvalJob {
   batchSize: number;
   seed: number;
   modelId: string;
+  /** Engine of the classifier (default tfjs) and its ONNX Runtime threads per worker. */
+  engine?: EngineName;
+  engineThreads?: number;
 }
 
 export interface ParallelEvalOptions {
@@ -86,7 +90,14 @@ export class EvalChunkRunner {
     validateEvalJob(job);
     const { net } = loadNetwork(job.checkpointDir);
     try {
-      const model = attackedClassifier(net, { gradient: job.gradientMode, signSurrogate: job.signSurrogate, eot: job.eot ?? 0, seed: job.seed });
+      const model = attackedClassifier(net, {
+        gradient: job.gradientMode,
+        signSurrogate: job.signSurrogate,
+        eot: job.eot ?? 0,
+        seed: job.seed,
+        engine: job.engine,
+        engineThreads: job.engineThreads,
+      });
       const { name, dataDir, split, indices, seed } = job.dataset;
       // Read only the prefix that holds the requested examples (CIFAR files and the synthetic set are prefix-stable).
       const limit = Math.max(...indices) + 1;
@@ -94,6 +105,7 @@ export class EvalChunkRunner {
       if (data.n < limit) throw new UserError(`index ${limit - 1} is out of range for dataset ${name} ${split}: it has ${data.n} examples`);
       return new EvalChunkRunner(job, net, model, data);
     } catch (e) {
+      releaseEngine(net);
       net.dispose();
       throw e;
     }
@@ -128,6 +140,7 @@ export class EvalChunkRunner {
   }
 
   dispose(): void {
+    releaseEngine(this.net);
     this.net.dispose();
   }
 }

@@ -10,6 +10,7 @@ import { takeTensors } from '../../datasets/batches';
 import { parseEps } from '../../attacks/eps';
 import { withEot } from '../../attacks/eot';
 import { classifierFor } from '../models/classifier';
+import { EngineName, releaseEngine, withEngine } from '../engine';
 import { modelId } from '../models/config';
 import { loadNetwork } from '../training/trainer';
 import { resolveAttack } from '../plugins/attack';
@@ -37,6 +38,8 @@ export interface ProbeRequest {
   /** Default: the dataset the checkpoint was trained on (else cifar10). */
   dataset?: string;
   log?: (line: string) => void;
+  /** Engine of the attack's classifier (default tfjs; the features are probed on tfjs). */
+  engine?: EngineName;
 }
 
 /** Adversarial versions of x (attack run batch by batch at one eps). Caller disposes. */
@@ -77,7 +80,8 @@ export async function runProbe(req: ProbeRequest): Promise<ProbeExtra> {
       const labels = Int32Array.from(y.dataSync());
       y.dispose();
       try {
-        const c = classifierFor(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
+        const base = classifierFor(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
+        const c = withEngine(net, base, req.gradient, req.signSurrogate, req.engine ?? 'tfjs');
         const model: Classifier = c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
         const adv = await craft(model, req, x, labels, eps);
         try {
@@ -92,6 +96,7 @@ export async function runProbe(req: ProbeRequest): Promise<ProbeExtra> {
         x.dispose();
       }
     } finally {
+      releaseEngine(net);
       net.dispose();
     }
   }

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, workerCount, parseParamsJson, withGradientOptions, checkAttackFlags } from '../options';
+import { GlobalArgs, checkSeed, workerCount, parseParamsJson, withGradientOptions, checkAttackFlags, withEngineOption, engineOf } from '../options';
 import { parseGradientMode } from '../../models/classifier';
 import { loadDataset, parseDatasetName, prepareDataset } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
@@ -40,6 +40,7 @@ export interface AttackArgs extends GlobalArgs {
   samples: number;
   batchSize: number;
   out: string;
+  engine?: string;
 }
 
 /** Attack hyperparameters from the CLI flags that were given (absent flags keep the attack's defaults). */
@@ -59,7 +60,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
   command: 'attack',
   describe: 'Attack a trained checkpoint at one or more epsilons; appends the runs to a results.json',
   builder: (y) =>
-    withGradientOptions(y)
+    withEngineOption(withGradientOptions(y))
       .option('checkpoint', { type: 'string', demandOption: true, describe: 'Checkpoint directory (from opulab train)' })
       .option('attack', { type: 'string', describe: `Attack name (${attackNames().join(', ')}) or a plugin file` })
       .option('preset', { type: 'string', describe: `A fixed protocol instead of --attack: ${PRESET_NAMES.map((n) => `${n} (${ATTACK_PRESETS[n].description})`).join('; ')}` })
@@ -79,6 +80,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
   handler: async (args) => {
     const seed = checkSeed(args);
     const workers = workerCount(args);
+    const engine = engineOf(args);
     if (!args.attack === !args.preset) throw new UserError('give exactly one of --attack NAME or --preset NAME');
     if (args.preset) getPreset(args.preset);
     if (!Number.isInteger(args.samples) || args.samples < 1) throw new UserError(`bad --samples ${args.samples}: expected a positive integer`);
@@ -94,7 +96,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       await prepareDataset(datasetName, { dataDir: args.dataDir, download: args.download });
       const data = loadDataset(datasetName, 'test', { dataDir: args.dataDir, limit: args.samples, seed: Number(meta.train.seed ?? 0) });
       const indices = Array.from({ length: data.n }, (_, i) => i);
-      const common = { gradient: args.gradient, signSurrogate: args.signSurrogate, eot: args.eot, batchSize: args.batchSize, seed };
+      const common = { gradient: args.gradient, signSurrogate: args.signSurrogate, eot: args.eot, batchSize: args.batchSize, seed, engine };
       const requests: AttackRequest[] = args.preset
         ? getPreset(args.preset).groups.flatMap((g) =>
             g.attacks.map((a) => ({ ...common, attack: a.attack, params: { ...a.params }, norm: g.norm, eps: g.eps.map(String), epsSpace: g.epsSpace })),
@@ -109,7 +111,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
               epsSpace: args.epsSpace as 'pixel' | 'normalized',
             },
           ];
-      const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workers, seed));
+      const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workers, seed, { engine }));
       recordDataProvenance(results.environment, data.provenance);
       const id = modelId(net.config);
       if (!results.models.some((m) => m.id === id)) {

@@ -9,6 +9,7 @@ import { reportCommand } from './report';
 import { listCommand } from './list';
 import { dataCommand } from './data';
 import { probeCommand } from './probe';
+import { exportCommand } from './export';
 
 // yargs' CommandModule generics differ per command; the array only needs the common shape.
-export const commands = [demoCommand, trainCommand, attackCommand, transferCommand, runCommand, mergeCommand, reportCommand, probeCommand, listCommand, dataCommand] as unknown as CommandModule[];
+export const commands = [demoCommand, trainCommand, attackCommand, transferCommand, runCommand, mergeCommand, reportCommand, probeCommand, exportCommand, listCommand, dataCommand] as unknown as CommandModule[];

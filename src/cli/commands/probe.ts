@@ -6,7 +6,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, parseParamsJson, withGradientOptions, checkAttackFlags } from '../options';
+import { GlobalArgs, checkSeed, parseParamsJson, withGradientOptions, checkAttackFlags, withEngineOption, engineOf } from '../options';
 import { writeFileAtomic } from '../../util/atomic';
 import { runProbe } from '../../probe/run';
 
@@ -23,13 +23,14 @@ export interface ProbeArgs extends GlobalArgs {
   batchSize: number;
   dataset?: string;
   out: string;
+  engine?: string;
 }
 
 export const probeCommand: CommandModule<GlobalArgs, ProbeArgs> = {
   command: 'probe',
   describe: 'Layer-similarity probe: how far an attack moves low-level vs high-level features, layer by layer',
   builder: (y) =>
-    withGradientOptions(y)
+    withEngineOption(withGradientOptions(y))
       .option('checkpoint', { type: 'string', array: true, demandOption: true, describe: 'Checkpoint directory (repeat to compare models; they are compared on the layers they share)' })
       .option('attack', { type: 'string', default: 'pgd', describe: 'Attack name or plugin file that crafts the adversarial images' })
       .option('eps', { type: 'string', default: '8/255', describe: "One eps in pixel units ('8/255' or a decimal)" })
@@ -41,6 +42,7 @@ export const probeCommand: CommandModule<GlobalArgs, ProbeArgs> = {
       .option('out', { type: 'string', demandOption: true, describe: 'Output JSON (the report extras.probe section)' }) as never,
   handler: async (args) => {
     const seed = checkSeed(args);
+    const engine = engineOf(args);
     const params = parseParamsJson(args.params);
     if (args.steps !== undefined) params.steps = args.steps;
     // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
@@ -61,6 +63,7 @@ export const probeCommand: CommandModule<GlobalArgs, ProbeArgs> = {
       dataDir: args.dataDir,
       download: args.download,
       dataset: args.dataset,
+      engine,
       log: (line) => process.stderr.write(`${line}\n`),
     });
     writeFileAtomic(args.out, JSON.stringify(probe, null, 1));

@@ -2,7 +2,7 @@
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, workerCount } from '../options';
+import { GlobalArgs, checkSeed, workerCount, withEngineOption, engineOf } from '../options';
 import { readSpecFile } from '../../experiments/spec';
 import { runExperiment, mergeRuns, parseShard } from '../../experiments/runner';
 import { environmentInfo } from '../../results/environment';
@@ -14,6 +14,7 @@ export interface RunArgs extends GlobalArgs {
   out: string;
   shard?: string;
   check: boolean;
+  engine?: string;
 }
 
 export function printSummary(results: ResultsFile, outDir: string): void {
@@ -30,7 +31,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
   command: 'run <spec>',
   describe: 'Run an experiment grid from a spec file (resumable; --shard i/N runs a share)',
   builder: (y) =>
-    y
+    withEngineOption(y)
       .positional('spec', { type: 'string', demandOption: true, describe: 'Experiment spec (JSON), e.g. examples/quick.json' })
       .option('out', { type: 'string', demandOption: true, describe: 'Output directory (checkpoints, journal, results.json)' })
       .option('shard', { type: 'string', describe: 'Run only shard i of N (i/N, 0-based); join shards with opulab merge' })
@@ -46,6 +47,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       process.stdout.write(planLines(spec, args.spec, args.out, shard).join('\n') + '\n');
       return;
     }
+    const engine = engineOf(args);
     const backend = await initBackend(args.backend);
     const results = await runExperiment(spec, {
       outDir: args.out,
@@ -53,7 +55,8 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       dataDir: args.dataDir,
       download: args.download,
       workers: workerCount(args),
-      environment: environmentInfo(backend.name, workerCount(args), spec.seed, { specFile: path.resolve(args.spec) }),
+      engine,
+      environment: environmentInfo(backend.name, workerCount(args), spec.seed, { specFile: path.resolve(args.spec), engine }),
     });
     printSummary(results, args.out);
   },

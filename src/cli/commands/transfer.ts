@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
-import { GlobalArgs, checkSeed, workerCount, checkAttackFlags } from '../options';
+import { GlobalArgs, checkSeed, workerCount, checkAttackFlags, withEngineOption, engineOf } from '../options';
 import { loadDataset, parseDatasetName, prepareDataset } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { Network } from '../../models/network';
@@ -29,7 +29,7 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
   command: 'transfer',
   describe: 'Craft adversarial examples on a source model and evaluate them on target models (all images and common-correct)',
   builder: (y) =>
-    y
+    withEngineOption(y)
       .option('source', { type: 'string', demandOption: true, describe: 'Source checkpoint (crafts the examples with its true gradient)' })
       .option('targets', { type: 'string', demandOption: true, describe: 'Comma-separated target checkpoints' })
       .option('attack', { type: 'string', default: 'pgd', describe: 'White-box attack on the source: fgsm, pgd, apgd-ce, mi-fgsm, di-fgsm, ...' })
@@ -53,6 +53,7 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
     // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
     await initBackend(args.backend, true);
     if (!args.loadSet) checkAttackFlags({ ...args, params: paramsFromFlags({ ...args, checkpoint: args.source, gradient: 'natural', signSurrogate: 'ste', eot: 0 }) });
+    const engine = engineOf(args);
     const backend = await initBackend(args.backend);
     const targetDirs = args.targets.split(',').filter((s) => s !== '');
     if (targetDirs.length === 0) throw new UserError(`bad --targets '${args.targets}': expected comma-separated checkpoint directories`);
@@ -75,8 +76,9 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
         eot: 0,
         batchSize: args.batchSize,
         seed,
+        engine,
       };
-      const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workerCount(args), seed));
+      const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workerCount(args), seed, { engine }));
       recordDataProvenance(results.environment, data.provenance);
       for (const net of [src.net, ...targets]) {
         const id = modelId(net.config);

@@ -1,0 +1,526 @@
+/**
+ * ONNX graphs of an opulab network, built from its description (describe.ts) and weights (weights.ts):
+ *
+ *  - logits: x (NHWC pixels in [0,1]) -> normalization -> features -> head -> logits, eval mode.
+ *  - grad:   the same forward, a per-example attack loss (CE, CW margin, DLR; untargeted or targeted) and an
+ *            explicit backward pass to the input under a gradient path (the surrogates of src/models/classifier.ts).
+ *
+ * Inside, activations are NCHW (ONNX Runtime's fast convolution layout); input and gradient stay NHWC.
+ * Backward rules (each the exact derivative of its forward, or the surrogate the gradient path names):
+ *   conv 3x3 + bias + ReLU   ReLU mask (dy * sign(y), y >= 0), then the transposed convolution with the same
+ *                            weights: for stride 1 a plain Conv with the flipped, channel-swapped kernel; for
+ *                            stride 2 a ConvTranspose (output padding to the input size)
+ *   max-pool 2x2             dy routed to each window's first maximum (the window as an axis: SpaceToDepth,
+ *                            ArgMax, Where, DepthToSpace)
+ *   global average pool      the gradient spread evenly over H x W
+ *   dense (+ ReLU)           ReLU mask, then dy W^T (Gemm with transB)
+ *   DFA feedback point       the upstream gradient is replaced by e B[:, :size], e = dL/dlogits (src/models/dfa.ts)
+ *   Sign(x - c)              zero / straight-through / tanh(beta z) surrogate, then the centering's adjoint
+ *   OPU + camera             camera: its affine part (scale, mean subtraction); matrix: none (zero), random
+ *                            (g B^T), true (2 (g * (pA)) A^T over the real parts A of the matrix), estimated
+ *                            (the same through the system-identification factors); noise and rounding ignored
+ *                            (src/optics/opu.ts, src/optics/camera.ts)
+ * Camera noise is a graph input (the caller draws it from the camera's seeded stream, so both engines see the
+ * same noise).
+ */
+import type { GradientPath } from '../models/network';
+import { BN_EPSILON } from '../models/layers';
+import { Camera } from '../optics/camera';
+import { GraphBuilder, Dim } from './onnx-graph';
+import type { FeatureStageDesc, HeadStageDesc, ModelDescription } from './describe';
+import type { GraphWeights } from './weights';
+import type { EngineLossName } from './loss-spec';
+
+/** Below any logit: excluded entries of a max (the value attacks/losses.ts uses). */
+const EXCLUDED = -1e30;
+
+export type GraphRequest =
+  | { kind: 'logits' }
+  | { kind: 'grad'; path: GradientPath; loss: { name: EngineLossName; targeted: boolean } };
+
+export interface GraphOptions {
+  /** Fixed batch size, or a symbolic name for a dynamic batch (default 'N'). */
+  batch?: number | string;
+  /** Input normalization inside the graph (default true). */
+  normalize?: boolean;
+  /** Metadata properties of the model (a function of the built signature, e.g. for input descriptions). */
+  metadata?: (signature: GraphSignature) => Record<string, string>;
+  producerVersion?: string;
+}
+
+/** Names of the graph's inputs and outputs (only those present are set). */
+export interface GraphSignature {
+  x: string;
+  labels?: string;
+  trueLabels?: string;
+  shotNoise?: string;
+  readNoise?: string;
+  logits: string;
+  loss?: string;
+  grad?: string;
+  /** Columns of the camera noise inputs (OPU outputs). */
+  noiseWidth?: number;
+}
+
+export interface BuiltGraph {
+  bytes: Uint8Array;
+  signature: GraphSignature;
+  /** Floats held as weights. */
+  parameters: number;
+  /** Multiply-adds of one example's forward pass (convolutions and matrix products). */
+  forwardMacs: number;
+}
+
+/** A recorded forward stage: its backward (null result = zero gradient) and an optional DFA point on its output. */
+interface Recorded {
+  backward: (dy: string) => string | null;
+  feedback?: { size: number; /** NCHW dims of the output for conv stages, or null for [N, size] */ nchw: [number, number, number] | null };
+}
+
+function flipSwap(kernelHwio: Float32Array, k: number, ci: number, co: number): Float32Array {
+  // HWIO [k,k,ci,co] -> the transposed convolution's kernel as a forward Conv weight: OIHW' [ci, co, k, k],
+  // spatially flipped: out[i][o][kh][kw] = w[k-1-kh][k-1-kw][i][o].
+  const out = new Float32Array(kernelHwio.length);
+  for (let kh = 0; kh < k; kh++)
+    for (let kw = 0; kw < k; kw++)
+      for (let i = 0; i < ci; i++)
+        for (let o = 0; o < co; o++) out[((i * co + o) * k + (k - 1 - kh)) * k + (k - 1 - kw)] = kernelHwio[((kh * k + kw) * ci + i) * co + o];
+  return out;
+}
+
+function hwioToOihw(w: Float32Array, k: number, ci: number, co: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let kh = 0; kh < k; kh++)
+    for (let kw = 0; kw < k; kw++)
+      for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out[((o * ci + i) * k + kh) * k + kw] = w[((kh * k + kw) * ci + i) * co + o];
+  return out;
+}
+
+/** Eval-mode kernel (HWIO) and bias of a conv stage: BatchNorm folded (VGG), or as stored (RepVGG deploy). */
+export function foldedConv(stage: Extract<FeatureStageDesc, { kind: 'conv' }>, weights: GraphWeights): { kernel: Float32Array; bias: Float32Array } {
+  const kernel = weights.param(`${stage.param}/kernel`).data;
+  const bias = weights.param(`${stage.param}/bias`).data;
+  if (stage.weights === 'fused') return { kernel: kernel.slice(), bias: bias.slice() };
+  const gamma = weights.param(`${stage.param}/bn/gamma`).data;
+  const beta = weights.param(`${stage.param}/bn/beta`).data;
+  const mean = weights.param(`${stage.param}/bn/running_mean`).data;
+  const variance = weights.param(`${stage.param}/bn/running_var`).data;
+  const co = stage.outChannels;
+  const scale = new Float32Array(co);
+  for (let o = 0; o < co; o++) scale[o] = gamma[o] / Math.sqrt(variance[o] + BN_EPSILON);
+  const k = new Float32Array(kernel.length);
+  for (let j = 0; j < kernel.length; j++) k[j] = kernel[j] * scale[j % co];
+  const b = new Float32Array(co);
+  for (let o = 0; o < co; o++) b[o] = (bias[o] - mean[o]) * scale[o] + beta[o];
+  return { kernel: k, bias: b };
+}
+
+/** Build the graph for `request` (see the module comment). */
+export function buildGraph(desc: ModelDescription, weights: GraphWeights, request: GraphRequest, opts: GraphOptions = {}): BuiltGraph {
+  if (desc.unsupported.length) throw new Error(`the ONNX engine cannot express ${desc.unsupported.join('; ')}`);
+  const g = new GraphBuilder();
+  const N: Dim = opts.batch ?? 'N';
+  const [H, W, C0] = desc.inputShape;
+  const classes = desc.numClasses;
+  const grad = request.kind === 'grad' ? request : null;
+  const path = grad?.path;
+  const sig: Partial<GraphSignature> = {};
+  const records: Recorded[] = [];
+  let macs = 0;
+
+  const x = g.input('x', [N, H, W, C0]);
+  sig.x = x;
+  let h = g.op('Transpose', [x], { perm: [0, 3, 1, 2] }, 'x_nchw');
+  const normalize = opts.normalize ?? true;
+  if (normalize) {
+    const mean = g.float('norm_mean', Float32Array.from(desc.normalization.mean), [1, C0, 1, 1]);
+    const std = g.float('norm_std', Float32Array.from(desc.normalization.std), [1, C0, 1, 1]);
+    h = g.op('Div', [g.op('Sub', [h, mean]), std], {}, 'normalized');
+  }
+
+  // ---- features ----
+  let c = C0;
+  let hw = H;
+  for (const stage of desc.features) {
+    if (stage.kind === 'conv') {
+      const { kernel, bias } = foldedConv(stage, weights);
+      const ci = stage.inChannels;
+      const co = stage.outChannels;
+      if (ci !== c) throw new Error(`stage ${stage.name}: expected ${ci} input channels, the previous stage gives ${c}`);
+      const wName = g.float(`${stage.name}_w`, hwioToOihw(kernel, 3, ci, co), [co, ci, 3, 3]);
+      const bName = g.float(`${stage.name}_b`, bias, [co]);
+      const input = h;
+      const inHw = hw;
+      const outHw = Math.floor((hw + 2 * stage.pad - 3) / stage.stride) + 1;
+      const y = g.op('Relu', [g.op('Conv', [input, wName, bName], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride] }, `${stage.name}_z`)], {}, stage.name);
+      macs += outHw * outHw * co * ci * 9;
+      let flipped: string | null = null;
+      records.push({
+        backward: (dy) => {
+          const dz = g.op('Mul', [dy, g.op('Sign', [y])], {}, `${stage.name}_dz`);
+          if (stage.stride === 1 && stage.pad === 1) {
+            flipped ??= g.float(`${stage.name}_wt`, flipSwap(kernel, 3, ci, co), [ci, co, 3, 3]);
+            return g.op('Conv', [dz, flipped], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, `${stage.name}_dx`);
+          }
+          const full = (outHw - 1) * stage.stride - 2 * stage.pad + 3;
+          const extra = inHw - full;
+          return g.op('ConvTranspose', [dz, wName], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride], output_padding: [extra, extra] }, `${stage.name}_dx`);
+        },
+        feedback: stage.dfaPoint ? { size: outHw * outHw * co, nchw: [co, outHw, outHw] } : undefined,
+      });
+      h = y;
+      c = co;
+      hw = outHw;
+    } else if (stage.kind === 'maxpool') {
+      if (hw % 2 !== 0) throw new Error(`max-pool ${stage.name} on an odd map size ${hw}`);
+      const input = h;
+      // The logits graph needs no arg-max indices; the gradient graph routes dy to each window's first maximum
+      // (row-major, strict '>': ONNX Runtime's MaxPool indices, the tie rule of tfjs and of opulab's MaxPoolGrad).
+      // A mask (x == upsampled y) would split the gradient between tied maxima, which flat image regions have.
+      const y = g.op('MaxPool', [input], { kernel_shape: [2, 2], strides: [2, 2] }, stage.name);
+      const cc = c;
+      const half = hw / 2;
+      records.push({
+        backward: (dy) => {
+          // The window's four values as a leading axis (SpaceToDepth, DCR order = row-major window order), the
+          // first arg-max among them, dy placed there, back to the map (DepthToSpace).
+          const batch = typeof N === 'number' ? N : -1;
+          const win = g.op('Reshape', [g.op('SpaceToDepth', [input], { blocksize: 2 }), g.int64(`${stage.name}_win`, [batch, 4, cc, half, half])]);
+          const arg = g.op('ArgMax', [win], { axis: 1, keepdims: 1 });
+          const slots = g.int64(`${stage.name}_slots`, [0, 1, 2, 3]);
+          const slotAxis = g.op('Reshape', [slots, g.int64(`${stage.name}_slot_shape`, [1, 4, 1, 1, 1])]);
+          const mask = g.op('Equal', [slotAxis, arg], {}, `${stage.name}_mask`);
+          const dy5 = g.op('Reshape', [dy, g.int64(`${stage.name}_dy5`, [batch, 1, cc, half, half])]);
+          const placed = g.op('Where', [mask, dy5, g.scalar(0)]);
+          const flat = g.op('Reshape', [placed, g.int64(`${stage.name}_flat`, [batch, 4 * cc, half, half])]);
+          return g.op('DepthToSpace', [flat], { blocksize: 2, mode: 'DCR' }, `${stage.name}_dx`);
+        },
+      });
+      h = y;
+      hw = hw / 2;
+    } else {
+      const input = h;
+      const cc = c;
+      const area = hw * hw;
+      h = g.op('GlobalAveragePool', [input], {}, stage.name);
+      const shape = g.int64(`${stage.name}_shape`, [typeof N === 'number' ? N : -1, cc, hw, hw]);
+      records.push({
+        backward: (dy) => {
+          const scaled = g.op('Mul', [dy, g.scalar(1 / area)]);
+          // Expand broadcasts [N,C,1,1] to [N,C,H,W]; the batch entry comes from the input's own shape.
+          return g.op('Expand', [scaled, typeof N === 'number' ? shape : g.op('Shape', [input])], {}, `${stage.name}_dx`);
+        },
+      });
+      hw = 1;
+    }
+  }
+  // Flatten [N,C,1,1] -> [N,C] (1x1 maps: NCHW and NHWC orders agree).
+  if (hw !== 1) throw new Error(`features end with a ${hw}x${hw} map: expected 1x1`);
+  const featShape = [c, 1, 1];
+  h = g.op('Flatten', [h], { axis: 1 }, 'features');
+  records.push({ backward: (dy) => g.op('Reshape', [dy, g.int64('feat_shape', [typeof N === 'number' ? N : -1, ...featShape])]) });
+
+  // ---- head ----
+  let width = c;
+  let noiseWidth: number | undefined;
+  for (const stage of desc.head) {
+    const input = h;
+    switch (stage.kind) {
+      case 'dense': {
+        const p = weights.param(`${stage.param}/kernel`);
+        const b = weights.param(`${stage.param}/bias`);
+        const wName = g.float(`${stage.param}_w`, p.data, p.shape);
+        const bName = g.float(`${stage.param}_b`, b.data, b.shape);
+        macs += stage.inFeatures * stage.outFeatures;
+        const z = g.op('Gemm', [input, wName, bName], {}, `${stage.param}_z`);
+        const y = stage.relu ? g.op('Relu', [z], {}, stage.param) : z;
+        records.push({
+          backward: (dy) => {
+            const dz = stage.relu ? g.op('Mul', [dy, g.op('Sign', [y])]) : dy;
+            return g.op('Gemm', [dz, wName], { transB: 1 }, `${stage.param}_dx`);
+          },
+        });
+        h = y;
+        width = stage.outFeatures;
+        break;
+      }
+      case 'feedback': {
+        // A DFA point on the previous stage's output (identity forward).
+        const active = stage.when === 'dfa-or-hybrid' || desc.training === 'dfa';
+        const last = records[records.length - 1];
+        if (active && desc.training !== 'bp') last.feedback = { size: width, nchw: null };
+        break;
+      }
+      case 'relu': {
+        const y = g.op('Relu', [input]);
+        records.push({ backward: (dy) => g.op('Mul', [dy, g.op('Sign', [y])]) });
+        h = y;
+        break;
+      }
+      case 'sign': {
+        h = emitSign(g, stage, input, weights, path, records);
+        break;
+      }
+      case 'opu': {
+        const out = emitOpu(g, stage, input, weights, path, records, N, sig);
+        h = out;
+        macs += stage.inFeatures * stage.outFeatures * (stage.mode === 'physical' ? 2 : 1);
+        width = stage.outFeatures;
+        noiseWidth = stage.outFeatures;
+        break;
+      }
+    }
+  }
+  const logits = h;
+  sig.logits = g.output(logits, 'logits', [N, classes]);
+  if (noiseWidth !== undefined && (sig.shotNoise || sig.readNoise)) sig.noiseWidth = noiseWidth;
+
+  if (grad) {
+    const labels = g.input('labels', [N, 1]);
+    sig.labels = labels;
+    let trueLabels: string | undefined;
+    if (grad.loss.name === 'dlr' && grad.loss.targeted) {
+      trueLabels = g.input('true_labels', [N, 1]);
+      sig.trueLabels = trueLabels;
+    }
+    const { loss, dlogits } = emitLoss(g, grad.loss.name, grad.loss.targeted, logits, labels, trueLabels, classes);
+    sig.loss = g.output(loss, 'loss', [N]);
+    // Backward: from the logits, or (DFA path) from the lowest active feedback point with e B as its gradient.
+    let start = records.length - 1;
+    let dy: string | null = dlogits;
+    const fbMatrix = grad.path.dfa ? weights.feedback() : null;
+    if (grad.path.dfa && fbMatrix) {
+      const lowest = records.findIndex((r) => r.feedback);
+      if (lowest >= 0) {
+        const fb = records[lowest].feedback!;
+        const cols = new Float32Array(fbMatrix.classes * fb.size);
+        for (let r = 0; r < fbMatrix.classes; r++) cols.set(fbMatrix.data.subarray(r * fbMatrix.size, r * fbMatrix.size + fb.size), r * fb.size);
+        const bName = g.float('dfa_feedback', cols, [fbMatrix.classes, fb.size]);
+        let injected = g.op('MatMul', [dlogits, bName], {}, 'dfa_signal');
+        if (fb.nchw) {
+          const [cc, hh, ww] = fb.nchw;
+          // e B is laid out like the tfjs activation (NHWC): reshape there, then to NCHW.
+          injected = g.op('Transpose', [g.op('Reshape', [injected, g.int64('dfa_shape', [typeof N === 'number' ? N : -1, hh, ww, cc])])], { perm: [0, 3, 1, 2] });
+        }
+        dy = injected;
+        start = lowest;
+      }
+    }
+    for (let i = start; i >= 0 && dy !== null; i--) dy = records[i].backward(dy);
+    let dx: string;
+    if (dy === null) dx = g.op('Mul', [x, g.scalar(0)], {}, 'zero_grad');
+    else {
+      if (normalize) dy = g.op('Div', [dy, g.float('norm_std_b', Float32Array.from(desc.normalization.std), [1, C0, 1, 1])]);
+      dx = g.op('Transpose', [dy], { perm: [0, 2, 3, 1] }, 'grad_nhwc');
+    }
+    sig.grad = g.output(dx, 'grad', [N, H, W, C0]);
+  }
+  const signature = sig as GraphSignature;
+  const metadata = opts.metadata?.(signature) ?? {};
+  return { bytes: g.serialize(`${desc.id}-${request.kind}`, metadata, opts.producerVersion), signature, parameters: g.parameterCount, forwardMacs: macs };
+}
+
+function emitSign(
+  g: GraphBuilder,
+  stage: Extract<HeadStageDesc, { kind: 'sign' }>,
+  input: string,
+  weights: GraphWeights,
+  path: GradientPath | undefined,
+  records: Recorded[],
+): string {
+  let z: string;
+  if (stage.center === 'running-mean') z = g.op('Sub', [input, g.float('sign_center', weights.param(stage.centerParam!).data.slice(), [])]);
+  else if (stage.center === 'batch-mean') z = g.op('Sub', [input, g.op('ReduceMean', [input], { keepdims: 1 })]);
+  else z = g.op('Sub', [input, g.op('ReduceMean', [input], { axes: [1], keepdims: 1 })]);
+  // Ties (z exactly 0) map to +1, as src/optics/encoders.ts.
+  const s = g.op('Where', [g.op('GreaterOrEqual', [z, g.scalar(0)]), g.scalar(1), g.scalar(-1)], {}, 'sign');
+  records.push({
+    backward: (dy) => {
+      const mode = path?.sign ?? 'zero';
+      if (mode === 'zero') return null;
+      let dz = dy;
+      if (mode === 'tanh') {
+        const beta = path?.signBeta ?? 1;
+        const t = g.op('Tanh', [g.op('Mul', [z, g.scalar(beta)])]);
+        dz = g.op('Mul', [dy, g.op('Mul', [g.op('Sub', [g.scalar(1), g.op('Mul', [t, t])]), g.scalar(beta)])]);
+      }
+      // Adjoint of the centering: the batch or sample mean is differentiated (the running mean is a constant).
+      if (stage.center === 'batch-mean') return g.op('Sub', [dz, g.op('ReduceMean', [dz], { keepdims: 1 })]);
+      if (stage.center === 'sample-mean') return g.op('Sub', [dz, g.op('ReduceMean', [dz], { axes: [1], keepdims: 1 })]);
+      return dz;
+    },
+  });
+  return s;
+}
+
+/** Concatenate row-major [n, m] matrices along columns: [A_1 | ... | A_k] as [n, k*m]. */
+function concatColumns(parts: readonly Float32Array[], n: number, m: number): Float32Array {
+  const k = parts.length;
+  const out = new Float32Array(n * k * m);
+  for (let i = 0; i < n; i++) for (let p = 0; p < k; p++) out.set(parts[p].subarray(i * m, (i + 1) * m), (i * k + p) * m);
+  return out;
+}
+
+function emitOpu(
+  g: GraphBuilder,
+  stage: Extract<HeadStageDesc, { kind: 'opu' }>,
+  input: string,
+  weights: GraphWeights,
+  path: GradientPath | undefined,
+  records: Recorded[],
+  N: Dim,
+  sig: Partial<GraphSignature>,
+): string {
+  const n = stage.inFeatures;
+  const m = stage.outFeatures;
+  const camera = new Camera(stage.camera);
+  const physical = stage.mode === 'physical';
+  // DMD pixels: (s + 1) / 2 for the signed encoder output in physical mode (src/optics/opu.ts), else s.
+  const pix = physical ? g.op('Div', [g.op('Add', [input, g.scalar(1)]), g.scalar(2)], {}, 'opu_pixels') : input;
+  const slope = physical ? 0.5 : 1;
+  const mat = weights.opuMatrix();
+  const parts = physical ? [mat.real, mat.imag!] : [mat.real];
+  const aName = g.float('opu_matrix', concatColumns(parts, n, m), [n, parts.length * m]);
+  const q = g.op('MatMul', [pix, aName], {}, 'opu_field');
+  const sq = g.op('Mul', [q, q]);
+  const starts = (i: number): string => g.int64(`opu_slice_${i}`, [i * m]);
+  const intensity = physical
+    ? g.op('Add', [g.op('Slice', [sq, starts(0), starts(1), g.int64('opu_axis', [1])]), g.op('Slice', [sq, starts(1), starts(2), g.int64('opu_axis2', [1])])], {}, 'opu_intensity')
+    : sq;
+  // Camera (src/optics/camera.ts read()).
+  let y = intensity;
+  const a = camera.gain * camera.exposure;
+  if (a !== 1) y = g.op('Mul', [y, g.scalar(a)]);
+  if (camera.darkOffset !== 0) y = g.op('Add', [y, g.scalar(camera.darkOffset)]);
+  if (camera.shotNoise) {
+    sig.shotNoise = g.input('shot_noise', [N, m]);
+    const std = g.op('Sqrt', [g.op('Mul', [g.op('Relu', [y]), g.scalar(camera.gain)])]);
+    y = g.op('Add', [y, g.op('Mul', [std, sig.shotNoise])]);
+  }
+  if (camera.readNoiseStd > 0) {
+    sig.readNoise = g.input('read_noise', [N, m]);
+    y = g.op('Add', [y, sig.readNoise]);
+  }
+  if (camera.quantize) y = g.op('Clip', [g.op('Round', [y]), g.scalar(0), g.scalar(camera.maxCount)]);
+  const center = (v: string): string =>
+    camera.hardwareNormalize === 'batch-mean'
+      ? g.op('Sub', [v, g.op('ReduceMean', [v], { keepdims: 1 })])
+      : g.op('Sub', [v, g.op('ReduceMean', [v], { axes: [1], keepdims: 1 })]);
+  if (camera.hardwareNormalize !== 'none') y = center(g.op('Div', [y, g.scalar(camera.maxCount)]));
+  const readout = g.op('Identity', [y], {}, 'opu_readout');
+
+  records.push({
+    backward: (dy) => {
+      const mode = path?.opu ?? 'none';
+      if (mode === 'none') return null;
+      const centered = camera.hardwareNormalize === 'none' ? dy : center(dy);
+      if (mode === 'random') {
+        const bName = g.float('opu_backward', weights.opuRandomBackward(), [n, m]);
+        const s = camera.scale;
+        const gIn = s === 1 ? centered : g.op('Mul', [centered, g.scalar(s)]);
+        return g.op('Gemm', [gIn, bName], { transB: 1 }, 'opu_dx');
+      }
+      let factors: string;
+      let field: string;
+      let signs: string | null = null;
+      let gIn: string;
+      let k: number;
+      if (mode === 'true') {
+        factors = aName;
+        field = q;
+        k = parts.length;
+        gIn = camera.scale === 1 ? centered : g.op('Mul', [centered, g.scalar(camera.scale)]);
+      } else {
+        const est = weights.opuEstimate();
+        if (!est) throw new Error("OPU gradient 'estimated' needs an estimate: the classifier estimates it before building the graph");
+        k = est.factors.length;
+        factors = g.float('opu_estimate', concatColumns(est.factors, n, m), [n, k * m]);
+        field = g.op('MatMul', [pix, factors], {}, 'opu_est_field');
+        if (est.signs) signs = g.float('opu_estimate_signs', est.signs.slice(), [1, k * m]);
+        gIn = centered; // an estimate already includes the camera scale (src/optics/opu.ts)
+      }
+      let gRep = k === 1 ? gIn : g.op('Concat', [...new Array<string>(k).fill(gIn)], { axis: 1 });
+      if (signs) gRep = g.op('Mul', [gRep, signs]);
+      const dx = g.op('Gemm', [g.op('Mul', [gRep, field]), factors], { transB: 1 });
+      return g.op('Mul', [dx, g.scalar(2 * slope)], {}, 'opu_dx');
+    },
+  });
+  return readout;
+}
+
+/** Per-example loss [N] and its gradient dL/dlogits [N, C] for L = sum of the losses (attacks/losses.ts). */
+function emitLoss(
+  g: GraphBuilder,
+  name: EngineLossName,
+  targeted: boolean,
+  z: string,
+  labels: string,
+  trueLabels: string | undefined,
+  classes: number,
+): { loss: string; dlogits: string } {
+  const range = g.float('class_range', Float32Array.from({ length: classes }, (_, i) => i), [1, classes]);
+  const rangeI = g.int64('class_range_i64', Array.from({ length: classes }, (_, i) => i));
+  const axis1 = g.int64('axis1', [1]);
+  const maskOf = (lab: string): string => g.op('Equal', [range, lab]);
+  const oneHot = (mask: string): string => g.op('Cast', [mask], { to: 1 });
+  const pick = (oh: string): string => g.op('ReduceSum', [g.op('Mul', [z, oh]), axis1], { keepdims: 1 });
+  const excluded = g.scalar(EXCLUDED);
+  const squeeze = (v: string, base: string): string => g.op('Squeeze', [v, axis1], {}, base);
+  const neg = (v: string): string => g.op('Neg', [v]);
+  const ties = (v: string, max: string): string => g.op('Cast', [g.op('Equal', [v, max])], { to: 1 });
+  const mask = maskOf(labels);
+  const oh = oneHot(mask);
+  if (name === 'ce') {
+    const ls = g.op('LogSoftmax', [z], { axis: 1 });
+    const picked = g.op('ReduceSum', [g.op('Mul', [ls, oh]), axis1], { keepdims: 0 });
+    const softmax = g.op('Exp', [ls]);
+    return targeted
+      ? { loss: picked, dlogits: g.op('Sub', [oh, softmax], {}, 'dlogits') }
+      : { loss: neg(picked), dlogits: g.op('Sub', [softmax, oh], {}, 'dlogits') };
+  }
+  // max over the classes other than the label
+  const others = g.op('Where', [mask, excluded, z]);
+  const maxOther = g.op('ReduceMax', [others], { axes: [1], keepdims: 1 });
+  const dMaxOther = ties(others, maxOther);
+  const zl = pick(oh);
+  if (name === 'cw') {
+    return targeted
+      ? { loss: squeeze(g.op('Sub', [zl, maxOther]), 'loss_cw'), dlogits: g.op('Sub', [oh, dMaxOther], {}, 'dlogits') }
+      : { loss: squeeze(g.op('Sub', [maxOther, zl]), 'loss_cw'), dlogits: g.op('Sub', [dMaxOther, oh], {}, 'dlogits') };
+  }
+  // DLR: successive maxima with the arg-max excluded each time (the k largest logits, attacks/losses.ts topLogits).
+  const tops: { value: string; rest: string }[] = [];
+  let rest = z;
+  for (let j = 0; j < (targeted ? 4 : 3); j++) {
+    const value = g.op('ReduceMax', [rest], { axes: [1], keepdims: 1 });
+    tops.push({ value, rest });
+    const arg = g.op('ArgMax', [rest], { axis: 1, keepdims: 1 });
+    rest = g.op('Where', [g.op('Equal', [rangeI, arg]), excluded, rest]);
+  }
+  const eps = g.scalar(1e-12);
+  const dTop = (j: number): string => ties(tops[j].rest, tops[j].value);
+  if (!targeted) {
+    // l = -(z_y - maxOther) / (z1 - z3 + 1e-12)
+    const margin = g.op('Sub', [zl, maxOther]);
+    const denom = g.op('Add', [g.op('Sub', [tops[0].value, tops[2].value]), eps]);
+    const loss = squeeze(neg(g.op('Div', [margin, denom])), 'loss_dlr');
+    const dMargin = g.op('Sub', [oh, dMaxOther]);
+    const dDenom = g.op('Sub', [dTop(0), dTop(2)]);
+    // dl = -dMargin / D + margin / D^2 * dDenom
+    const term1 = g.op('Div', [neg(dMargin), denom]);
+    const term2 = g.op('Mul', [g.op('Div', [margin, g.op('Mul', [denom, denom])]), dDenom]);
+    return { loss, dlogits: g.op('Add', [term1, term2], {}, 'dlogits') };
+  }
+  // targeted: labels are the targets t; l = -(z_y - z_t) / (z1 - (z3 + z4)/2 + 1e-12)
+  const ohY = oneHot(maskOf(trueLabels!));
+  const zy = pick(ohY);
+  const diff = g.op('Sub', [zy, zl]);
+  const half = g.scalar(0.5);
+  const denom = g.op('Add', [g.op('Sub', [tops[0].value, g.op('Mul', [g.op('Add', [tops[2].value, tops[3].value]), half])]), eps]);
+  const loss = squeeze(neg(g.op('Div', [diff, denom])), 'loss_dlr');
+  const dDiff = g.op('Sub', [ohY, oh]);
+  const dDenom = g.op('Sub', [dTop(0), g.op('Mul', [g.op('Add', [dTop(2), dTop(3)]), half])]);
+  const term1 = g.op('Div', [neg(dDiff), denom]);
+  const term2 = g.op('Mul', [g.op('Div', [diff, g.op('Mul', [denom, denom])]), dDenom]);
+  return { loss, dlogits: g.op('Add', [term1, term2], {}, 'dlogits') };
+}

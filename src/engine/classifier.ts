@@ -1,0 +1,159 @@
+/**
+ * The Classifier seam (src/types.ts) on ONNX Runtime: eval-mode logits and the input gradient of a tagged attack
+ * loss under the classifier's gradient mode, computed by graphs built from the network (builder.ts). Attacks see
+ * the same interface as the tfjs NetworkClassifier; losses the graph cannot express (untagged plugin losses) are
+ * computed by the tfjs classifier, said once.
+ *
+ * Graphs and sessions are cached per (request, loss, batch size); at most `maxSessions` stay open (least recently
+ * used released first), and `dispose()` releases them all. Camera noise is drawn from the OPU camera's own seeded
+ * stream (Camera.drawNoise), exactly as the tfjs forward draws it, and fed to the graph.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Classifier, LossAndGradient, LossFn } from '../types';
+import type { Network, GradientPath } from '../models/network';
+import type { GradientModeSpec } from '../models/classifier';
+import { modelId } from '../models/config';
+import { buildGraph, BuiltGraph, GraphRequest } from './builder';
+import { describeModel, ModelDescription } from './describe';
+import { networkWeights, GraphWeights } from './weights';
+import { lossKey, lossSpecOf } from './loss-spec';
+import { OrtSession, SessionOptions, trackSession } from './session';
+
+export interface OrtClassifierOptions extends SessionOptions {
+  /** Sessions kept open at once (default 4). */
+  maxSessions?: number;
+  /** Called once with a line when a part runs on tfjs instead. */
+  notice?: (line: string) => void;
+}
+
+interface CachedGraph {
+  graph: BuiltGraph;
+  session: OrtSession;
+}
+
+export class OrtClassifier implements Classifier {
+  readonly id: string;
+  readonly numClasses: number;
+  readonly inputShape = [32, 32, 3] as const;
+  readonly normalizationStd: readonly number[];
+  readonly gradientMode: string;
+  readonly engine = 'onnxruntime';
+  private readonly desc: ModelDescription;
+  private readonly weights: GraphWeights;
+  private readonly path: GradientPath;
+  private readonly cache = new Map<string, CachedGraph>();
+  private readonly noticed = new Set<string>();
+  /** Graph runs so far (for tests and benchmarks). */
+  runs = 0;
+
+  constructor(
+    readonly net: Network,
+    mode: GradientModeSpec,
+    private readonly fallback: Classifier,
+    private readonly opts: OrtClassifierOptions = {},
+  ) {
+    this.id = fallback.id ?? modelId(net.config);
+    this.numClasses = net.config.numClasses;
+    this.normalizationStd = net.config.normalization.std;
+    this.gradientMode = fallback.gradientMode ?? mode.label;
+    // as NetworkClassifier: a model without feedback points has plain backprop as its natural gradient
+    this.path = mode.label === 'natural' && !net.feedback ? { dfa: false, sign: 'zero', opu: 'true' } : mode.path;
+    this.desc = describeModel(net.config);
+    if (this.desc.unsupported.length) throw new Error(`OrtClassifier: ${this.desc.unsupported.join('; ')}`);
+    this.weights = networkWeights(net);
+  }
+
+  get stochastic(): boolean {
+    return this.net.stochastic;
+  }
+
+  private graph(request: GraphRequest, batch: number): CachedGraph {
+    const key = `${request.kind === 'grad' ? `grad:${lossKey(request.loss)}` : 'logits'}:${batch}`;
+    let entry = this.cache.get(key);
+    if (entry) {
+      // most recently used last
+      this.cache.delete(key);
+      this.cache.set(key, entry);
+      return entry;
+    }
+    const graph = buildGraph(this.desc, this.weights, request, { batch });
+    entry = { graph, session: new OrtSession(graph.bytes, this.opts) };
+    trackSession(1);
+    this.cache.set(key, entry);
+    const max = this.opts.maxSessions ?? 4;
+    while (this.cache.size > max) {
+      const [oldest, old] = this.cache.entries().next().value as [string, CachedGraph];
+      old.session.dispose();
+      trackSession(-1);
+      this.cache.delete(oldest);
+    }
+    return entry;
+  }
+
+  /** Feeds shared by every graph: the input and, for a noisy camera, this call's noise draws. */
+  private commonFeeds(x: tf.Tensor4D, g: BuiltGraph): Record<string, { data: Float32Array; dims: readonly number[] }> {
+    const batch = x.shape[0];
+    const feeds: Record<string, { data: Float32Array; dims: readonly number[] }> = { [g.signature.x]: { data: x.dataSync() as Float32Array, dims: x.shape } };
+    const opu = this.net.opu;
+    if (opu) {
+      // device accounting, as OpticalProcessingUnit.forward does
+      opu.projections += batch;
+      opu.frames += batch * opu.cost.framesPerProjection;
+      if (opu.stochastic) {
+        const noise = opu.camera.drawNoise([batch, opu.outFeatures]);
+        const dims = [batch, opu.outFeatures];
+        if (noise.shot && g.signature.shotNoise) feeds[g.signature.shotNoise] = { data: noise.shot.dataSync() as Float32Array, dims };
+        if (noise.read && g.signature.readNoise) feeds[g.signature.readNoise] = { data: noise.read.dataSync() as Float32Array, dims };
+        tf.dispose([noise.shot, noise.read].filter((t): t is tf.Tensor2D => t !== null));
+      }
+    }
+    return feeds;
+  }
+
+  logits(x: tf.Tensor4D): tf.Tensor2D {
+    const batch = x.shape[0];
+    const { graph, session } = this.graph({ kind: 'logits' }, batch);
+    const out = session.run(this.commonFeeds(x, graph));
+    this.runs++;
+    return tf.tensor2d(out[graph.signature.logits], [batch, this.numClasses]);
+  }
+
+  lossAndGradient(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn): LossAndGradient {
+    const spec = lossSpecOf(loss);
+    if (!spec || !this.fallback.lossAndGradient) {
+      this.notice('loss', 'onnxruntime: this attack loss has no ONNX form; its gradients run on tfjs');
+      return this.fallback.lossAndGradient!(x, labels, loss);
+    }
+    const batch = x.shape[0];
+    const { graph, session } = this.graph({ kind: 'grad', path: this.path, loss: spec }, batch);
+    const feeds = this.commonFeeds(x, graph);
+    const asColumn = (t: tf.Tensor1D): { data: Float32Array; dims: number[] } => ({ data: Float32Array.from(t.dataSync()), dims: [batch, 1] });
+    feeds[graph.signature.labels!] = asColumn(labels);
+    if (graph.signature.trueLabels) feeds[graph.signature.trueLabels] = asColumn(spec.trueLabels!);
+    const out = session.run(feeds);
+    this.runs++;
+    return {
+      loss: tf.tensor1d(out[graph.signature.loss!]),
+      grad: tf.tensor4d(out[graph.signature.grad!], x.shape),
+    };
+  }
+
+  private notice(key: string, line: string): void {
+    if (this.noticed.has(key)) return;
+    this.noticed.add(key);
+    (this.opts.notice ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
+  }
+
+  /** Graph sessions open now. */
+  get openSessions(): number {
+    return this.cache.size;
+  }
+
+  dispose(): void {
+    for (const e of this.cache.values()) {
+      e.session.dispose();
+      trackSession(-1);
+    }
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * A declarative description of an opulab network, the only thing the ONNX graph builder follows: the backbone as
+ * a list of feature stages and the head as a list of head stages, each naming the parameters it reads. It is
+ * computed in ONE function (`describeModel`) from a model's configuration, so a defense that describes its own
+ * head only has to produce this list for the native engine to run it.
+ *
+ * The description mirrors Network.forward (src/models/network.ts) in eval mode: dropout is the identity,
+ * BatchNorm uses running statistics (folded into the convolution), RepVGG blocks are in their fused deploy
+ * form, the Sign uses its configured center and the OPU the true matrix and the camera.
+ */
+import type { BinarizeCenter, ModelConfig } from '../models/config';
+import { isRepVggArchitecture, modelId, usesBinarization, usesOpu } from '../models/config';
+import { vggPlan } from '../models/vgg';
+import { repvggPlan } from '../models/repvgg';
+import type { CameraOptions } from '../optics/camera';
+import type { OpuMode } from '../optics/transmission';
+
+/**
+ * A feature stage. `conv`: 3x3 convolution + bias + ReLU with weights folded for eval (`weights` says where they
+ * come from); `dfaPoint`: a per-layer DFA feedback point sits on its output (training 'dfa').
+ */
+export type FeatureStageDesc =
+  | {
+      kind: 'conv';
+      name: string;
+      inChannels: number;
+      outChannels: number;
+      stride: 1 | 2;
+      pad: number;
+      /** 'vgg-bn': kernel/bias + BatchNorm running stats to fold; 'fused': kernel/bias as they are (RepVGG deploy). */
+      weights: 'vgg-bn' | 'fused';
+      /** Parameter-name prefix (e.g. features/conv3 or features/conv3/fused). */
+      param: string;
+      dfaPoint: boolean;
+    }
+  | { kind: 'maxpool'; name: string }
+  | { kind: 'gap'; name: string };
+
+/** When a DFA feedback point in the head is active: with any DFA training, or only with per-layer DFA. */
+export type FeedbackWhen = 'dfa-or-hybrid' | 'dfa';
+
+export type HeadStageDesc =
+  | { kind: 'dense'; param: string; inFeatures: number; outFeatures: number; relu: boolean }
+  | { kind: 'feedback'; when: FeedbackWhen }
+  | { kind: 'sign'; center: BinarizeCenter; /** the running-mean center's parameter */ centerParam?: string }
+  | { kind: 'opu'; mode: OpuMode; inFeatures: number; outFeatures: number; camera: CameraOptions }
+  | { kind: 'relu' };
+
+export interface ModelDescription {
+  id: string;
+  numClasses: number;
+  inputShape: [number, number, number];
+  normalization: { mean: number[]; std: number[] };
+  training: ModelConfig['training'];
+  features: FeatureStageDesc[];
+  /** Output size of the features (flattened). */
+  featureSize: number;
+  head: HeadStageDesc[];
+  /** Parts the engine cannot express (the caller runs those on tfjs); empty when the whole model is a graph. */
+  unsupported: string[];
+}
+
+/** The description of a network from its configuration (see the module comment). */
+export function describeModel(config: ModelConfig): ModelDescription {
+  const unsupported: string[] = [];
+  if (config.plugin) unsupported.push(`defense plugin '${config.plugin.name}' (its input transform runs in JavaScript)`);
+  const dfaEverywhere = config.training === 'dfa';
+  const features: FeatureStageDesc[] = [];
+  let featureSize: number;
+  if (isRepVggArchitecture(config.architecture)) {
+    // Train-form weights are fused by the caller (Network.reparameterize) before they are read.
+    for (const b of repvggPlan(config.architecture, config.width)) {
+      features.push({
+        kind: 'conv',
+        name: b.name,
+        inChannels: b.inChannels,
+        outChannels: b.outChannels,
+        stride: b.stride,
+        pad: 1,
+        weights: 'fused',
+        param: `features/${b.name}/fused`,
+        dfaPoint: dfaEverywhere,
+      });
+    }
+    features.push({ kind: 'gap', name: 'gap' });
+    featureSize = (features[features.length - 2] as { outChannels: number }).outChannels;
+  } else {
+    const depth = Number(config.architecture.replace('vgg', '')) as 11 | 13 | 16;
+    let c = 3;
+    let conv = 0;
+    let pool = 0;
+    for (const v of vggPlan(depth, config.width)) {
+      if (v === 'M') features.push({ kind: 'maxpool', name: `pool${++pool}` });
+      else {
+        conv++;
+        features.push({ kind: 'conv', name: `conv${conv}`, inChannels: c, outChannels: v, stride: 1, pad: 1, weights: 'vgg-bn', param: `features/conv${conv}`, dfaPoint: dfaEverywhere });
+        c = v;
+      }
+    }
+    featureSize = c;
+  }
+  return {
+    id: modelId(config),
+    numClasses: config.numClasses,
+    inputShape: [32, 32, 3],
+    normalization: { mean: [...config.normalization.mean], std: [...config.normalization.std] },
+    training: config.training,
+    features,
+    featureSize,
+    head: describeHead(config, featureSize),
+    unsupported,
+  };
+}
+
+/** The head stages of Network.forward for a built-in defense (dropout omitted: eval mode). */
+function describeHead(config: ModelConfig, featureSize: number): HeadStageDesc[] {
+  const head: HeadStageDesc[] = [{ kind: 'dense', param: 'head/dense1', inFeatures: featureSize, outFeatures: config.opuIn, relu: true }];
+  head.push({ kind: 'feedback', when: 'dfa-or-hybrid' });
+  if (config.defense === 'none') {
+    head.push({ kind: 'dense', param: 'head/dense2', inFeatures: config.opuIn, outFeatures: 512, relu: true });
+    head.push({ kind: 'feedback', when: 'dfa' });
+    head.push({ kind: 'dense', param: 'head/dense3', inFeatures: 512, outFeatures: config.numClasses, relu: false });
+    return head;
+  }
+  if (usesBinarization(config.defense)) {
+    head.push(
+      config.binarizeCenter === 'running-mean'
+        ? { kind: 'sign', center: 'running-mean', centerParam: 'head/sign/running_center' }
+        : { kind: 'sign', center: config.binarizeCenter },
+    );
+  }
+  let above = config.opuIn;
+  if (usesOpu(config.defense)) {
+    const camera = { ...(config.camera ?? {}) } as CameraOptions;
+    head.push({ kind: 'opu', mode: config.opuMode, inFeatures: config.opuIn, outFeatures: config.opuOut, camera });
+    head.push({ kind: 'relu' });
+    above = config.opuOut;
+  }
+  head.push({ kind: 'dense', param: 'head/out', inFeatures: above, outFeatures: config.numClasses, relu: false });
+  return head;
+}
