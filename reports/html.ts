@@ -14,6 +14,7 @@ import { attackLabel, epsAs255, escapeHtml as h, formatEps, pct } from './format
 import { encodePng, pngDataUri, upscaleNearest } from './png';
 import { epsKey, gradientOf, groupBy, numParam, sameEps, seriesLabel } from './runs';
 import { REPORT_CSS } from './style';
+import { defenseCell, DEFENSE_KEYS } from './defense';
 
 export interface RenderOptions {
   perSampleLoader: PerSampleLoader;
@@ -103,7 +104,7 @@ function summarySection(results: ResultsFile, load: PerSampleLoader): string {
     const m = results.models.find((x) => x.id === id);
     const cells: Cell[] = [
       `<strong>${h(id)}</strong>`,
-      h(m?.defense ?? '—'),
+      defenseCell(m),
       h(m?.training ?? '—'),
       { html: pct(m?.cleanAccuracy), style: typeof m?.cleanAccuracy === 'number' ? heat(m.cleanAccuracy) : '' },
       h(m?.n ?? '—'),
@@ -403,7 +404,7 @@ function environmentSection(results: ResultsFile): string {
   const models = table(
     ['model', 'architecture', 'defense', 'training', 'clean', 'n', 'optical time (s)', 'details'],
     results.models.map((m) => {
-      const known = ['id', 'architecture', 'defense', 'training', 'cleanAccuracy', 'n', 'opticalTimeSec'];
+      const known = ['id', 'architecture', ...DEFENSE_KEYS, 'training', 'cleanAccuracy', 'n', 'opticalTimeSec'];
       const details = Object.entries(m)
         .filter(([k]) => !known.includes(k))
         .map(([k, v]) => `${h(k)}=${h(paramValue(v))}`)
@@ -411,7 +412,7 @@ function environmentSection(results: ResultsFile): string {
       return [
         `<strong>${h(m.id)}</strong>`,
         h(m.architecture ?? '—'),
-        h(m.defense ?? '—'),
+        defenseCell(m),
         h(m.training ?? '—'),
         pct(m.cleanAccuracy),
         h(m.n),

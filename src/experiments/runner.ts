@@ -19,7 +19,8 @@ import { ExperimentSpec, ModelSpec, AttackSpec } from './spec';
 import { contentHash, readJournal, appendJournal, dedupe, JournalEntry, RunsEntry, ModelEntry } from './store';
 import { runAttackOnModel, runTransfer, AttackRequest, JobOutput, attackedClassifier, epsInPixels, attackParams } from './execute';
 import { Network } from '../models/network';
-import { ModelConfig, modelId, usesBinarization, usesOpu, DefenseName } from '../models/config';
+import { ModelConfig, modelId } from '../models/config';
+import { defenseContext, defenseForConfig, findGradientMode } from '../../defenses/registry';
 import { train, evaluate, loadNetwork } from '../training/trainer';
 import { defaultOptimizerConfig, OptimizerName } from '../training/optimizers';
 import { defaultScheduleConfig, ScheduleName } from '../training/schedules';
@@ -33,6 +34,8 @@ import { perSampleLoaderFor } from '../../reports/load';
 import { takeTensors } from '../../datasets/batches';
 import { resolveAttack } from '../plugins';
 import { buildModelConfig } from '../models/build-config';
+import { defenseFields } from './model-record';
+import { builtinDefenseNames } from '../../defenses/registry';
 import { optimizerSweepExtras } from '../probe/sweep';
 import { runProbe } from '../probe/run';
 import { formatEps } from '../../attacks/eps';
@@ -80,21 +83,15 @@ interface AttackJob {
   samples: number;
 }
 
-/**
- * Which gradient modes make sense for a model: BPDA surrogates only where there is a Sign or an OPU; `true` (exact
- * backprop) only where it differs from `natural`, i.e. for DFA-trained models.
- */
-function gradientsFor(spec: AttackSpec, m: ModelSpec): string[] {
-  const wanted = spec.gradients ?? ['natural'];
-  const defense = m.defense as DefenseName;
-  const hasSign = usesBinarization(defense);
-  const hasOpu = usesOpu(defense);
-  return wanted.filter((g) => {
-    if (g === 'natural') return true;
-    if (g === 'true') return m.training !== 'bp';
-    if (g === 'bpda-none') return hasSign || hasOpu;
-    return hasOpu; // bpda-random, bpda-true, bpda-estimated[:N] replace the OPU's backward
-  });
+/** The requested gradient modes that the model's defense declares (defenses/: each defense lists its own). */
+function gradientsFor(spec: AttackSpec, config: ModelConfig): string[] {
+  const modes = defenseForConfig(config).gradientModes(defenseContext(config));
+  return (spec.gradients ?? ['natural']).filter((g) => findGradientMode(modes, g) !== undefined);
+}
+
+/** The gradient modes a model's defense declares, as users write them (for error messages). */
+function declaredModes(config: ModelConfig): string {
+  return defenseForConfig(config).gradientModes(defenseContext(config)).map((m) => (m.argument ? `${m.name}[:N]` : m.name)).join(', ');
 }
 
 export function modelConfigFor(m: ModelSpec, spec: ExperimentSpec, data: Dataset): ModelConfig {
@@ -121,11 +118,17 @@ export function planJobs(spec: ExperimentSpec, outDir: string, data: Dataset): {
       attacks.push({ spec: a, key: contentHash({ ...common, keys }), order: attacks.length, models: targets, gradient: 'natural', samples });
       return;
     }
+    const before = attacks.length;
     for (const name of targets) {
       const m = byName.get(name)!;
-      for (const gradient of gradientsFor(a, m.spec)) {
+      for (const gradient of gradientsFor(a, m.config)) {
         attacks.push({ spec: a, key: contentHash({ ...common, model: m.key, gradient }), order: attacks.length, models: [name], gradient, samples });
       }
+    }
+    // A gradient list that fits none of the attack's models would silently run nothing.
+    if (attacks.length === before && targets.length) {
+      const allowed = targets.map((n) => `${n}: ${declaredModes(byName.get(n)!.config)}`).join('; ');
+      throw new UserError(`attacks[${ai}] (${a.label ?? a.attack}): gradients ${JSON.stringify(a.gradients ?? ['natural'])} apply to none of its models; their defenses declare ${allowed}`);
     }
   });
   return { models, attacks };
@@ -204,12 +207,11 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
           name: job.spec.name,
           architecture: job.config.architecture,
           width: job.config.width,
-          defense: job.config.defense,
+          ...defenseFields(net),
           training: job.config.training,
           optimizer: job.spec.train.optimizer,
           cleanAccuracy: ev.accuracy,
           n: ev.n,
-          stochastic: net.stochastic,
           normalizationStd: job.config.normalization.std,
           opuIn: job.config.opuIn,
           opuOut: job.config.opuOut,
@@ -433,7 +435,8 @@ export function addOpticalTime(results: ResultsFile): void {
 
 /** Ablation table (REFERENCE.md §4): one row per defense variant, clean and worst robust accuracy per attack. */
 function ablationRows(results: ResultsFile): { variant: string; [k: string]: string | number | null }[] {
-  const variants = results.models.filter((m) => ['dfa-only', 'dfa-binarize', 'dfa-projection', 'optical', 'none'].includes(String(m.defense)));
+  const builtins = builtinDefenseNames();
+  const variants = results.models.filter((m) => builtins.includes(String(m.defense)));
   if (!variants.some((m) => String(m.defense).startsWith('dfa-'))) return [];
   return variants.map((m) => {
     const row: { variant: string; [k: string]: string | number | null } = { variant: String(m.defense), model: m.id, cleanAccuracy: m.cleanAccuracy };

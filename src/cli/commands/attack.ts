@@ -8,6 +8,7 @@ import { loadDataset, parseDatasetName } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { modelId } from '../../models/config';
 import { runAttackOnModel, attachPerSample, AttackRequest } from '../../experiments/execute';
+import { defenseFields } from '../../experiments/model-record';
 import { loadResultsFile } from '../../../reports/load';
 import { emptyResults, environmentInfo } from '../../results/environment';
 import { ResultsFile } from '../../results/schema';
@@ -109,11 +110,10 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
         results.models.push({
           id,
           architecture: net.config.architecture,
-          defense: net.config.defense,
+          ...defenseFields(net),
           training: net.config.training,
           cleanAccuracy: clean.accuracy,
           n: clean.n,
-          stochastic: net.stochastic,
           normalizationStd: net.config.normalization.std,
           checkpoint: path.resolve(args.checkpoint),
           train: meta.train,
