@@ -9,10 +9,11 @@ import { loadDataset, parseDatasetName } from '../../datasets';
 import { takeTensors } from '../../datasets/batches';
 import { parseEps } from '../../attacks/eps';
 import { withEot } from '../../attacks/eot';
-import { classifierFor } from '../models/classifier';
+import { classifierFor, gradientModesOf } from '../models/classifier';
 import { modelId } from '../models/config';
 import { loadNetwork } from '../training/trainer';
 import { resolveAttack } from '../plugins/attack';
+import { findGradientMode } from '../../defenses/registry';
 import { UserError } from '../util/errors';
 import { deriveSeed } from '../util/rng';
 import { probeExtra, probeNetwork } from './similarity';
@@ -74,11 +75,15 @@ export async function runProbe(req: ProbeRequest): Promise<ProbeExtra> {
       const labels = Int32Array.from(y.dataSync());
       y.dispose();
       try {
-        const c = classifierFor(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
+        // One gradient mode for several models: a model whose defense does not declare it is probed with its
+        // natural gradient (the label below records the mode actually used).
+        const declared = findGradientMode(gradientModesOf(net), req.gradient) !== undefined;
+        if (!declared) req.log?.(`${modelId(net.config)}: defense ${net.defense.name} has no '${req.gradient}' gradient; probing with its natural gradient`);
+        const c = classifierFor(net, declared ? req.gradient : 'natural', req.signSurrogate, deriveSeed(req.seed, 'sysid'));
         const model: Classifier = c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
         const adv = await craft(model, req, x, labels, eps);
         try {
-          const attackLabel = req.gradient === 'natural' ? req.attack : `${req.attack} (${c.gradientMode})`;
+          const attackLabel = c.gradientMode === 'natural' ? req.attack : `${req.attack} (${c.gradientMode})`;
           const r = probeNetwork(net, x, adv, labels, { model: modelId(net.config), attack: attackLabel, eps }, req.batchSize);
           req.log?.(`${r.curve.model}: ${r.layers.length} layers probed on ${labels.length} ${dataset} images`);
           results.push(r);
