@@ -43,7 +43,7 @@ export function withGradientOptions<T>(y: Argv<T>): Argv<T> {
     .option('gradient', {
       type: 'string',
       default: 'natural',
-      describe: `Gradient exposed to the attacker: ${GRADIENT_MODES.map((m) => (m === 'bpda-estimated' ? 'bpda-estimated[:N]' : m)).join(', ')}`,
+      describe: `Gradient exposed to the attacker, one the model's defense declares (opulab list shows them per defense): ${GRADIENT_MODES.map((m) => (m === 'bpda-estimated' ? 'bpda-estimated[:N]' : m)).join(', ')}, or a plugin's own`,
     })
     .option('sign-surrogate', { type: 'string', default: 'ste', describe: 'BPDA surrogate for the sign: ste, tanh[:beta], zero' })
     .option('eot', { type: 'number', default: 20, describe: 'EOT gradient samples when the model is stochastic (0 = off)' }) as unknown as Argv<T>;
