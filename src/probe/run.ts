@@ -79,11 +79,12 @@ export async function runProbe(req: ProbeRequest): Promise<ProbeExtra> {
         // natural gradient (the label below records the mode actually used).
         const declared = findGradientMode(gradientModesOf(net), req.gradient) !== undefined;
         if (!declared) req.log?.(`${modelId(net.config)}: defense ${net.defense.name} has no '${req.gradient}' gradient; probing with its natural gradient`);
-        const c = classifierFor(net, declared ? req.gradient : 'natural', req.signSurrogate, deriveSeed(req.seed, 'sysid'));
+        const used = declared ? req.gradient : 'natural';
+        const c = classifierFor(net, used, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
         const model: Classifier = c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
         const adv = await craft(model, req, x, labels, eps);
         try {
-          const attackLabel = c.gradientMode === 'natural' ? req.attack : `${req.attack} (${c.gradientMode})`;
+          const attackLabel = used === 'natural' ? req.attack : `${req.attack} (${c.gradientMode})`;
           const r = probeNetwork(net, x, adv, labels, { model: modelId(net.config), attack: attackLabel, eps }, req.batchSize);
           req.log?.(`${r.curve.model}: ${r.layers.length} layers probed on ${labels.length} ${dataset} images`);
           results.push(r);
