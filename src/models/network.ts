@@ -92,6 +92,8 @@ export class Network {
     }
     // hooks of a plugin defense run once on a tiny batch before anything is built (one-line error naming the file)
     this.defense.check();
+    // the head's stages first: a defense whose head cannot be described fails before any weight exists
+    this.headStages = this.defense.head(ctx);
     const rng = makeRng(config.seed, 'init');
     // [backbones issue] backbone by architecture: RepVGG (train or deploy form) or VGG.
     if (isRepVggArchitecture(config.architecture)) {
@@ -102,7 +104,6 @@ export class Network {
     }
     this.inputTransform = this.defense.inputTransform;
     this.transformRng = makeRng(config.seed, 'input-transform');
-    this.headStages = this.defense.head(ctx);
     let width = this.features.outFeatures;
     let opu: OpticalProcessingUnit | null = null;
     let signs = 0;
