@@ -16,6 +16,7 @@ import { epsHeader, epsHtml, headers, heat, MUTED_DASH, section, table, type Cel
 import { encodePng, pngDataUri, upscaleNearest } from './png';
 import { epsKey, gradientOf, groupBy, numParam, sameEps, seriesLabel } from './runs';
 import { REPORT_CSS } from './style';
+import { defenseCell, DEFENSE_KEYS } from './defense';
 
 export interface RenderOptions {
   perSampleLoader: PerSampleLoader;
@@ -70,7 +71,7 @@ function summarySection(results: ResultsFile, load: PerSampleLoader): string {
     const m = results.models.find((x) => x.id === id);
     const cells: Cell[] = [
       `<strong>${h(id)}</strong>`,
-      h(m?.defense ?? '—'),
+      defenseCell(m),
       h(m?.training ?? '—'),
       { html: pct(m?.cleanAccuracy), style: typeof m?.cleanAccuracy === 'number' ? heat(m.cleanAccuracy) : '' },
       h(typeof m?.n === 'number' ? formatInt(m.n) : '—'),
@@ -406,7 +407,7 @@ function environmentSection(results: ResultsFile): string {
   const models = table(
     headers('model', 'architecture', 'defense', 'training', 'clean', 'n', 'optical time', 'details'),
     results.models.map((m) => {
-      const known = ['id', 'architecture', 'defense', 'training', 'cleanAccuracy', 'n', 'opticalTimeSec'];
+      const known = ['id', 'architecture', ...DEFENSE_KEYS, 'training', 'cleanAccuracy', 'n', 'opticalTimeSec'];
       const details: [string, string][] = Object.entries(m)
         .filter(([k]) => !known.includes(k))
         .map(([k, v]) => [k, formatValue(v)]);
@@ -417,7 +418,7 @@ function environmentSection(results: ResultsFile): string {
       return [
         `<strong>${h(m.id)}</strong>`,
         h(m.architecture ?? '—'),
-        h(m.defense ?? '—'),
+        defenseCell(m),
         h(m.training ?? '—'),
         pct(m.cleanAccuracy),
         h(typeof m.n === 'number' ? formatInt(m.n) : '—'),

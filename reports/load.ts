@@ -1,7 +1,7 @@
 /** Reading results.json and the per-sample JSONL files it references, with one-line UserErrors. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { RESULTS_SCHEMA, type PerSampleRecord, type ResultsFile, type RunRecord } from '../src/results/schema';
+import { READABLE_RESULTS_SCHEMAS, RESULTS_SCHEMA, type PerSampleRecord, type ResultsFile, type RunRecord } from '../src/results/schema';
 import { UserError } from '../src/util/errors';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -22,7 +22,8 @@ function need(cond: boolean, where: string, what: string, got: unknown): void {
 export function validateResults(data: unknown, source: string): ResultsFile {
   need(isRecord(data), source, 'a JSON object', typeof data);
   const d = data as Record<string, unknown>;
-  need(d.schema === RESULTS_SCHEMA, `${source} schema`, `"${RESULTS_SCHEMA}"`, d.schema);
+  need(READABLE_RESULTS_SCHEMAS.includes(d.schema as string), `${source} schema`, READABLE_RESULTS_SCHEMAS.map((x) => `"${x}"`).join(' or '), d.schema);
+  d.schema = RESULTS_SCHEMA; // older versions are a subset of the current one
   need(isRecord(d.environment), `${source} environment`, 'an object', d.environment);
   need(Array.isArray(d.models), `${source} models`, 'an array', d.models);
   need(Array.isArray(d.runs), `${source} runs`, 'an array', d.runs);

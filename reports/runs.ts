@@ -60,9 +60,11 @@ export function modelById(results: ResultsFile, id: string): ModelRecord | undef
 }
 
 /**
- * Undefended model: `defense` is "none" (or absent and the id says so: "-none-", "baseline", "undefended").
+ * Undefended model: `defense` is "none" (or absent and the id says so: "-none-", "baseline", "undefended"); a
+ * plugin defense (defenseInfo.source "file") always counts as defended.
  */
 export function isUndefendedModel(model: ModelRecord | undefined, id: string): boolean {
+  if (model?.defenseInfo?.source === 'file') return false; // a plugin defense is a defense, whatever head it runs on
   const d = model?.defense;
   if (typeof d === 'string') return /^(none|baseline|undefended)$/i.test(d);
   return /(^|-)none(-|$)|baseline|undefended/i.test(id);

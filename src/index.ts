@@ -13,6 +13,8 @@ export type {
   PluginParams,
   PluginParamValue,
   PluginInfo,
+  PluginGradientMode,
+  HeadContext,
   Tfjs,
 } from './plugins/types';
 export type { Rng } from './util/rng';
@@ -21,3 +23,6 @@ export type { ProbeExtra, ProbeCurve, OptimizerSweepRow } from '../reports/extra
 
 export { loadDefensePlugin, applyDefensePlugin, loadAttackPlugin, resolveAttack, listPlugins, isPluginPath } from './plugins';
 export { UserError } from './util/errors';
+export { resolveDefense, gradientModesFor, builtinDefenseNames } from '../defenses/registry';
+export type { Defense, DefenseContext, DefenseRecord, GradientModeDecl } from '../defenses/types';
+export type { HeadStage, GradientPath } from './models/head';

@@ -12,7 +12,7 @@ import { onnx } from 'onnx-proto';
 import { initBackend } from '../src/backend';
 import { Network } from '../src/models/network';
 import { defaultModelConfig } from '../src/models/config';
-import { classifierFor, parseGradientMode } from '../src/models/classifier';
+import { classifierFor, resolveGradientMode } from '../src/models/classifier';
 import { OrtClassifier } from '../src/engine/classifier';
 import { exportModel } from '../src/engine/export';
 import { OrtSession } from '../src/engine/session';
@@ -77,7 +77,7 @@ maybe('ONNX engine on real CIFAR-10 images (trained model)', () => {
 
   it('logits agree to 1e-4 and predictions on every one of 1000 images', () => {
     const ref = classifierFor(net, 'natural');
-    const engine = new OrtClassifier(net, parseGradientMode('natural'), ref, { threads: 1, announce: false });
+    const engine = new OrtClassifier(net, resolveGradientMode(net, 'natural'), ref, { threads: 1, announce: false });
     let agree = 0;
     let correct = 0;
     for (let s = 0; s < 1000; s += 250) {
@@ -110,7 +110,7 @@ maybe('ONNX engine on real CIFAR-10 images (trained model)', () => {
     ['bpda-true', 'tanh:5'],
   ])('input gradients of %s (sign %s) agree to 1e-3 on 200 images (max-pool ties aside), CE and DLR', (mode, sign) => {
     const ref = classifierFor(net, mode, sign, 9);
-    const engine = new OrtClassifier(net, parseGradientMode(mode, sign), ref, { threads: 1, announce: false });
+    const engine = new OrtClassifier(net, resolveGradientMode(net, mode, sign), ref, { threads: 1, announce: false });
     const xb = tf.slice(x, [0, 0, 0, 0], [200, -1, -1, -1]);
     const y = tf.tensor1d(labels.subarray(0, 200), 'int32');
     for (const loss of ['ce', 'dlr'] as const) {
@@ -150,7 +150,7 @@ maybe('ONNX engine on real CIFAR-10 images (trained model)', () => {
     ['square', { maxQueries: 300 }],
   ])('%s results agree within one image per hundred on the same seed', async (attack, params) => {
     const ref = classifierFor(net, 'bpda-true');
-    const engine = new OrtClassifier(net, parseGradientMode('bpda-true'), ref, { threads: 1, announce: false });
+    const engine = new OrtClassifier(net, resolveGradientMode(net, 'bpda-true'), ref, { threads: 1, announce: false });
     const a = await successes(ref, attack, params, 100);
     const b = await successes(engine, attack, params, 100);
     engine.dispose();

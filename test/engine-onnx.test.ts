@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend';
 import { Network } from '../src/models/network';
 import { defaultModelConfig, ModelConfig } from '../src/models/config';
-import { classifierFor, parseGradientMode } from '../src/models/classifier';
+import { classifierFor, resolveGradientMode } from '../src/models/classifier';
 import { OrtClassifier } from '../src/engine/classifier';
 import { describeModel } from '../src/engine/describe';
 import { openSessionCount } from '../src/engine/session';
@@ -63,7 +63,7 @@ function compare(cfg: ModelConfig, modes: string[], signSurrogate = 'ste'): void
   try {
     for (const mode of modes) {
       const ref = classifierFor(net, mode, signSurrogate, 7);
-      const ort = new OrtClassifier(net, parseGradientMode(mode, signSurrogate), ref, { threads: 1, announce: false });
+      const ort = new OrtClassifier(net, resolveGradientMode(net, mode, signSurrogate), ref, { threads: 1, announce: false });
       try {
         const lr = ref.logits(x);
         const lo = ort.logits(x);
@@ -122,7 +122,7 @@ describe('ONNX engine: noise, sessions, memory', () => {
     const net = new Network(cfg);
     try {
       const ref = classifierFor(net, 'bpda-true');
-      const ort = new OrtClassifier(net, parseGradientMode('bpda-true'), ref, { threads: 1, announce: false });
+      const ort = new OrtClassifier(net, resolveGradientMode(net, 'bpda-true'), ref, { threads: 1, announce: false });
       net.opu!.camera.reseedNoise(5);
       const a1 = ref.logits(x);
       const a2 = ref.logits(x);
@@ -143,7 +143,7 @@ describe('ONNX engine: noise, sessions, memory', () => {
   it('tensors and sessions stay flat over 1000 attack steps; dispose releases every session', () => {
     const net = new Network(tiny({ defense: 'optical', training: 'hybrid' }));
     const ref = classifierFor(net, 'bpda-random');
-    const ort = new OrtClassifier(net, parseGradientMode('bpda-random'), ref, { threads: 1, announce: false, maxSessions: 2 });
+    const ort = new OrtClassifier(net, resolveGradientMode(net, 'bpda-random'), ref, { threads: 1, announce: false, maxSessions: 2 });
     const fn = lossFor('ce', false);
     const step = (): void => {
       const r = ort.lossAndGradient(x, y, fn);

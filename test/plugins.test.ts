@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend';
 import { Network } from '../src/models/network';
 import { defaultModelConfig, ModelConfig, modelId } from '../src/models/config';
-import { NetworkClassifier, parseGradientMode, classifierFor } from '../src/models/classifier';
+import { classifierFor } from '../src/models/classifier';
 import { loadDefensePlugin, applyDefensePlugin, loadAttackPlugin, resolveAttack, listPlugins, parseParamPairs } from '../src/plugins';
 import { createAttack, describeAttacks } from '../attacks/registry';
 import { withEot } from '../attacks/eot';
@@ -45,7 +45,7 @@ describe('defense plugin: bit-depth + noise example', () => {
   it('loads with its defaults, merges user params (strings from the CLI are converted) and records them', () => {
     const d = loadDefensePlugin(DEFENSE, parseParamPairs(['bits=3']));
     expect(d.params).toEqual({ bits: 3, noiseStd: 0.03 });
-    expect(d.transform.stochastic).toBe(true);
+    expect(d.transform?.stochastic).toBe(true);
     const cfg = applyDefensePlugin(base(), d);
     expect(cfg.plugin).toMatchObject({ path: DEFENSE, name: 'bit-depth-noise', params: { bits: 3, noiseStd: 0.03 } });
     expect(modelId(cfg)).toBe('vgg11-w0.125-bit-depth-noise-bp');
@@ -96,8 +96,8 @@ describe('defense plugin: bit-depth + noise example', () => {
     const labels = tf.tensor1d([0, 1, 2, 3], 'int32');
     const natural = classifierFor(net).lossAndGradient(x, labels, crossEntropyLoss);
     expect(tf.tidy(() => tf.max(tf.abs(natural.grad)).dataSync()[0])).toBe(0);
-    const spec = parseGradientMode('bpda-none');
-    const bpda = new NetworkClassifier(net, { ...spec, path: { ...spec.path, inputTransform: 'surrogate' } });
+    const bpda = classifierFor(net, 'bpda-none');
+    expect(bpda.gradientMode).toBe('bpda-none');
     const g = bpda.lossAndGradient(x, labels, crossEntropyLoss);
     const squeezed = tf.tidy(() => tf.div(tf.round(tf.mul(x, 7)), 7) as tf.Tensor4D);
     const ref = classifierFor(plain).lossAndGradient(squeezed, labels, crossEntropyLoss);
@@ -145,7 +145,7 @@ describe('defense plugin validation: one clear UserError naming the file', () =>
     ['missing.js', '', /defense plugin '.*nope.js': file not found/],
     ['syntax.js', 'module.exports = { name: "x", transformInput(x) { return x; ', /syntax.js' does not parse/],
     ['throws-on-load.js', 'throw new Error("boom at load");', /throws-on-load.js' failed to load: boom at load/],
-    ['no-transform.js', 'module.exports = { name: "x" };', /no-transform.js' is invalid: transformInput must be a function/],
+    ['no-transform.js', 'module.exports = { name: "x" };', /no-transform.js' is invalid: give transformInput \(x, ctx\) => tensor, a head \(ctx\) => stages, or both/],
     ['bad-types.js', 'module.exports = { name: "x y", head: "laser", training: "magic", stochastic: "yes", transformInput: (x) => x };',
       /bad-types.js' is invalid: name must be .*; stochastic must be true or false; head must be one of none, optical.*; training must be one of bp, dfa, hybrid/],
     ['typo.js', 'module.exports = { name: "x", transformInput: (x) => x, surogate: "identity" };', /unknown member 'surogate'/],

@@ -160,7 +160,7 @@ describe('loading results and per-sample files', () => {
     fs.writeFileSync(path.join(dir, 'bad.json'), '{"schema": ');
     expect(() => loadResultsFile(path.join(dir, 'bad.json'))).toThrow(UserError);
     fs.writeFileSync(path.join(dir, 'old.json'), JSON.stringify({ schema: 'opulab.results/0', environment: {}, models: [], runs: [], checks: [] }));
-    expect(() => loadResultsFile(path.join(dir, 'old.json'))).toThrow(/schema: expected "opulab.results\/1", got "opulab.results\/0"/);
+    expect(() => loadResultsFile(path.join(dir, 'old.json'))).toThrow(/schema: expected "opulab.results\/1" or "opulab.results\/2", got "opulab.results\/0"/);
     fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ schema: 'opulab.results/1', environment: {}, models: [], runs: [{ model: 'm', attack: 'pgd', threat: 'white-box', eps: 'big', robustAccuracy: 0 }], checks: [] }));
     expect(() => loadResultsFile(path.join(dir, 'run.json'))).toThrow(/runs\[0\]\.eps: expected a number/);
   });

@@ -13,7 +13,7 @@ import type { GraphWeights, ArrayParam } from '../engine/weights';
 import { OrtSession } from '../engine/session';
 import { defaultModelConfig } from '../models/config';
 import { Network } from '../models/network';
-import { classifierFor, parseGradientMode } from '../models/classifier';
+import { classifierFor, resolveGradientMode } from '../models/classifier';
 import { OrtClassifier } from '../engine/classifier';
 import { resolveAttack } from '../plugins/attack';
 import type { Classifier } from '../types';
@@ -100,7 +100,7 @@ export async function attackThroughput(
 ): Promise<{ perSecond: number; seconds: number; units: number }> {
   const net = new Network(defaultModelConfig({ architecture: 'vgg16', width, defense: 'none', training: 'bp', seed }));
   const base = classifierFor(net, 'natural');
-  const model: Classifier = engine === 'tfjs' ? base : new OrtClassifier(net, parseGradientMode('natural'), base, { threads, announce: false });
+  const model: Classifier = engine === 'tfjs' ? base : new OrtClassifier(net, resolveGradientMode(net, 'natural'), base, { threads, announce: false });
   const x = tf.randomUniform([batch, 32, 32, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
   try {
     // labels = the model's own predictions, so every image is attacked (a seeded model is not trained)

@@ -2,7 +2,7 @@
 import * as os from 'os';
 import type { Argv } from 'yargs';
 import { UserError } from '../util/errors';
-import { GRADIENT_MODES, parseGradientMode } from '../models/classifier';
+import { GRADIENT_MODES, checkGradientModeText } from '../models/classifier';
 import { parseEps, parseEpsList } from '../../attacks/eps';
 import { resolveAttack } from '../plugins/attack';
 import { attackParams } from '../experiments/execute';
@@ -50,7 +50,7 @@ export function withGradientOptions<T>(y: Argv<T>): Argv<T> {
     .option('gradient', {
       type: 'string',
       default: 'natural',
-      describe: `Gradient exposed to the attacker: ${GRADIENT_MODES.map((m) => (m === 'bpda-estimated' ? 'bpda-estimated[:N]' : m)).join(', ')}`,
+      describe: `Gradient exposed to the attacker, one the model's defense declares (opulab list shows them per defense): ${GRADIENT_MODES.map((m) => (m === 'bpda-estimated' ? 'bpda-estimated[:N]' : m)).join(', ')}, or a plugin's own`,
     })
     .option('sign-surrogate', { type: 'string', default: 'ste', describe: 'BPDA surrogate for the sign: ste, tanh[:beta], zero' })
     .option('eot', { type: 'number', default: 20, describe: 'EOT gradient samples when the model is stochastic (0 = off)' }) as unknown as Argv<T>;
@@ -71,7 +71,7 @@ export function checkAttackFlags(a: { attack?: string; eps: string; stepSize?: s
   };
   flag('eps', () => parseEpsList(a.eps));
   if (a.stepSize !== undefined) flag('step-size', () => parseEps(a.stepSize!));
-  if (a.gradient !== undefined) parseGradientMode(a.gradient, a.signSurrogate ?? 'ste');
+  if (a.gradient !== undefined) checkGradientModeText(a.gradient, a.signSurrogate ?? 'ste');
   if (a.attack !== undefined) {
     const req = { attack: a.attack, params: a.params, norm: (a.norm ?? 'linf') as 'linf' | 'l2', epsSpace: (a.epsSpace ?? 'pixel') as 'pixel' | 'normalized' };
     resolveAttack(a.attack, attackParams({ ...req, eps: [], gradient: 'natural', signSurrogate: 'ste', eot: 0, batchSize: 1, seed: 0 }, [0.5]));

@@ -9,7 +9,8 @@
  * form, the Sign uses its configured center and the OPU the true matrix and the camera.
  */
 import type { BinarizeCenter, ModelConfig } from '../models/config';
-import { isRepVggArchitecture, modelId, usesBinarization, usesOpu } from '../models/config';
+import { isRepVggArchitecture, modelId } from '../models/config';
+import { headStagesFor } from '../../defenses/registry';
 import { vggPlan } from '../models/vgg';
 import { repvggPlan } from '../models/repvgg';
 import type { CameraOptions } from '../optics/camera';
@@ -112,30 +113,38 @@ export function describeModel(config: ModelConfig): ModelDescription {
   };
 }
 
-/** The head stages of Network.forward for a built-in defense (dropout omitted: eval mode). */
+/**
+ * The head stages of Network.forward, translated from the stages the model's defense declares (defenses/,
+ * src/models/head.ts): dropout is the identity in eval mode; parameter names follow Network (`head/<name>`).
+ */
 function describeHead(config: ModelConfig, featureSize: number): HeadStageDesc[] {
-  const head: HeadStageDesc[] = [{ kind: 'dense', param: 'head/dense1', inFeatures: featureSize, outFeatures: config.opuIn, relu: true }];
-  head.push({ kind: 'feedback', when: 'dfa-or-hybrid' });
-  if (config.defense === 'none') {
-    head.push({ kind: 'dense', param: 'head/dense2', inFeatures: config.opuIn, outFeatures: 512, relu: true });
-    head.push({ kind: 'feedback', when: 'dfa' });
-    head.push({ kind: 'dense', param: 'head/dense3', inFeatures: 512, outFeatures: config.numClasses, relu: false });
-    return head;
+  const head: HeadStageDesc[] = [];
+  let width = featureSize;
+  let signs = 0;
+  for (const stage of headStagesFor(config)) {
+    switch (stage.op) {
+      case 'dropout':
+        break;
+      case 'dense':
+        head.push({ kind: 'dense', param: `head/${stage.name}`, inFeatures: width, outFeatures: stage.units, relu: stage.relu });
+        width = stage.units;
+        break;
+      case 'feedback':
+        head.push({ kind: 'feedback', when: stage.perLayerOnly ? 'dfa' : 'dfa-or-hybrid' });
+        break;
+      case 'sign': {
+        const centerParam = signs++ === 0 ? 'head/sign/running_center' : `head/sign${signs}/running_center`;
+        head.push(stage.center === 'running-mean' ? { kind: 'sign', center: 'running-mean', centerParam } : { kind: 'sign', center: stage.center });
+        break;
+      }
+      case 'opu':
+        head.push({ kind: 'opu', mode: stage.mode, inFeatures: width, outFeatures: stage.outFeatures, camera: { ...(stage.camera ?? {}) } as CameraOptions });
+        width = stage.outFeatures;
+        break;
+      case 'relu':
+        head.push({ kind: 'relu' });
+        break;
+    }
   }
-  if (usesBinarization(config.defense)) {
-    head.push(
-      config.binarizeCenter === 'running-mean'
-        ? { kind: 'sign', center: 'running-mean', centerParam: 'head/sign/running_center' }
-        : { kind: 'sign', center: config.binarizeCenter },
-    );
-  }
-  let above = config.opuIn;
-  if (usesOpu(config.defense)) {
-    const camera = { ...(config.camera ?? {}) } as CameraOptions;
-    head.push({ kind: 'opu', mode: config.opuMode, inFeatures: config.opuIn, outFeatures: config.opuOut, camera });
-    head.push({ kind: 'relu' });
-    above = config.opuOut;
-  }
-  head.push({ kind: 'dense', param: 'head/out', inFeatures: above, outFeatures: config.numClasses, relu: false });
   return head;
 }

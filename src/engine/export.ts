@@ -4,7 +4,7 @@
  * metadata properties describing the model and its input convention.
  */
 import type { Network } from '../models/network';
-import { classifierFor, parseGradientMode } from '../models/classifier';
+import { classifierFor, resolveGradientMode } from '../models/classifier';
 import { modelId } from '../models/config';
 import { opulabVersion } from '../util/version';
 import { UserError } from '../util/errors';
@@ -45,7 +45,7 @@ export function exportModel(net: Network, opts: ExportOptions = {}): ExportedMod
   if (opts.gradient !== undefined) {
     // the tfjs classifier resolves the mode as attacks see it (and runs system identification for bpda-estimated)
     const c = classifierFor(net, opts.gradient, opts.signSurrogate ?? 'ste', deriveSeed(opts.seed ?? 0, 'sysid'));
-    const spec = parseGradientMode(opts.gradient, opts.signSurrogate ?? 'ste');
+    const spec = resolveGradientMode(net, opts.gradient, opts.signSurrogate ?? 'ste');
     const path = spec.label === 'natural' && !net.feedback ? { dfa: false, sign: 'zero' as const, opu: 'true' as const } : spec.path;
     request = { kind: 'grad', path, loss: { name: loss, targeted: opts.targeted ?? false } };
     label = c.gradientMode;

@@ -11,7 +11,7 @@ import * as os from 'os';
 import { isMainThread } from 'worker_threads';
 import type { Classifier } from '../types';
 import type { Network } from '../models/network';
-import { parseGradientMode } from '../models/classifier';
+import { resolveGradientMode } from '../models/classifier';
 import { modelId, type ModelConfig } from '../models/config';
 import { UserError } from '../util/errors';
 import { describeModel } from './describe';
@@ -78,7 +78,7 @@ export interface EngineOptions {
 export function withEngine(net: Network, base: Classifier, gradientMode: string, signSurrogate: string, engine: EngineName, opts: EngineOptions = {}): Classifier {
   const choice = announceEngine(net.config, engine);
   if (choice === 'tfjs') return base;
-  const c = new OrtClassifier(net, parseGradientMode(gradientMode, signSurrogate), base, { threads: opts.threads, announce: isMainThread });
+  const c = new OrtClassifier(net, resolveGradientMode(net, gradientMode, signSurrogate), base, { threads: opts.threads, announce: isMainThread });
   let set = byNetwork.get(net);
   if (!set) byNetwork.set(net, (set = new Set()));
   set.add(c);

@@ -1,25 +1,18 @@
 /**
- * Which attacker-gradient modes apply to a model entry of a spec. Today this follows the model's built-in defense
- * head: BPDA surrogates only where there is a Sign or an OPU; `true` (exact backprop) only where it differs from
- * `natural`, i.e. for DFA-trained models. The runner (which jobs it plans) and spec validation (which gradient
- * lists are meaningful) both ask this one function.
+ * Which attacker-gradient modes apply to a model: the ones its defense declares (defenses/, each defense lists its
+ * own with the surrogate each one means). The runner (which jobs it plans) and spec validation (which gradient
+ * lists are meaningful) both ask here.
  */
-import { usesBinarization, usesOpu, DefenseName } from '../models/config';
+import type { ModelConfig } from '../models/config';
+import { defenseContext, defenseForConfig } from '../../defenses/registry';
+import type { GradientModeDecl } from '../../defenses/types';
 
-export interface GradientModel {
-  /** A built-in defense name or a defense plugin file. */
-  defense: string;
-  training: string;
+/** The gradient modes the defense of `config` declares. */
+export function declaredGradientModes(config: ModelConfig): GradientModeDecl[] {
+  return defenseForConfig(config).gradientModes(defenseContext(config));
 }
 
-/** Whether gradient mode `mode` (e.g. 'bpda-true', 'bpda-estimated:2000') is meaningful for `model`. */
-export function gradientModeApplies(mode: string, model: GradientModel): boolean {
-  const base = mode.split(':')[0];
-  const defense = model.defense as DefenseName;
-  const hasSign = usesBinarization(defense);
-  const hasOpu = usesOpu(defense);
-  if (base === 'natural') return true;
-  if (base === 'true') return model.training !== 'bp';
-  if (base === 'bpda-none') return hasSign || hasOpu;
-  return hasOpu; // bpda-random, bpda-true, bpda-estimated[:N] replace the OPU's backward
+/** The modes as users write them, for messages: 'natural, bpda-random, bpda-estimated[:N]'. */
+export function formatGradientModes(modes: readonly GradientModeDecl[]): string {
+  return modes.map((m) => (m.argument ? `${m.name}[:N]` : m.name)).join(', ');
 }

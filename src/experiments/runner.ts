@@ -24,7 +24,8 @@ import { runAttackOnModel, runTransfer, AttackRequest, JobOutput, attackedClassi
 import type { EngineName } from '../engine';
 import { Network } from '../models/network';
 import { ModelConfig, modelId } from '../models/config';
-import { gradientModeApplies } from './gradient-modes';
+import { findGradientMode } from '../../defenses/registry';
+import { declaredGradientModes, formatGradientModes } from './gradient-modes';
 import { train, evaluate, loadNetwork } from '../training/trainer';
 import { defaultOptimizerConfig, OptimizerName } from '../training/optimizers';
 import { defaultScheduleConfig, ScheduleName } from '../training/schedules';
@@ -38,6 +39,8 @@ import { perSampleLoaderFor } from '../../reports/load';
 import { takeTensors } from '../../datasets/batches';
 import { resolveAttack } from '../plugins';
 import { buildModelConfig } from '../models/build-config';
+import { defenseFields } from './model-record';
+import { builtinDefenseNames } from '../../defenses/registry';
 import { optimizerSweepExtras } from '../probe/sweep';
 import { runProbe } from '../probe/run';
 import { formatEps } from '../../attacks/eps';
@@ -89,9 +92,15 @@ export interface AttackJob {
   samples: number;
 }
 
-/** The gradient modes of an attack entry that apply to model `m` (src/experiments/gradient-modes.ts). */
-function gradientsFor(spec: AttackSpec, m: ModelSpec): string[] {
-  return (spec.gradients ?? ['natural']).filter((g) => gradientModeApplies(g, m));
+/** The requested gradient modes that the model's defense declares (defenses/: each defense lists its own). */
+function gradientsFor(spec: AttackSpec, config: ModelConfig): string[] {
+  const modes = declaredGradientModes(config);
+  return (spec.gradients ?? ['natural']).filter((g) => findGradientMode(modes, g) !== undefined);
+}
+
+/** The gradient modes a model's defense declares, as users write them (for error messages). */
+function declaredModes(config: ModelConfig): string {
+  return formatGradientModes(declaredGradientModes(config));
 }
 
 /** What planning needs of a dataset (its name, class count and normalization), so a plan can be made without reading it. */
@@ -121,11 +130,17 @@ export function planJobs(spec: ExperimentSpec, outDir: string, data: DatasetInfo
       attacks.push({ spec: a, key: contentHash({ ...common, keys }), order: attacks.length, models: targets, gradient: 'natural', samples });
       return;
     }
+    const before = attacks.length;
     for (const name of targets) {
       const m = byName.get(name)!;
-      for (const gradient of gradientsFor(a, m.spec)) {
+      for (const gradient of gradientsFor(a, m.config)) {
         attacks.push({ spec: a, key: contentHash({ ...common, model: m.key, gradient }), order: attacks.length, models: [name], gradient, samples });
       }
+    }
+    // A gradient list that fits none of the attack's models would silently run nothing.
+    if (attacks.length === before && targets.length) {
+      const allowed = targets.map((n) => `${n}: ${declaredModes(byName.get(n)!.config)}`).join('; ');
+      throw new UserError(`attacks[${ai}] (${a.label ?? a.attack}): gradients ${JSON.stringify(a.gradients ?? ['natural'])} apply to none of its models; their defenses declare ${allowed}`);
     }
   });
   return { models, attacks };
@@ -206,12 +221,11 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
           name: job.spec.name,
           architecture: job.config.architecture,
           width: job.config.width,
-          defense: job.config.defense,
+          ...defenseFields(net),
           training: job.config.training,
           optimizer: job.spec.train.optimizer,
           cleanAccuracy: ev.accuracy,
           n: ev.n,
-          stochastic: net.stochastic,
           normalizationStd: job.config.normalization.std,
           opuIn: job.config.opuIn,
           opuOut: job.config.opuOut,
@@ -437,7 +451,8 @@ export function addOpticalTime(results: ResultsFile): void {
 
 /** Ablation table (REFERENCE.md §4): one row per defense variant, clean and worst robust accuracy per attack. */
 function ablationRows(results: ResultsFile): { variant: string; [k: string]: string | number | null }[] {
-  const variants = results.models.filter((m) => ['dfa-only', 'dfa-binarize', 'dfa-projection', 'optical', 'none'].includes(String(m.defense)));
+  const builtins = builtinDefenseNames();
+  const variants = results.models.filter((m) => builtins.includes(String(m.defense)));
   if (!variants.some((m) => String(m.defense).startsWith('dfa-'))) return [];
   return variants.map((m) => {
     const row: { variant: string; [k: string]: string | number | null } = { variant: String(m.defense), model: m.id, cleanAccuracy: m.cleanAccuracy };

@@ -13,11 +13,13 @@ import { DATASET_NAMES, DatasetName, normalizationFor } from '../../datasets/typ
 import { isPluginPath } from '../plugins/file';
 import { resolveAttack } from '../plugins/attack';
 import { buildModelConfig } from '../models/build-config';
-import { parseGradientMode } from '../models/classifier';
+import { checkGradientModeText } from '../models/classifier';
 import { Camera, CameraOptions, CAMERA_OPTION_KEYS } from '../optics/camera';
 import { parseEps } from '../../attacks/eps';
 import { attackParams } from './execute';
-import { gradientModeApplies } from './gradient-modes';
+import { declaredGradientModes, formatGradientModes } from './gradient-modes';
+import { findGradientMode } from '../../defenses/registry';
+import type { GradientModeDecl } from '../../defenses/types';
 import { ArraySchema, BooleanSchema, NumberSchema, ObjectSchema, RecordSchema, StringSchema, UnionSchema, schemaReference, validate } from './schema';
 
 export interface TrainSpec {
@@ -130,8 +132,8 @@ const epsItem: UnionSchema = {
 
 const gradientMode: StringSchema = {
   kind: 'string',
-  expected: 'a gradient mode: natural, true, bpda-random, bpda-true, bpda-estimated[:N], bpda-none',
-  check: (v: string) => problem(() => parseGradientMode(v)),
+  expected: "a gradient mode: natural, true, bpda-random, bpda-true, bpda-estimated[:N], bpda-none, or one a defense plugin declares",
+  check: (v: string) => problem(() => checkGradientModeText(v)),
 };
 
 export const TRAIN_SCHEMA: ObjectSchema = {
@@ -193,11 +195,11 @@ export const ATTACK_SCHEMA: ObjectSchema = {
     epsSpace: { schema: choice(['pixel', 'normalized']), default: 'pixel', doc: "units of `eps` and of `params.stepSize`: pixel ([0,1] images) or the model's normalized input space" },
     norm: { schema: choice(['linf', 'l2']), default: 'linf', doc: 'threat-model norm' },
     gradients: {
-      schema: { kind: 'array', items: gradientMode, minItems: 1, expected: 'a non-empty list of gradient modes (natural, true, bpda-random, bpda-true, bpda-estimated[:N], bpda-none)' },
+      schema: { kind: 'array', items: gradientMode, minItems: 1, expected: "a non-empty list of gradient modes (natural, true, bpda-random, bpda-true, bpda-estimated[:N], bpda-none, or ones a defense plugin declares)" },
       defaultText: '`["natural"]`',
-      doc: 'gradient modes to try (each a run) on the models where they apply: BPDA modes need a Sign or an OPU, `true` a DFA-trained model',
+      doc: 'gradient modes to try (each a run) on the models whose defense declares them (`opulab list` shows each defense\'s modes)',
     },
-    signSurrogate: { schema: { kind: 'string', expected: 'ste, tanh[:beta] or zero', check: (v: string) => problem(() => parseGradientMode('natural', v)) }, defaultText: '`"ste"`', doc: 'BPDA surrogate of the Sign' },
+    signSurrogate: { schema: { kind: 'string', expected: 'ste, tanh[:beta] or zero', check: (v: string) => problem(() => checkGradientModeText('natural', v)) }, defaultText: '`"ste"`', doc: 'BPDA surrogate of the Sign' },
     params: { schema: record('an object of attack parameters'), default: {}, doc: "attack hyperparameters (checked against the attack's own list); `stepSize` is in `epsSpace` units" },
     samples: { schema: posInt, defaultText: 'data.attackSamples', doc: 'test images attacked (the first N; at most data.testSamples)' },
     eot: { schema: { kind: 'number', integer: true, min: 0 }, defaultText: '20', doc: 'EOT gradient samples on stochastic models (0 = off)' },
@@ -278,6 +280,8 @@ function at<T>(path: string, f: () => T): T {
 /** The checks that need the whole spec (names across objects) or the registries (attacks, plugins). */
 function checkSpec(spec: ExperimentSpec, where: string, explicitAttackSamples: boolean): void {
   const names = new Set<string>();
+  /** The gradient modes each model's defense declares (defenses/). */
+  const modesByName = new Map<string, readonly GradientModeDecl[]>();
   const dataset = spec.dataset as DatasetName;
   const numClasses = dataset === 'cifar100' ? 100 : 10;
   const normalization = normalizationFor(dataset);
@@ -287,10 +291,10 @@ function checkSpec(spec: ExperimentSpec, where: string, explicitAttackSamples: b
     names.add(m.name);
     if (m.defenseParams !== undefined && !isPluginPath(m.defense)) throw new UserError(`${p}.defenseParams: only for a defense plugin file (defense is '${m.defense}')`);
     // loads and checks a plugin file; checks the combination of choices
-    at(isPluginPath(m.defense) ? `${p}.defense` : p, () => buildModelConfig({ ...m, seed: m.seed ?? spec.seed, numClasses, normalization }));
+    const config = at(isPluginPath(m.defense) ? `${p}.defense` : p, () => buildModelConfig({ ...m, seed: m.seed ?? spec.seed, numClasses, normalization }));
+    modesByName.set(m.name, declaredGradientModes(config));
   });
   const modelList = [...names].join(', ');
-  const byName = new Map(spec.models.map((m) => [m.name, m]));
   const testN = spec.data.testSamples;
   // the default (200) is capped at testSamples; a value given explicitly must fit
   if (explicitAttackSamples && spec.data.attackSamples > testN) {
@@ -318,10 +322,11 @@ function checkSpec(spec: ExperimentSpec, where: string, explicitAttackSamples: b
     if (a.source !== undefined) throw new UserError(`${p}.source: only for transfer attacks (attack is '${a.attack}')`);
     if (a.craft !== undefined) throw new UserError(`${p}.craft: only for transfer attacks (attack is '${a.attack}')`);
     at(isPluginPath(a.attack) ? `${p}.attack` : p, () => resolveAttack(a.attack, attackParams(req, std)));
-    const targets = (a.models ?? [...names]).map((n) => byName.get(n)!);
+    const targets = a.models ?? [...names];
     (a.gradients ?? []).forEach((g, j) => {
-      if (!targets.some((m) => gradientModeApplies(g, m))) {
-        throw new UserError(`${p}.gradients[${j}]: '${g}' applies to none of the attacked models (${targets.map((m) => `${m.name}: ${m.defense}/${m.training}`).join(', ')}); BPDA modes need a Sign or an OPU, 'true' a DFA-trained model`);
+      if (!targets.some((n) => findGradientMode(modesByName.get(n)!, g) !== undefined)) {
+        const declared = targets.map((n) => `${n}: ${formatGradientModes(modesByName.get(n)!)}`).join('; ');
+        throw new UserError(`${p}.gradients[${j}]: '${g}' is declared by none of the attacked models' defenses (${declared})`);
       }
     });
   });

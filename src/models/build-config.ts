@@ -1,7 +1,8 @@
 /** One place that turns user-facing choices (CLI flags or a spec's model entry) into a validated ModelConfig. */
-import { defaultModelConfig, ModelConfig, Architecture, DefenseName, TrainingMethod, OpuMode, BinarizeCenter, CameraConfig } from './config';
+import { defaultModelConfig, ModelConfig, Architecture, TrainingMethod, OpuMode, BinarizeCenter, CameraConfig } from './config';
 import { isPluginPath } from '../plugins/file';
 import { loadDefensePlugin, applyDefensePlugin } from '../plugins/defense';
+import { resolveDefense } from '../../defenses/registry';
 
 export interface ModelChoices {
   architecture: string;
@@ -21,15 +22,20 @@ export interface ModelChoices {
   normalization: { mean: number[]; std: number[] };
 }
 
+/**
+ * The config for these choices. A plugin file is read and validated here but its hooks do not run yet (that
+ * needs a tfjs backend; Network construction runs them), so commands can validate before touching the backend.
+ */
 export function buildModelConfig(c: ModelChoices): ModelConfig {
   if (isPluginPath(c.defense)) {
-    const loaded = loadDefensePlugin(c.defense, c.defenseParams ?? {});
+    const loaded = loadDefensePlugin(c.defense, c.defenseParams ?? {}, { check: false });
     return applyDefensePlugin(buildModelConfig({ ...c, defense: 'none', defenseParams: undefined }), loaded);
   }
+  resolveDefense(c.defense, c.defenseParams ?? {}); // unknown names and stray parameters: one line
   return defaultModelConfig({
     architecture: c.architecture as Architecture,
     width: c.width,
-    defense: c.defense as DefenseName,
+    defense: c.defense,
     training: c.training as TrainingMethod,
     opuIn: c.opuIn,
     opuOut: c.opuOut,

@@ -1,5 +1,6 @@
 /** A model's full configuration: what a checkpoint records and what `opulab train` builds. */
 import { UserError } from '../util/errors';
+import { builtinDefenseNames } from '../../defenses/registry';
 
 // [backbones/plugins issue] the feature backbone is chosen by architecture: VGG or a RepVGG CIFAR variant
 // (src/models/repvgg.ts). Both sit behind Network's FeatureExtractor interface.
@@ -34,11 +35,12 @@ export interface DefensePluginRecord {
 }
 
 /**
- * Built-in defenses. `optical` is the defended head of REFERENCE.md §1; the dfa-* names are the ablations of
- * REFERENCE.md §4: DFA only / + binarization / + fixed random projection (both together = `optical`).
+ * Built-in defense names, from the defense registry (defenses/builtin/, one file each): `none`, the optical head
+ * and its ablations. A model's `defense` is the built-in head it runs on; a plugin defense adds `plugin`.
  */
-export const DEFENSES = ['none', 'optical', 'dfa-only', 'dfa-binarize', 'dfa-projection'] as const;
-export type DefenseName = (typeof DEFENSES)[number];
+export const DEFENSES: readonly string[] = builtinDefenseNames();
+/** A built-in defense name (see DEFENSES). */
+export type DefenseName = string;
 
 export const TRAINING_METHODS = ['bp', 'dfa', 'hybrid'] as const;
 export type TrainingMethod = (typeof TRAINING_METHODS)[number];
@@ -117,7 +119,8 @@ export function validateModelConfig(cfg: ModelConfig): void {
     }
   };
   oneOf('model', cfg.architecture, ARCHITECTURES);
-  oneOf('defense', cfg.defense, DEFENSES);
+  // a plugin with its own head records its own name as the head; otherwise the head is a built-in
+  if (!(cfg.plugin && cfg.defense === cfg.plugin.name)) oneOf('defense', cfg.defense, DEFENSES);
   oneOf('training', cfg.training, TRAINING_METHODS);
   oneOf('opu mode', cfg.opuMode, ['physical', 'reference'] as const);
   oneOf('binarize center', cfg.binarizeCenter, BINARIZE_CENTERS);
@@ -148,15 +151,8 @@ export function validateModelConfig(cfg: ModelConfig): void {
 /** A readable id such as `vgg16-w0.25-optical-hybrid`. */
 export function modelId(cfg: ModelConfig): string {
   // [plugins issue] a plugin defense shows its name (plus the built-in head when it uses one).
-  const defense = cfg.plugin ? (cfg.defense === 'none' ? cfg.plugin.name : `${cfg.plugin.name}+${cfg.defense}`) : cfg.defense;
+  const defense = cfg.plugin ? (cfg.defense === 'none' || cfg.defense === cfg.plugin.name ? cfg.plugin.name : `${cfg.plugin.name}+${cfg.defense}`) : cfg.defense;
   const base = `${cfg.architecture}-w${cfg.width}-${defense}-${cfg.training}`;
   return cfg.label ? `${base}-${cfg.label}` : base;
 }
 
-export function usesOpu(defense: DefenseName): boolean {
-  return defense === 'optical' || defense === 'dfa-projection';
-}
-
-export function usesBinarization(defense: DefenseName): boolean {
-  return defense === 'optical' || defense === 'dfa-binarize';
-}

@@ -1,11 +1,8 @@
 /**
- * A complete classifier: input normalization -> VGG features -> head (baseline, optical, or an ablation).
- *
- * Heads (REFERENCE.md §1):
- *   baseline: Dropout -> Dense(F->opuIn) -> ReLU -> Dropout -> Dense(opuIn->512) -> ReLU -> Dense(512->classes)
- *   optical:  Dropout -> Dense(F->opuIn) -> ReLU -> [DFA feedback point] -> Sign(x - mean) -> OPU(opuIn->opuOut)
- *             -> ReLU -> Dense(opuOut->classes)
- *   ablations drop the Sign and/or the OPU (REFERENCE.md §4).
+ * A complete classifier: [input transform] -> input normalization -> feature backbone -> head. Which input
+ * transform and which head is the model's DEFENSE (defenses/, one interface for built-ins and plugins): Network
+ * asks the registry for it and builds the head from the primitive stages it declares (src/models/head.ts). It
+ * knows no particular defense.
  *
  * How the backward pass behaves is chosen per call by a GradientPath, so the same trained weights serve
  * training (DFA), the gradient the model "naturally" exposes, and every BPDA surrogate an attacker may try.
@@ -13,34 +10,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, makeRng, Rng } from '../util/rng';
 import { UserError } from '../util/errors';
-import { ModelConfig, isRepVggArchitecture, modelId, usesBinarization, usesOpu } from './config';
+import { ModelConfig, isRepVggArchitecture, modelId } from './config';
 import { DfaSession, FeedbackMatrix } from './dfa';
 import { BN_MOMENTUM, Dense, dropout, ForwardContext } from './layers';
 import { ParamStore } from './params';
 import { FeatureStage, VggFeatures } from './vgg';
 import { RepVggFeatures } from './repvgg';
 import { unaryCustomGrad } from '../optics/grad';
-import { loadInputTransform } from '../plugins/defense';
-import { binarizeSign, SignGradientMode } from '../optics/encoders';
-import { OpticalProcessingUnit, OpuGradientMode } from '../optics/opu';
+import { binarizeSign } from '../optics/encoders';
+import { OpticalProcessingUnit } from '../optics/opu';
+import { GradientPath, HeadStage, InputTransform, feedbackWidths } from './head';
+import type { Defense } from '../../defenses/types';
+import { defenseContext, defenseForConfig } from '../../defenses/registry';
 
-/**
- * The backward behaviour of one forward pass.
- * - dfa: feedback points of the model's training method are active (hybrid: one at the head; dfa: after every
- *   conv block and hidden dense), and the Sign/OPU get `sign`/`opu` (irrelevant below a feedback point).
- * - bp: no feedback points; true backprop everywhere, with the given surrogates for the Sign and the OPU.
- */
-export interface GradientPath {
-  dfa: boolean;
-  sign: SignGradientMode;
-  signBeta?: number;
-  opu: OpuGradientMode;
-  /**
-   * [plugins issue] Backward of a defense plugin's input transform: 'autodiff' (default) differentiates the
-   * transform as written (a rounding step then has zero gradient); 'surrogate' uses the plugin's BPDA surrogate.
-   */
-  inputTransform?: 'autodiff' | 'surrogate';
-}
+export type { GradientPath, InputTransform } from './head';
 
 /**
  * [backbones issue] What Network needs of a feature backbone (VggFeatures and RepVggFeatures both fit).
@@ -54,27 +37,15 @@ export interface FeatureExtractor {
   apply(x: tf.Tensor4D, ctx: ForwardContext, between?: (stage: number, x: tf.Tensor4D) => tf.Tensor4D): tf.Tensor2D;
 }
 
-/**
- * [plugins issue] A pixel-space input transform applied in forward BEFORE normalization (a defense plugin,
- * src/plugins/defense.ts, adapts a plugin file to this). `call.seed` drives any randomness of one call.
- */
-export interface InputTransform {
-  readonly name: string;
-  readonly stochastic: boolean;
-  forward(x: tf.Tensor4D, call: { seed: number; training: boolean }): tf.Tensor4D;
-  /** BPDA backward: dL/dx from dL/dy at input x; null = differentiate `forward` as written in every mode. */
-  surrogateGradient: ((dy: tf.Tensor4D, x: tf.Tensor4D, call: { seed: number; training: boolean }) => tf.Tensor4D) | null;
-}
-
 export interface NetworkOptions {
-  /** The input transform to use; by default the one recorded in config.plugin is loaded from its file. */
-  inputTransform?: InputTransform | null;
+  /** The defense to use; by default the registry resolves the one the config names (a plugin from its file). */
+  defense?: Defense;
 }
 
 export const TRAINING_GRADIENT_PATHS: Record<string, GradientPath> = {
   /** hybrid/dfa training: the synthetic path. */
   dfa: { dfa: true, sign: 'zero', opu: 'none' },
-  /** bp training of an optical head: a simulation-only oracle (straight-through sign, true matrix). */
+  /** bp training through non-differentiable stages: a simulation-only oracle (straight-through sign, true matrix). */
   bpOracle: { dfa: false, sign: 'ste', opu: 'true' },
 };
 
@@ -86,23 +57,43 @@ export interface ForwardOptions extends ForwardContext {
   observe?: (name: string, x: tf.Tensor) => void;
 }
 
+/** A head stage with the parameters Network built for it. */
+type BuiltStage =
+  | { stage: Extract<HeadStage, { op: 'dense' }>; dense: Dense }
+  | { stage: Extract<HeadStage, { op: 'sign' }>; center: tf.Variable | null }
+  | { stage: Extract<HeadStage, { op: 'opu' }>; opu: OpticalProcessingUnit }
+  | { stage: Exclude<HeadStage, { op: 'dense' | 'sign' | 'opu' }> };
+
 export class Network {
   readonly store = new ParamStore();
   readonly features: FeatureExtractor;
-  /** [plugins issue] Defense plugin input transform (null without a plugin). */
+  /** The model's defense (built-in or plugin): its input transform, head stages, gradient modes, record. */
+  readonly defense: Defense;
+  /** The defense's input transform (null without one). */
   readonly inputTransform: InputTransform | null;
   /** Seed stream of the input transform's randomness in eval-mode calls (advances per call). */
   private transformRng: Rng;
   readonly opu: OpticalProcessingUnit | null;
   readonly feedback: FeedbackMatrix | null;
-  private readonly signCenter: tf.Variable | null = null;
-  private readonly dense1: Dense;
-  private readonly dense2: Dense | null;
-  private readonly dense3: Dense;
+  /** The head's stages as declared by the defense (declarative; exporters read these). */
+  readonly headStages: readonly HeadStage[];
+  private readonly head: BuiltStage[] = [];
   private readonly normMean: tf.Tensor1D;
   private readonly normStd: tf.Tensor1D;
 
   constructor(readonly config: ModelConfig, opts: NetworkOptions = {}) {
+    this.defense = opts.defense ?? defenseForConfig(config);
+    const ctx = defenseContext(config);
+    if (this.defense.trainings && !this.defense.trainings.includes(config.training)) {
+      throw new UserError(`defense '${this.defense.name}' cannot be trained with '${config.training}': expected ${this.defense.trainings.join(' or ')}`);
+    }
+    if (this.defense.training && this.defense.training !== config.training) {
+      throw new UserError(`defense '${this.defense.name}' trains with '${this.defense.training}', the model config says '${config.training}'`);
+    }
+    // hooks of a plugin defense run once on a tiny batch before anything is built (one-line error naming the file)
+    this.defense.check();
+    // the head's stages first: a defense whose head cannot be described fails before any weight exists
+    this.headStages = this.defense.head(ctx);
     const rng = makeRng(config.seed, 'init');
     // [backbones issue] backbone by architecture: RepVGG (train or deploy form) or VGG.
     if (isRepVggArchitecture(config.architecture)) {
@@ -111,42 +102,43 @@ export class Network {
       const depth = Number(config.architecture.replace('vgg', '')) as 11 | 13 | 16;
       this.features = new VggFeatures(this.store, depth, config.width, rng);
     }
-    // [plugins issue] input transform of a defense plugin (loaded from the recorded file unless given).
-    this.inputTransform = opts.inputTransform !== undefined ? opts.inputTransform : config.plugin ? loadInputTransform(config.plugin) : null;
+    this.inputTransform = this.defense.inputTransform;
     this.transformRng = makeRng(config.seed, 'input-transform');
-    const f = this.features.outFeatures;
-    this.dense1 = new Dense(this.store, 'head/dense1', f, config.opuIn, rng);
-    if (config.defense === 'none') {
-      this.dense2 = new Dense(this.store, 'head/dense2', config.opuIn, 512, rng);
-      this.dense3 = new Dense(this.store, 'head/dense3', 512, config.numClasses, rng);
-      this.opu = null;
-    } else {
-      this.dense2 = null;
-      this.opu = usesOpu(config.defense)
-        ? new OpticalProcessingUnit({
-            inFeatures: config.opuIn,
-            outFeatures: config.opuOut,
-            mode: config.opuMode,
-            seed: makeRng(config.seed, 'opu').nextSeed(),
-            camera: config.camera,
-          })
-        : null;
-      // Running average of the Sign's batch-mean center, used in evaluation (binarizeCenter 'running-mean').
-      this.signCenter =
-        usesBinarization(config.defense) && config.binarizeCenter === 'running-mean'
-          ? this.store.addConst('head/sign/running_center', [], 0, false)
-          : null;
-      const above = this.opu ? config.opuOut : config.opuIn;
-      this.dense3 = new Dense(this.store, 'head/out', above, config.numClasses, rng);
+    let width = this.features.outFeatures;
+    let opu: OpticalProcessingUnit | null = null;
+    let signs = 0;
+    for (const stage of this.headStages) {
+      if (stage.op === 'dense') {
+        this.head.push({ stage, dense: new Dense(this.store, `head/${stage.name}`, width, stage.units, rng) });
+        width = stage.units;
+      } else if (stage.op === 'sign') {
+        // Running average of the Sign's batch-mean center, used in evaluation (binarizeCenter 'running-mean').
+        const name = signs++ === 0 ? 'head/sign/running_center' : `head/sign${signs}/running_center`;
+        this.head.push({ stage, center: stage.center === 'running-mean' ? this.store.addConst(name, [], 0, false) : null });
+      } else if (stage.op === 'opu') {
+        if (opu) throw new UserError(`defense '${this.defense.name}' declares two OPU stages; a head has at most one`);
+        opu = new OpticalProcessingUnit({ inFeatures: width, outFeatures: stage.outFeatures, mode: stage.mode, seed: makeRng(config.seed, stage.seedLabel).nextSeed(), camera: stage.camera });
+        this.head.push({ stage, opu });
+        width = stage.outFeatures;
+      } else this.head.push({ stage } as BuiltStage);
+    }
+    this.opu = opu;
+    if (width !== config.numClasses) {
+      this.dispose();
+      throw new UserError(`defense '${this.defense.name}': the head ends with ${width} outputs, expected one per class (${config.numClasses})`);
+    }
+    if (config.training !== 'bp' && !this.headStages.some((s) => s.op === 'feedback')) {
+      this.dispose();
+      throw new UserError(`defense '${this.defense.name}' has no DFA feedback point in its head: train it with bp, not ${config.training}`);
     }
     this.feedback = config.training === 'bp' ? null : new FeedbackMatrix(config.numClasses, this.feedbackSize(), makeRng(config.seed, 'feedback').nextSeed());
     this.normMean = tf.keep(tf.tensor1d(config.normalization.mean));
     this.normStd = tf.keep(tf.tensor1d(config.normalization.std));
   }
 
-  /** Size of B: per-layer DFA needs the largest conv activation (the first block, 32x32xC1); hybrid the head's. */
+  /** Size of B: the widest feedback point (head and, for per-layer DFA, the largest conv activation: 32x32xC1). */
   private feedbackSize(): number {
-    const head = Math.max(this.config.opuIn, this.config.defense === 'none' ? 512 : 0);
+    const head = Math.max(1, ...feedbackWidths(this.headStages, this.features.outFeatures));
     if (this.config.training !== 'dfa') return head;
     const f = this.features;
     const largest = f.largestStageFeatures ?? 32 * 32 * (f as VggFeatures).convs[0].outChannels;
@@ -154,8 +146,8 @@ export class Network {
   }
 
   get stochastic(): boolean {
-    // [plugins issue] a stochastic input transform makes the classifier stochastic (so attacks use EOT).
-    return (this.opu?.stochastic ?? false) || (this.inputTransform?.stochastic ?? false);
+    // a stochastic defense (camera noise, a random input transform) makes the classifier stochastic (attacks use EOT)
+    return this.defense.stochastic(defenseContext(this.config)) || (this.opu?.stochastic ?? false) || (this.inputTransform?.stochastic ?? false);
   }
 
   /** Restart the input transform's eval-mode noise stream (the next call draws what the first call drew). */
@@ -164,7 +156,7 @@ export class Network {
   }
 
   /**
-   * [plugins issue] Apply the plugin input transform. Training calls derive their seed from the step's dropout
+   * Apply the defense's input transform. Training calls derive their seed from the step's dropout
    * seed (so a resumed run repeats the same noise); eval calls draw from a per-network stream.
    */
   private transformInput(x: tf.Tensor4D, opts: ForwardOptions): tf.Tensor4D {
@@ -174,12 +166,12 @@ export class Network {
     const call = { seed, training: opts.training };
     const checked = (y: tf.Tensor4D): tf.Tensor4D => {
       if (y.shape.join('x') !== x.shape.join('x')) {
-        throw new UserError(`defense plugin '${t.name}' changed the input shape [${x.shape}] to [${y.shape}]: transformInput must keep it`);
+        throw new UserError(`defense '${t.name}' changed the input shape [${x.shape}] to [${y.shape}]: transformInput must keep it`);
       }
       return y === x ? (tf.clone(x) as tf.Tensor4D) : y;
     };
-    const surrogate = t.surrogateGradient;
-    if ((opts.gradient.inputTransform ?? 'autodiff') === 'autodiff' || !surrogate) return checked(t.forward(x, call));
+    const surrogate = t.surrogates[opts.gradient.inputTransform ?? 'autodiff'];
+    if (!surrogate) return checked(t.forward(x, call));
     return unaryCustomGrad<tf.Tensor4D, tf.Tensor4D>((xi, save) => {
       save([xi]);
       return { value: checked(t.forward(xi, call)), gradFunc: (dy, saved) => surrogate(dy, saved[0] as tf.Tensor4D, call) };
@@ -207,47 +199,36 @@ export class Network {
     });
 
     const seed = opts.dropoutSeed ?? 0;
-    let h = dropout(feats, this.config.dropout, { ...opts, dropoutSeed: seed });
-    h = this.dense1.apply(h, 'relu');
-    opts.observe?.('head/dense1', h);
-    let logits: tf.Tensor2D;
-    if (this.dense2) {
-      if (gradient.dfa) h = fb(h);
-      h = dropout(h, this.config.dropout, { ...opts, dropoutSeed: seed + 1 });
-      h = this.dense2.apply(h, 'relu');
-      opts.observe?.('head/dense2', h);
-      if (dfaEverywhere) h = fb(h);
-      logits = this.dense3.apply(h);
-    } else {
-      if (gradient.dfa) h = fb(h);
-      let p: tf.Tensor2D = h;
-      if (usesBinarization(this.config.defense)) {
-        p = this.binarize(p, gradient, opts.training);
-      }
-      if (this.opu) {
+    let h: tf.Tensor2D = feats;
+    let dropouts = 0;
+    for (const b of this.head) {
+      const st = b.stage;
+      if (st.op === 'dropout') h = dropout(h, this.config.dropout, { ...opts, dropoutSeed: seed + dropouts++ });
+      else if ('dense' in b) h = b.dense.apply(h, b.stage.relu ? 'relu' : 'linear');
+      else if (st.op === 'feedback') {
+        if (st.perLayerOnly ? dfaEverywhere : gradient.dfa) h = fb(h);
+      } else if ('center' in b) h = this.binarize(h, b.center, b.stage.center, gradient, opts.training);
+      else if ('opu' in b) {
         // Training draws camera noise from the step's own seed (resume reproduces it exactly).
-        if (opts.training && this.opu.stochastic) this.opu.camera.reseedNoise(deriveSeed(seed, 'camera'));
-        p = tf.relu(this.opu.forward(p, gradient.opu));
-        opts.observe?.('head/opu', p);
-      }
-      logits = this.dense3.apply(p);
+        if (opts.training && b.opu.stochastic) b.opu.camera.reseedNoise(deriveSeed(seed, 'camera'));
+        h = b.opu.forward(h, gradient.opu);
+      } else if (st.op === 'relu') h = tf.relu(h);
+      if (st.observe) opts.observe?.(st.observe, h);
     }
-    return gradient.dfa ? opts.dfaSession!.tap(logits) : logits;
+    return gradient.dfa ? opts.dfaSession!.tap(h) : h;
   }
 
-  /** Sign(x - center): the center per config.binarizeCenter (see BinarizeCenter). */
-  private binarize(p: tf.Tensor2D, gradient: GradientPath, training: boolean): tf.Tensor2D {
+  /** Sign(x - center): the center per the stage (see BinarizeCenter); `running` holds the running-mean center. */
+  private binarize(p: tf.Tensor2D, running: tf.Variable | null, center: string, gradient: GradientPath, training: boolean): tf.Tensor2D {
     const sign = { gradient: gradient.sign, beta: gradient.signBeta };
-    if (!this.signCenter) return binarizeSign(p, { ...sign, center: this.config.binarizeCenter as 'batch-mean' | 'sample-mean' });
-    if (!training) return binarizeSign(tf.sub(p, this.signCenter) as tf.Tensor2D, { ...sign, center: 'none' });
+    if (!running) return binarizeSign(p, { ...sign, center: center as 'batch-mean' | 'sample-mean' });
+    if (!training) return binarizeSign(tf.sub(p, running) as tf.Tensor2D, { ...sign, center: 'none' });
     const batchMean = tf.mean(p);
-    const running = this.signCenter;
     tf.tidy(() => {
       running.assign(tf.add(tf.mul(running, 1 - BN_MOMENTUM), tf.mul(batchMean, BN_MOMENTUM)));
     });
     return binarizeSign(tf.sub(p, batchMean) as tf.Tensor2D, { ...sign, center: 'none' });
   }
-
   /** Eval-mode logits (no gradient bookkeeping). */
   predictLogits(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => this.forward(x, { training: false, gradient: { dfa: false, sign: 'zero', opu: 'none' } }));
@@ -264,7 +245,7 @@ export class Network {
       throw new UserError(`model '${modelId(this.config)}' cannot be re-parameterized: only RepVGG backbones (repvgg-a0/a1/a2) have a deploy form`);
     }
     const fusedFeatures = f.fusedParams();
-    const deployed = new Network({ ...this.config, repvggForm: 'deploy' }, { inputTransform: this.inputTransform });
+    const deployed = new Network({ ...this.config, repvggForm: 'deploy' }, { defense: this.defense });
     try {
       const source = new Map<string, tf.Tensor>(fusedFeatures.map((p) => [p.name, p.tensor]));
       for (const p of this.store.list()) if (!p.name.startsWith('features/')) source.set(p.name, p.variable);
@@ -286,7 +267,7 @@ export class Network {
     this.store.dispose();
     this.opu?.dispose();
     this.feedback?.dispose();
-    this.normMean.dispose();
-    this.normStd.dispose();
+    this.normMean?.dispose();
+    this.normStd?.dispose();
   }
 }

@@ -1,5 +1,5 @@
 /** Plugin loading (defense and attack plugin files) and the published plugin types. */
-export { loadDefensePlugin, applyDefensePlugin, loadInputTransform, PLUGIN_RUNTIME } from './defense';
+export { loadDefensePlugin, applyDefensePlugin, PLUGIN_RUNTIME } from './defense';
 export type { LoadedDefensePlugin } from './defense';
 export { loadAttackPlugin, resolveAttack } from './attack';
 export type { LoadedAttackPlugin } from './attack';

@@ -7,6 +7,9 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { Attack, Norm, ThreatModel } from '../types';
 import type { DefenseName, PluginParamValue, TrainingMethod } from '../models/config';
+import type { HeadStage } from '../models/head';
+
+export type { HeadStage } from '../models/head';
 import type { Rng } from '../util/rng';
 
 export type { PluginParamValue } from '../models/config';
@@ -38,9 +41,32 @@ export interface InputTransformContext extends PluginRuntime {
 /** A custom BPDA backward for the input transform: dL/dx from dL/dy at input x. */
 export type SurrogateGradient = (dy: tfc.Tensor4D, x: tfc.Tensor4D, ctx: InputTransformContext) => tfc.Tensor4D;
 
+/** What a plugin's own head function receives: the model options and the plugin's parameters. */
+export interface HeadContext {
+  numClasses: number;
+  training: TrainingMethod;
+  opuIn: number;
+  opuOut: number;
+  opuMode: 'reference' | 'physical';
+  binarizeCenter: 'running-mean' | 'batch-mean' | 'sample-mean';
+  params: PluginParams;
+}
+
+/** An extra gradient mode a plugin offers attackers: its own surrogate of the input transform (and of a Sign/OPU). */
+export interface PluginGradientMode {
+  /** What the backward means (shown by `opulab list`). */
+  describe: string;
+  /** Backward of the input transform under this mode (default 'identity'). */
+  surrogate?: 'identity' | 'autodiff' | SurrogateGradient;
+  /** Backward of a Sign stage (default 'ste') and of an OPU stage (default 'true'). */
+  sign?: 'ste' | 'zero';
+  opu?: 'none' | 'random' | 'true';
+}
+
 /**
- * A defense plugin: a pixel-space input transform applied before the model's normalization, optionally on top
- * of a built-in head (e.g. the optical head) and a training method.
+ * A defense plugin: the same parts a built-in defense has (defenses/types.ts). Give an input transform, a head,
+ * or both: a pixel-space transform applied before the model's normalization (optionally on top of a built-in
+ * head such as the optical head), or a head of its own made of primitive stages (src/models/head.ts).
  */
 export interface DefensePlugin {
   /** Identifier shown in model ids and results (letters, digits, '.', '_', '-'). */
@@ -52,17 +78,19 @@ export interface DefensePlugin {
   /** True when two calls on the same input can differ (then attacks use EOT). Default false. */
   stochastic?: boolean;
   /** NHWC pixels in [0,1] -> same shape, pixel space. Use ctx.tf; use ctx.seed for every random op. */
-  transformInput(x: tfc.Tensor4D, ctx: InputTransformContext): tfc.Tensor4D;
+  transformInput?(x: tfc.Tensor4D, ctx: InputTransformContext): tfc.Tensor4D;
   /**
    * The gradient exposed under BPDA gradient modes (bpda-*): 'identity' (straight-through, the default:
    * Athalye et al. 2018), 'autodiff' (the transform is differentiable: use its true gradient), or a function.
    * Under the 'natural' mode the transform is always differentiated as written.
    */
   surrogate?: 'identity' | 'autodiff' | SurrogateGradient;
-  /** Built-in head under the transform (default 'none' = the baseline head). */
-  head?: DefenseName;
+  /** A built-in head under the transform by name (default 'none' = the baseline head), or its own stages. */
+  head?: DefenseName | ((ctx: HeadContext) => HeadStage[]);
   /** Training method (default: the one the user chose). */
   training?: TrainingMethod;
+  /** Extra gradient modes by name, besides the ones that follow from the head and the surrogate. */
+  gradientModes?: Readonly<Record<string, PluginGradientMode>>;
 }
 
 /** An attack plugin: a factory of Attack objects (src/types.ts); it sees models only through Classifier. */

@@ -9,11 +9,12 @@ import { loadDataset, parseDatasetName, prepareDataset } from '../../datasets';
 import { takeTensors } from '../../datasets/batches';
 import { parseEps } from '../../attacks/eps';
 import { withEot } from '../../attacks/eot';
-import { classifierFor } from '../models/classifier';
+import { classifierFor, gradientModesOf } from '../models/classifier';
 import { EngineName, releaseEngine, withEngine } from '../engine';
 import { modelId } from '../models/config';
 import { loadNetwork } from '../training/trainer';
 import { resolveAttack } from '../plugins/attack';
+import { findGradientMode } from '../../defenses/registry';
 import { UserError } from '../util/errors';
 import { deriveSeed } from '../util/rng';
 import { probeExtra, probeNetwork } from './similarity';
@@ -80,12 +81,17 @@ export async function runProbe(req: ProbeRequest): Promise<ProbeExtra> {
       const labels = Int32Array.from(y.dataSync());
       y.dispose();
       try {
-        const base = classifierFor(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
-        const c = withEngine(net, base, req.gradient, req.signSurrogate, req.engine ?? 'tfjs');
+        // One gradient mode for several models: a model whose defense does not declare it is probed with its
+        // natural gradient (the label below records the mode actually used).
+        const declared = findGradientMode(gradientModesOf(net), req.gradient) !== undefined;
+        if (!declared) req.log?.(`${modelId(net.config)}: defense ${net.defense.name} has no '${req.gradient}' gradient; probing with its natural gradient`);
+        const used = declared ? req.gradient : 'natural';
+        const base = classifierFor(net, used, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
+        const c = withEngine(net, base, used, req.signSurrogate, req.engine ?? 'tfjs');
         const model: Classifier = c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
         const adv = await craft(model, req, x, labels, eps);
         try {
-          const attackLabel = req.gradient === 'natural' ? req.attack : `${req.attack} (${c.gradientMode})`;
+          const attackLabel = used === 'natural' ? req.attack : `${req.attack} (${c.gradientMode})`;
           const r = probeNetwork(net, x, adv, labels, { model: modelId(net.config), attack: attackLabel, eps }, req.batchSize);
           req.log?.(`${r.curve.model}: ${r.layers.length} layers probed on ${labels.length} ${dataset} images`);
           results.push(r);

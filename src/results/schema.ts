@@ -1,5 +1,23 @@
-/** results.json, schema "opulab.results/1" (DESIGN.md). Every tool and the report read this. */
-export const RESULTS_SCHEMA = 'opulab.results/1';
+/**
+ * results.json, schema "opulab.results/2" (DESIGN.md). Every tool and the report read this.
+ * /2 over /1: a model record's `defense` is the defense's own name (a plugin's name, not the head under it) and
+ * `defenseInfo` says where it comes from (built-in, or the file with its sha256) and its parameters. /1 files
+ * are still read (loadResultsFile upgrades them in memory; their models simply lack defenseInfo).
+ */
+export const RESULTS_SCHEMA = 'opulab.results/2';
+/** Every schema version the readers accept. */
+export const READABLE_RESULTS_SCHEMAS: readonly string[] = ['opulab.results/1', RESULTS_SCHEMA];
+
+/** What a model record says about its defense (defenses/types.ts DefenseRecord). */
+export interface DefenseInfo {
+  name: string;
+  source: 'built-in' | 'file';
+  path?: string;
+  sha256?: string;
+  params: Record<string, number | string | boolean>;
+  /** The built-in head under a plugin's input transform. */
+  head?: string;
+}
 
 export interface EnvironmentInfo {
   backend: string;
@@ -18,6 +36,8 @@ export interface ModelRecord {
   id: string;
   architecture?: string;
   defense?: string;
+  /** [schema /2] The defense's source and parameters. */
+  defenseInfo?: DefenseInfo;
   training?: string;
   cleanAccuracy: number;
   n: number;
@@ -89,7 +109,8 @@ export interface PerSampleRecord {
 }
 
 export interface ResultsFile {
-  schema: typeof RESULTS_SCHEMA;
+  /** RESULTS_SCHEMA; a /1 file read from disk is upgraded to it in memory (reports/load.ts). */
+  schema: typeof RESULTS_SCHEMA | 'opulab.results/1';
   environment: EnvironmentInfo;
   models: ModelRecord[];
   runs: RunRecord[];

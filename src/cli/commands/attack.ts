@@ -4,11 +4,12 @@ import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../../backend';
 import { GlobalArgs, checkSeed, workerCount, parseParamsJson, withGradientOptions, checkAttackFlags, withEngineOption, engineOf } from '../options';
-import { parseGradientMode } from '../../models/classifier';
+import { checkGradientModeText, resolveGradientMode } from '../../models/classifier';
 import { loadDataset, parseDatasetName, prepareDataset } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { modelId } from '../../models/config';
 import { runAttackOnModel, attachPerSample, AttackRequest } from '../../experiments/execute';
+import { defenseFields } from '../../experiments/model-record';
 import { loadResultsFile } from '../../../reports/load';
 import { emptyResults, environmentInfo, recordDataProvenance } from '../../results/environment';
 import { ResultsFile } from '../../results/schema';
@@ -88,10 +89,12 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
     // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
     await initBackend(args.backend, true);
     if (args.attack) checkAttackFlags({ ...args, params: paramsFromFlags(args) });
-    else parseGradientMode(args.gradient, args.signSurrogate);
+    else checkGradientModeText(args.gradient, args.signSurrogate);
     const backend = await initBackend(args.backend);
     const { net, meta } = loadNetwork(args.checkpoint);
     try {
+      // the mode must be one the model's defense declares (a one-line error listing them, before any data is read)
+      resolveGradientMode(net, args.gradient, args.signSurrogate);
       const datasetName = parseDatasetName(String(meta.train.dataset ?? 'cifar10'));
       await prepareDataset(datasetName, { dataDir: args.dataDir, download: args.download });
       const data = loadDataset(datasetName, 'test', { dataDir: args.dataDir, limit: args.samples, seed: Number(meta.train.seed ?? 0) });
@@ -119,11 +122,10 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
         results.models.push({
           id,
           architecture: net.config.architecture,
-          defense: net.config.defense,
+          ...defenseFields(net),
           training: net.config.training,
           cleanAccuracy: clean.accuracy,
           n: clean.n,
-          stochastic: net.stochastic,
           normalizationStd: net.config.normalization.std,
           checkpoint: path.resolve(args.checkpoint),
           train: meta.train,

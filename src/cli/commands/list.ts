@@ -1,21 +1,31 @@
 /** `opulab list`: models, defenses, attacks, datasets and backends (built-in and plugins), one line each. */
 import type { CommandModule } from 'yargs';
 import { GlobalArgs } from '../options';
+import { ARCHITECTURES, TRAINING_METHODS, TrainingMethod } from '../../models/config';
 import { initBackend } from '../../backend';
-import { ARCHITECTURES, DEFENSES, TRAINING_METHODS } from '../../models/config';
+import { builtinDefenses } from '../../../defenses/registry';
+import { BPDA_ESTIMATED, BPDA_NONE, BPDA_RANDOM, BPDA_TRUE, NATURAL, TRUE } from '../../../defenses/gradient-modes';
+import type { Defense } from '../../../defenses/types';
 import { describeAttacks } from '../../../attacks/registry';
 import { describeDatasets } from '../../../datasets';
-import { GRADIENT_MODES } from '../../models/classifier';
 import { OPTIMIZERS } from '../../training/optimizers';
-import { listPlugins, loadAttackPlugin, loadDefensePlugin } from '../../plugins';
+import { loadAttackPlugin, loadDefensePlugin } from '../../plugins';
 
-const DEFENSE_TEXT: Record<string, string> = {
-  none: 'undefended baseline head: Dropout, Dense, ReLU, Dropout, Dense(512), ReLU, Dense',
-  optical: 'optical head: Dense, ReLU, [DFA feedback], Sign(x - mean), OPU |xR|^2, ReLU, Dense (REFERENCE.md §1)',
-  'dfa-only': 'ablation: DFA-trained head without binarization or random projection',
-  'dfa-binarize': 'ablation: DFA + Sign binarization, no random projection',
-  'dfa-projection': 'ablation: DFA + fixed random projection (OPU intensity), no binarization',
-};
+const BUILTIN_GRADIENT_MODES = [NATURAL, TRUE, BPDA_RANDOM, BPDA_TRUE, BPDA_ESTIMATED, BPDA_NONE];
+
+/** "natural, true (dfa/hybrid), bpda-none": the modes a defense declares, `true` marked where it needs DFA training. */
+function modesLine(d: Defense): string {
+  const ctx = (training: TrainingMethod) => ({ numClasses: 10, training, opuIn: 512, opuOut: 8000, opuMode: 'reference' as const, binarizeCenter: 'running-mean' as const });
+  const bp = d.gradientModes(ctx(d.training ?? 'bp')).map((m) => m.name);
+  const dfa = d.training ? bp : d.gradientModes(ctx('hybrid')).map((m) => m.name);
+  const all = [...new Set([...bp, ...dfa])];
+  return all.map((n) => (bp.includes(n) ? n : `${n} (dfa/hybrid)`)).map((n) => (n.startsWith('bpda-estimated') ? n.replace('bpda-estimated', 'bpda-estimated[:N]') : n)).join(', ');
+}
+
+function defenseLine(d: Defense): string {
+  const where = d.source.kind === 'file' ? ` [plugin ${d.source.path}]` : '';
+  return `defense  ${d.name.padEnd(14)}  ${d.describe}${where}; gradients: ${modesLine(d)}`;
+}
 
 function backendLine(): string {
   const has = (pkg: string): boolean => {
@@ -43,19 +53,18 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
       .option('defense-plugin', { type: 'string', array: true, describe: 'Also load and list this defense plugin file (repeatable)' })
       .option('attack-plugin', { type: 'string', array: true, describe: 'Also load and list this attack plugin file (repeatable)' }) as never,
   handler: async (args) => {
-    // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
-    await initBackend(args.backend, true);
-    for (const f of args.defensePlugin ?? []) loadDefensePlugin(f);
+    // Loading a defense plugin runs its hooks once on a tiny batch, which needs an initialised tfjs backend.
+    if (args.defensePlugin?.length) await initBackend(args.backend, true);
+    const plugins = (args.defensePlugin ?? []).map((f) => loadDefensePlugin(f).defense);
     for (const f of args.attackPlugin ?? []) loadAttackPlugin(f);
     const lines: string[] = [];
     for (const m of ARCHITECTURES) lines.push(`model    ${m.padEnd(10)}  ${m.startsWith('repvgg') ? 'CIFAR RepVGG (train-time branches, fused for deployment)' : 'CIFAR VGG with BatchNorm'}, --width multiplier`);
-    for (const d of DEFENSES) lines.push(`defense  ${d.padEnd(14)}  ${DEFENSE_TEXT[d]}`);
+    for (const d of [...builtinDefenses(), ...plugins]) lines.push(defenseLine(d));
     // attack plugins are in the attack registry and listed with the attacks below
-    for (const p of listPlugins().filter((q) => q.kind !== 'attack')) lines.push(`${p.kind.padEnd(8)} ${p.name.padEnd(14)}  ${p.description} [plugin ${p.path}]`);
     for (const t of TRAINING_METHODS) lines.push(`training ${t}`);
     for (const o of OPTIMIZERS) lines.push(`optimizer ${o}`);
     for (const a of describeAttacks()) lines.push(`attack   ${a.name.padEnd(22)}  ${a.description}${a.origin !== 'built-in' ? ` [${a.origin}]` : ''}`);
-    for (const g of GRADIENT_MODES) lines.push(`gradient ${g}`);
+    for (const g of BUILTIN_GRADIENT_MODES) lines.push(`gradient ${(g.argument ? `${g.name}[:N]` : g.name).padEnd(20)}  ${g.surrogate}`);
     for (const d of describeDatasets()) lines.push(`dataset  ${d.name.padEnd(13)}  ${d.description}`);
     lines.push(backendLine());
     process.stdout.write(lines.join('\n') + '\n');

@@ -74,9 +74,8 @@ export const trainCommand: CommandModule<GlobalArgs, TrainArgs> = {
       .option('out', { type: 'string', demandOption: true, describe: 'Checkpoint directory' }) as never,
   handler: async (args) => {
     const seed = checkSeed(args);
-    // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
-    await initBackend(args.backend, true);
-    // Validate every name and number before touching data or the backend.
+    // Validate every name and number before touching data or the backend (a plugin file is read and checked
+    // here; its hooks run once the backend exists, when the Network is built).
     modelConfigFromArgs({ ...args, seed, numClasses: 10, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } });
     const datasetName = parseDatasetName(args.dataset);
     if (!Number.isInteger(args.epochs) || args.epochs < 1) throw new UserError(`bad --epochs ${args.epochs}: expected a positive integer`);

@@ -9,6 +9,7 @@ import { loadNetwork, evaluate } from '../../training/trainer';
 import { Network } from '../../models/network';
 import { modelId } from '../../models/config';
 import { runTransfer, attachPerSample, AttackRequest } from '../../experiments/execute';
+import { defenseFields } from '../../experiments/model-record';
 import { loadResultsFile } from '../../../reports/load';
 import { emptyResults, environmentInfo, recordDataProvenance } from '../../results/environment';
 import { ResultsFile } from '../../results/schema';
@@ -84,7 +85,7 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
         const id = modelId(net.config);
         if (results.models.some((m) => m.id === id)) continue;
         const ev = evaluate(net, data, args.batchSize);
-        results.models.push({ id, architecture: net.config.architecture, defense: net.config.defense, training: net.config.training, cleanAccuracy: ev.accuracy, n: ev.n, normalizationStd: net.config.normalization.std });
+        results.models.push({ id, architecture: net.config.architecture, ...defenseFields(net), training: net.config.training, cleanAccuracy: ev.accuracy, n: ev.n, normalizationStd: net.config.normalization.std });
       }
       const out = await runTransfer(src.net, targets, data, indices, req, { save: args.saveSet, load: args.loadSet });
       out.runs.forEach((r) => (r.attack = `transfer-${args.attack}`));
