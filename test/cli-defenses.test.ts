@@ -97,7 +97,7 @@ describe('defense plugins through the CLI', () => {
     void checks;
   });
 
-  it('a spec: a plugin model gets exactly the gradient modes its defense declares; a list that fits no model is an error, not 0 attacks', async () => {
+  it('a spec: a plugin model gets exactly the gradient modes its defense declares; a mode no attacked model declares is an error, not 0 attacks', async () => {
     const spec = (gradients: string[]) => ({
       name: 'plug',
       seed: 1,
@@ -107,7 +107,7 @@ describe('defense plugins through the CLI', () => {
       attacks: [{ attack: 'fgsm', eps: ['8/255'], gradients }],
     });
     const good = path.join(tmp, 'good.json');
-    fs.writeFileSync(good, JSON.stringify(spec(['bpda-none', 'bpda-true'])));
+    fs.writeFileSync(good, JSON.stringify(spec(['bpda-none'])));
     const out = path.join(tmp, 'specrun');
     const r = await run(['run', good, '--out', out, ...common]);
     expect(r.err).not.toMatch(/internal error/);
@@ -119,8 +119,15 @@ describe('defense plugins through the CLI', () => {
     fs.writeFileSync(none, JSON.stringify(spec(['bpda-true', 'bpda-random'])));
     const e = await run(['run', none, '--out', path.join(tmp, 'specrun2'), ...common]);
     expect(e.code).toBe(2);
-    expect(errorLines(e.err)).toEqual([expect.stringMatching(/attacks\[0\] \(fgsm\): gradients \["bpda-true","bpda-random"\] apply to none of its models; their defenses declare sq: natural, bpda-none/)]);
-    expect(fs.existsSync(path.join(tmp, 'specrun2', 'checkpoints'))).toBe(false);
+    expect(errorLines(e.err)).toEqual([expect.stringMatching(/spec\.attacks\[0\]\.gradients\[0\]: 'bpda-true' is declared by none of the attacked models' defenses \(sq: natural, bpda-none\)/)]);
+    expect(fs.existsSync(path.join(tmp, 'specrun2'))).toBe(false);
+    // one mode that fits and one that fits no model: the whole spec is refused before any work (nothing silently dropped)
+    const mixed = path.join(tmp, 'mixed.json');
+    fs.writeFileSync(mixed, JSON.stringify(spec(['bpda-none', 'bpda-true'])));
+    const m = await run(['run', mixed, '--out', path.join(tmp, 'specrun3'), ...common]);
+    expect(m.code).toBe(2);
+    expect(errorLines(m.err)).toEqual([expect.stringMatching(/spec\.attacks\[0\]\.gradients\[1\]: 'bpda-true' is declared by none/)]);
+    expect(fs.existsSync(path.join(tmp, 'specrun3'))).toBe(false);
   });
 
   it('gradientModesFor: the modes a defense declares, with what each means', () => {

@@ -108,7 +108,8 @@ export function describeModel(config: ModelConfig): ModelDescription {
     training: config.training,
     features,
     featureSize,
-    head: describeHead(config, featureSize),
+    // a plugin's JavaScript parts run on tfjs: the whole model falls back (the head is not described)
+    head: config.plugin ? [] : describeHead(config, featureSize),
     unsupported,
   };
 }

@@ -19,6 +19,8 @@ import { parseEps } from '../../attacks/eps';
 import { attackParams } from './execute';
 import { declaredGradientModes, formatGradientModes } from './gradient-modes';
 import { findGradientMode } from '../../defenses/registry';
+import { BUILTIN_MODE_NAMES } from '../../defenses/gradient-modes';
+import { nearestName } from '../util/nearest';
 import type { GradientModeDecl } from '../../defenses/types';
 import { ArraySchema, BooleanSchema, NumberSchema, ObjectSchema, RecordSchema, StringSchema, UnionSchema, schemaReference, validate } from './schema';
 
@@ -324,6 +326,12 @@ function checkSpec(spec: ExperimentSpec, where: string, explicitAttackSamples: b
     at(isPluginPath(a.attack) ? `${p}.attack` : p, () => resolveAttack(a.attack, attackParams(req, std)));
     const targets = a.models ?? [...names];
     (a.gradients ?? []).forEach((g, j) => {
+      const name = g.split(':')[0];
+      const known = [...new Set([...BUILTIN_MODE_NAMES, ...[...modesByName.values()].flatMap((ms) => ms.map((m) => m.name))])];
+      if (!known.includes(name)) {
+        const near = nearestName(name, known);
+        throw new UserError(`${p}.gradients[${j}]: unknown gradient mode '${g}'${near ? ` (did you mean '${near}'?)` : ''}: expected one of ${known.join(', ')}`);
+      }
       if (!targets.some((n) => findGradientMode(modesByName.get(n)!, g) !== undefined)) {
         const declared = targets.map((n) => `${n}: ${formatGradientModes(modesByName.get(n)!)}`).join('; ');
         throw new UserError(`${p}.gradients[${j}]: '${g}' is declared by none of the attacked models' defenses (${declared})`);
