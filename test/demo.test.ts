@@ -2,7 +2,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { main } from '../src/cli/main';
-import { ResultsFile } from '../src/results/schema';
+import { ResultsFile, RunRecord } from '../src/results/schema';
+import { explainDemoScale } from '../src/cli/commands/demo';
+import { demoSpec } from '../src/experiments/demo-spec';
 
 // The main job end to end (its --quick size), on the synthetic fallback: no CIFAR copy in the data dir given.
 it('opulab demo --quick trains, attacks, writes results.json and report.html, and says which data it used', async () => {
@@ -37,4 +39,35 @@ it('opulab demo --quick trains, attacks, writes results.json and report.html, an
   expect(html).toMatch(/<html/);
   expect(out).toMatch(/report: .*report.html/);
   fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('the demo explains a check that cannot pass at its scale', () => {
+  const run = (attack: string, threat: string, model: string, robust: number): RunRecord =>
+    ({ model, attack, threat, norm: 'linf', eps: 8 / 255, n: 20, cleanAccuracy: 1, robustAccuracy: robust, gradient: 'natural', params: {} }) as unknown as RunRecord;
+  const results = (baselineFgsm: number): ResultsFile => ({
+    schema: 'opulab.results/1',
+    environment: { backend: 'wasm', workers: 1, opulab: 'x', node: 'x', seed: 0 },
+    models: [
+      { id: 'b', defense: 'none', cleanAccuracy: 1, n: 20 },
+      { id: 'o', defense: 'optical', cleanAccuracy: 1, n: 20 },
+    ],
+    runs: [run('fgsm', 'white-box', 'b', baselineFgsm), run('fgsm', 'white-box', 'o', 0.9), run('hsja', 'decision', 'b', 0.9), run('hsja', 'decision', 'o', 1)],
+    checks: [],
+  });
+  it('C13 failing only on a query-limited attack gets the budget note; failing on a white-box one does not', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-scale-'));
+    const file = path.join(tmp, 'results.json');
+    const spec = demoSpec(false);
+    const only = results(0);
+    explainDemoScale(only, spec, file);
+    const c13 = only.checks.find((c) => c.id === 'C13');
+    expect(c13?.status).toBe('fail');
+    expect(c13?.note).toMatch(/^the demo gives the query-based attacks small budgets \(hsja 1000 queries per image\)/);
+    expect(c13?.detail).toContain(`At this run's scale: ${c13?.note}`);
+    expect((JSON.parse(fs.readFileSync(file, 'utf8')) as ResultsFile).environment.scaleNotes).toEqual({ C13: c13?.note });
+    const both = results(0.95);
+    explainDemoScale(both, spec, path.join(tmp, 'r2.json'));
+    expect(both.environment.scaleNotes).toBeUndefined();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
 });
