@@ -140,7 +140,7 @@ describe('opulab CLI', () => {
       [['attack', '--checkpoint', opt, '--attack', 'pgd', '--gradient', 'magic', '--out', results], /unknown gradient mode 'magic'/],
       [['train', '--model', 'vgg99', '--dataset', 'synthetic', '--out', path.join(tmp, 'x')], /unknown model 'vgg99'/],
       [['train', '--dataset', 'imagenet', '--out', path.join(tmp, 'x')], /imagenet/],
-      [['train', '--dataset', 'cifar10', '--data-dir', path.join(tmp, 'empty'), '--out', path.join(tmp, 'x')], /cifar/i],
+      [['train', '--dataset', 'cifar10', '--data-dir', path.join(tmp, 'empty'), '--no-download', '--out', path.join(tmp, 'x')], /cifar/i],
       [['bogus-command'], /unknown command 'bogus-command'/],
       // usage errors stop before any work: nothing attacked, trained or written
       [['attack', '--checkpoint', opt, '--attack', 'pgd', '--eps', '-8/255', '--out', results], /^opulab: bad --eps '-8\/255': an eps cannot be negative/],

@@ -52,7 +52,7 @@ describe('spec schema', () => {
       [(s) => (s.attacks[1].attack = 'sqare'), /^spec\.attacks\[1\]: unknown attack 'sqare' \(did you mean 'square'\?\)/],
       [(s) => (s.attacks[0].params = { stpes: 3 }), /^spec\.attacks\[0\]: pgd: unknown parameter 'stpes'/],
       [(s) => (s.attacks[0].gradients = ['bpda-treu']), /^spec\.attacks\[0\]\.gradients\[0\]: unknown gradient mode 'bpda-treu'/],
-      [(s) => ((s.attacks[0].gradients = ['bpda-true']), (s.attacks[0].models = ['baseline'])), /^spec\.attacks\[0\]\.gradients\[0\]: 'bpda-true' applies to none of the attacked models \(baseline: none\/bp\)/],
+      [(s) => ((s.attacks[0].gradients = ['bpda-true']), (s.attacks[0].models = ['baseline'])), /^spec\.attacks\[0\]\.gradients\[0\]: 'bpda-true' is declared by none of the attacked models' defenses \(baseline: natural\)/],
       [(s) => (s.attacks[0].samples = 501), /^spec\.attacks\[0\]\.samples: 501 is more than data\.testSamples \(500\)/],
       [(s) => (s.attacks.find((a: { attack: string }) => a.attack === 'transfer').source = 'nobody'), /\.source: unknown model 'nobody': expected one of baseline, optical, surrogate$/],
       [(s) => (s.attacks[0].source = 'baseline'), /^spec\.attacks\[0\]\.source: only for transfer attacks/],
