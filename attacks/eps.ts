@@ -6,7 +6,7 @@
  * so a normalized eps converts to e * max_c(std_c): the pixel ball of that radius CONTAINS the normalized
  * ball (for L-inf and L2 alike), so the attacker is never weaker than the user asked — the sound direction
  * for a robustness claim. With equal stds (CIFAR-10: 0.5) the conversion is exact: 0.05 normalized =
- * 0.025 = 6.4/255 pixel (REFERENCE.md §4). `perChannelPixelEps` gives the exact per-channel budgets for
+ * 0.025 = 6.4/255 pixel (docs/method.md §5). `perChannelPixelEps` gives the exact per-channel budgets for
  * reporting.
  */
 import type { EpsSpace } from '../src/types';

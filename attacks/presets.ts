@@ -2,7 +2,7 @@
  * Attack presets as data: the CLI / experiment runner expands them into (attack, params, eps list) runs.
  * Step sizes given as `stepSize` are in the group's eps space and are converted with the eps (see eps.ts).
  *
- * - reference-whitebox: the protocol of Cappelli et al. (REFERENCE.md §4): FGSM and PGD-50, step 0.01, no
+ * - reference-whitebox: the protocol of Cappelli et al. (docs/method.md §5): FGSM and PGD-50, step 0.01, no
  *   random start, L-inf, eps {0, .01, ..., .05} in NORMALIZED units.
  * - standard: RobustBench-comparable budgets, 8/255 L-inf and 0.5 L2 in pixel units: PGD-50 with random
  *   start (step 2.5 eps / 50), APGD-CE and APGD-DLR (100 steps each, as in AutoAttack).

@@ -1,5 +1,5 @@
 /**
- * JS-side, seeded training augmentation (REFERENCE.md §1, torchvision order): random crop 32 with zero
+ * JS-side, seeded training augmentation (docs/method.md §1; torchvision order): random crop 32 with zero
  * padding, horizontal flip (p = 0.5), then a random rotation in [-deg, +deg] (bilinear, zero fill).
  */
 import { Rng } from '../src/util/rng';
@@ -20,7 +20,7 @@ export interface AugmentOptions {
 
 /**
  * The reference's training augmentation per dataset: crop pad 4 + flip, plus rotation 15 degrees for
- * CIFAR-100 (REFERENCE.md §1). The synthetic families are flip/rotation invariant, so they get the same as
+ * CIFAR-100 (docs/method.md §1). The synthetic families are flip/rotation invariant, so they get the same as
  * CIFAR-10.
  */
 export function defaultAugmentation(name: DatasetName): AugmentOptions {

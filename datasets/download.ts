@@ -221,7 +221,7 @@ export async function installArchive(
   }
 }
 
-/** Records of the cifar-10-mini prefix set (DESIGN.md "Data"; ../shared/datasets/README.md). */
+/** Records of the cifar-10-mini prefix set (docs/architecture.md §3). */
 export const MINI_RECORDS = { train: 1000, test: 500 } as const;
 
 /**

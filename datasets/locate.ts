@@ -1,5 +1,5 @@
 /**
- * Where the CIFAR files live (DESIGN.md "Data"): the data dir is `dataDir` (--data-dir), else
+ * Where the CIFAR files live (docs/architecture.md §3): the data dir is `dataDir` (--data-dir), else
  * $OPULAB_DATA_DIR, else ~/.cache/opulab. A data dir is either the folder holding the binary files or a
  * parent holding the official folder names (cifar-10-batches-bin/, cifar-100-binary/, and opulab's
  * cifar-10-mini/).

@@ -1,5 +1,5 @@
 /**
- * The common in-memory dataset shape every reader produces (DESIGN.md "Data").
+ * The common in-memory dataset shape every reader produces (docs/architecture.md §3).
  *
  * Images are uint8 in NHWC order (the CIFAR files store R, G, B planes; readers convert). Batching turns
  * them into float32 pixels in [0, 1]; the normalization below is applied later, inside the classifier.
@@ -70,7 +70,7 @@ export interface LoadOptions {
 }
 
 /**
- * Normalization per dataset (REFERENCE.md §1): the reference code normalizes CIFAR-10 with mean 0.5 /
+ * Normalization per dataset (docs/method.md §1): the reference code normalizes CIFAR-10 with mean 0.5 /
  * std 0.5 (inputs in [-1, 1]) and CIFAR-100 with its train statistics.
  */
 export const NORMALIZATION: Readonly<Record<DatasetName, Normalization>> = {

@@ -1,5 +1,5 @@
 /*
- * opulab's stride-1 convolution kernels for the tfjs wasm backend (DESIGN.md "Compute").
+ * opulab's stride-1 convolution kernels for the tfjs wasm backend (docs/architecture.md §1).
  *
  * Compiled to a small WebAssembly module (scripts/build-wasm.sh) that imports the tfjs-backend-wasm linear
  * memory, so every pointer below is an offset into the same heap the tfjs tensors live in: no copies.

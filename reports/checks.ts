@@ -1,5 +1,5 @@
 /**
- * Honest-evaluation checks C1–C17 (REFERENCE.md §5; after Carlini et al. 2019 "On Evaluating Adversarial
+ * Honest-evaluation checks C1–C17 (docs/method.md §6; after Carlini et al. 2019 "On Evaluating Adversarial
  * Robustness", arXiv 1902.06705, and Athalye et al. 2018, arXiv 1802.00420) computed from results.json.
  *
  * Each check yields ONE record: the worst finding decides the status, and its sentence names the model,

@@ -1,5 +1,5 @@
 /**
- * The seams that keep models, defenses and attacks independent (DESIGN.md "Plugin interfaces").
+ * The seams that keep models, defenses and attacks independent (docs/architecture.md §2).
  *
  * Conventions: images are NHWC float32 in PIXEL space [0, 1]; any normalization happens inside the
  * classifier. Labels are int32. Every method that returns tensors hands ownership to the caller.

@@ -1,5 +1,5 @@
 /**
- * CIFAR binary readers and data-dir resolution, against facts from ../shared/datasets/README.md and
+ * CIFAR binary readers and data-dir resolution, against published facts about the official files (label counts, first labels, per-channel statistics) and
  * hand-built files.
  */
 import * as fs from 'fs';

@@ -33,7 +33,7 @@ export interface BanditsParams {
   maxRowsPerCall: number;
 }
 
-/** REFERENCE.md §4 settings (Cappelli et al. protocol): 15,000 queries, 16x16 prior, exploration 0.1, lrs 0.01/0.1. */
+/** docs/method.md §5 settings (Cappelli et al. protocol): 15,000 queries, 16x16 prior, exploration 0.1, lrs 0.01/0.1. */
 export const BANDITS_REFERENCE: BanditsParams = {
   maxQueries: 15000,
   priorSize: 16,

@@ -1,6 +1,6 @@
 /**
  * Black-box attack registry: name -> (params) => Attack, with parameter validation (UserError on a bad or
- * unknown parameter) and named presets for the reference protocol (REFERENCE.md §4).
+ * unknown parameter) and named presets for the reference protocol (docs/method.md §5).
  *
  *   nes           NES, L-inf, score-based (Ilyas et al. 2018)
  *   bandits       Bandits-TD, L-inf, score-based (Ilyas et al. 2019)
@@ -38,7 +38,7 @@ export const BLACKBOX_DESCRIPTIONS: Readonly<Record<BlackboxAttackName, string>>
   hsja: 'HopSkipJump boundary attack, L2 or L-inf, decision-based (Chen et al. 2020)',
 };
 
-/** Reference-protocol presets (REFERENCE.md §4; eps 8/256 L-inf is the caller's eps). */
+/** Reference-protocol presets (docs/method.md §5; eps 8/256 L-inf is the caller's eps). */
 export const BLACKBOX_PRESETS: Readonly<Record<string, { attack: BlackboxAttackName; params: RawParams }>> = {
   'bandits-reference': { attack: 'bandits', params: { ...BANDITS_REFERENCE } },
   'nes-reference': { attack: 'nes', params: { samples: 50, sigma: 0.01, stepSize: 0.01, maxQueries: 10000 } },

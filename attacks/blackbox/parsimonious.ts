@@ -29,7 +29,7 @@ export interface ParsimoniousParams {
   maxRowsPerCall: number;
 }
 
-/** REFERENCE.md §4: 20,000 queries, block 4, hierarchical. */
+/** docs/method.md §5: 20,000 queries, block 4, hierarchical. */
 export const PARSIMONIOUS_DEFAULTS: ParsimoniousParams = {
   maxQueries: 20000,
   blockSize: 4,

@@ -9,7 +9,7 @@ import type { Norm } from '../../src/types';
 /**
  * Attack margin from logits (lower is better for the attacker; < 0 means the goal is reached except on
  * exact ties): untargeted z_y - max_{j != y} z_j, targeted max_{j != t} z_j - z_t. Margins on logits, not
- * probabilities (REFERENCE.md C12).
+ * probabilities (docs/method.md §6, C12).
  */
 export function marginFromLogits(
   logits: ArrayLike<number>,

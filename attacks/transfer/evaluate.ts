@@ -4,7 +4,7 @@
  * Per target and eps: clean accuracy, robust accuracy (correct on the clean AND the adversarial input, so
  * it never exceeds clean accuracy), success rate among the target's clean-correct images, and the
  * reference protocol's number: robust accuracy on the COMMON-CORRECT subset — the images that every
- * compared model (the source and all targets) classifies correctly on clean inputs (REFERENCE.md §4).
+ * compared model (the source and all targets) classifies correctly on clean inputs (docs/method.md §5).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunRecord } from '../../src/results/schema';

@@ -1,5 +1,5 @@
 /**
- * Backend selection (DESIGN.md "Compute"): auto picks tensorflow (tfjs-node-gpu or tfjs-node, when
+ * Backend selection (docs/architecture.md §1): auto picks tensorflow (tfjs-node-gpu or tfjs-node, when
  * loadable) > wasm (with opulab's training kernels registered) > cpu. The chosen backend is printed once.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,5 +1,5 @@
 /**
- * Training kernels for tfjs-backend-wasm (DESIGN.md "Compute").
+ * Training kernels for tfjs-backend-wasm (docs/architecture.md §1).
  *
  * Stock tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` (a convnet cannot train) and a naive
  * `Conv2DBackpropInput` (8-10x slower than the forward conv). Both gradients are re-expressed here as a

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `opulab` command line (DESIGN.md "CLI contract"). Every command has --help, --seed, --backend, --workers
+ * The `opulab` command line (docs/architecture.md §4). Every command has --help, --seed, --backend, --workers
  * and --data-dir. A UserError (bad input) prints one line and exits with code 2. A usage error (unknown option or
  * command, bad choice, missing or non-numeric value) prints one line plus the --help hint, exits with code 2 and
  * runs nothing: yargs validates before any command handler starts (src/cli/strict.ts).

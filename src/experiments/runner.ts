@@ -441,7 +441,7 @@ export function assembleResults(outDir: string, environment: EnvironmentInfo, en
   return results;
 }
 
-/** Simulated optical hardware time per model: the sum over its runs (frames x frame time, REFERENCE.md §2). */
+/** Simulated optical hardware time per model: the sum over its runs (frames x frame time, docs/method.md §2). */
 export function addOpticalTime(results: ResultsFile): void {
   for (const m of results.models) {
     const runs = results.runs.filter((r) => r.model === m.id && typeof r.opticalTimeSec === 'number');
@@ -449,7 +449,7 @@ export function addOpticalTime(results: ResultsFile): void {
   }
 }
 
-/** Ablation table (REFERENCE.md §4): one row per defense variant, clean and worst robust accuracy per attack. */
+/** Ablation table (docs/method.md §5): one row per defense variant, clean and worst robust accuracy per attack. */
 function ablationRows(results: ResultsFile): { variant: string; [k: string]: string | number | null }[] {
   const builtins = builtinDefenseNames();
   const variants = results.models.filter((m) => builtins.includes(String(m.defense)));

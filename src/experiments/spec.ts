@@ -83,7 +83,7 @@ export interface AttackSpec {
   label?: string;
 }
 
-/** Layer-similarity probe (REFERENCE.md §6): clean vs adversarial features, layer by layer, for every model. */
+/** Layer-similarity probe (Piriyajitakonkij et al. 2024, low- vs high-level similarity): clean vs adversarial features, layer by layer, for every model. */
 export interface ProbeSpec {
   attack: string;
   eps: string;

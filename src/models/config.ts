@@ -2,7 +2,7 @@
 import { UserError } from '../util/errors';
 import { builtinDefenseNames } from '../../defenses/registry';
 
-// [backbones/plugins issue] the feature backbone is chosen by architecture: VGG or a RepVGG CIFAR variant
+// the feature backbone is chosen by architecture: VGG or a RepVGG CIFAR variant
 // (src/models/repvgg.ts). Both sit behind Network's FeatureExtractor interface.
 export const VGG_ARCHITECTURES = ['vgg11', 'vgg13', 'vgg16'] as const;
 export const REPVGG_ARCHITECTURES = ['repvgg-a0', 'repvgg-a1', 'repvgg-a2'] as const;
@@ -22,7 +22,7 @@ export type RepVggForm = 'train' | 'deploy';
 export type PluginParamValue = number | string | boolean;
 
 /**
- * [plugins issue] What a model config records about a defense plugin (src/plugins): the file it came from and the
+ * What a model config records about a defense plugin (src/plugins): the file it came from and the
  * parameters it was built with, so a checkpoint reloads the same input transform.
  */
 export interface DefensePluginRecord {
@@ -81,9 +81,9 @@ export interface ModelConfig {
   /** Seed of every fixed random thing: initial weights, OPU matrix, DFA feedback matrix. */
   seed: number;
   normalization: { mean: number[]; std: number[] };
-  /** [backbones issue] RepVGG only: the form the weights are in (absent = 'train'). */
+  /** RepVGG only: the form the weights are in (absent = 'train'). */
   repvggForm?: RepVggForm;
-  /** [plugins issue] A defense plugin's input transform, applied in pixel space before normalization. */
+  /** A defense plugin's input transform, applied in pixel space before normalization. */
   plugin?: DefensePluginRecord;
   /**
    * A name that disambiguates the model id when an experiment has several models with the same architecture,
@@ -133,7 +133,7 @@ export function validateModelConfig(cfg: ModelConfig): void {
   positiveInt('classes', cfg.numClasses);
   if (!(cfg.width > 0 && cfg.width <= 4)) throw new UserError(`bad width ${cfg.width}: expected a number in (0, 4]`);
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new UserError(`bad dropout ${cfg.dropout}: expected [0, 1)`);
-  // [backbones/plugins issue] optional fields
+  // optional fields
   if (cfg.repvggForm !== undefined) {
     oneOf('repvgg form', cfg.repvggForm, ['train', 'deploy'] as const);
     if (!isRepVggArchitecture(cfg.architecture)) {
@@ -150,7 +150,7 @@ export function validateModelConfig(cfg: ModelConfig): void {
 
 /** A readable id such as `vgg16-w0.25-optical-hybrid`. */
 export function modelId(cfg: ModelConfig): string {
-  // [plugins issue] a plugin defense shows its name (plus the built-in head when it uses one).
+  // a plugin defense shows its name (plus the built-in head when it uses one).
   const defense = cfg.plugin ? (cfg.defense === 'none' || cfg.defense === cfg.plugin.name ? cfg.plugin.name : `${cfg.plugin.name}+${cfg.defense}`) : cfg.defense;
   const base = `${cfg.architecture}-w${cfg.width}-${defense}-${cfg.training}`;
   return cfg.label ? `${base}-${cfg.label}` : base;

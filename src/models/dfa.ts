@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { makeRng } from '../util/rng';
 
 export class FeedbackMatrix {
-  /** B: [classes, size], uniform in [-1, 1) divided by sqrt(size) (REFERENCE.md §3). */
+  /** B: [classes, size], uniform in [-1, 1) divided by sqrt(size) (docs/method.md §3). */
   readonly matrix: tf.Tensor2D;
 
   constructor(readonly classes: number, readonly size: number, readonly seed: number) {

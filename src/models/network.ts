@@ -26,7 +26,7 @@ import { defenseContext, defenseForConfig } from '../../defenses/registry';
 export type { GradientPath, InputTransform } from './head';
 
 /**
- * [backbones issue] What Network needs of a feature backbone (VggFeatures and RepVggFeatures both fit).
+ * What Network needs of a feature backbone (VggFeatures and RepVggFeatures both fit).
  * `largestStageFeatures` (per-example size of the largest stage output) sizes per-layer DFA feedback; when
  * absent the VGG rule 32*32*C(first conv) applies.
  */
@@ -95,7 +95,7 @@ export class Network {
     // the head's stages first: a defense whose head cannot be described fails before any weight exists
     this.headStages = this.defense.head(ctx);
     const rng = makeRng(config.seed, 'init');
-    // [backbones issue] backbone by architecture: RepVGG (train or deploy form) or VGG.
+    // backbone by architecture: RepVGG (train or deploy form) or VGG.
     if (isRepVggArchitecture(config.architecture)) {
       this.features = new RepVggFeatures(this.store, config.architecture, config.width, rng, config.repvggForm ?? 'train');
     } else {
@@ -235,7 +235,7 @@ export class Network {
   }
 
   /**
-   * [backbones issue] RepVGG structural re-parameterization: a NEW network in deploy form (each block one 3x3
+   * RepVGG structural re-parameterization: a NEW network in deploy form (each block one 3x3
    * conv + bias, src/models/repvgg.ts) with this network's head weights; same config otherwise (OPU and DFA
    * matrices regenerate from the seed). Caller disposes both networks.
    */

@@ -1,4 +1,4 @@
-/** CIFAR VGG-11/13/16 feature extractor with BatchNorm and a width multiplier (REFERENCE.md §1). */
+/** CIFAR VGG-11/13/16 feature extractor with BatchNorm and a width multiplier (docs/method.md §1). */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/rng';
 import { UserError } from '../util/errors';

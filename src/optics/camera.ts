@@ -1,5 +1,5 @@
 /**
- * Camera model of the optical readout (REFERENCE.md §2). Every stage is optional; with all options off the
+ * Camera model of the optical readout (docs/method.md §2). Every stage is optional; with all options off the
  * camera is the identity, which reproduces the reference code's simulated OPU exactly.
  *
  *   signal   = gain * exposure * I + darkOffset            (I: optical intensity, e.g. |xR|^2)

@@ -1,5 +1,5 @@
 /**
- * Optical cost model (REFERENCE.md §2, lightonml device properties): how many DMD frames a projection takes
+ * Optical cost model (docs/method.md §2; lightonml device properties): how many DMD frames a projection takes
  * and how long it runs on the device, plus the input-density limit (too many ON pixels saturate the camera;
  * the real runtime lowers the exposure to compensate).
  */

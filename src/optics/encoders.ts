@@ -1,5 +1,5 @@
 /**
- * Input encoders for an optical processing unit: the DMD only displays binary frames (REFERENCE.md §2),
+ * Input encoders for an optical processing unit: the DMD only displays binary frames (docs/method.md §2),
  * so real-valued features are binarized before projection.
  *
  * - `binarizeSign`: the reference code's Sign(x - mean(x)) (batch mean over the whole tensor), one frame.
@@ -81,7 +81,7 @@ function centered<T extends tf.Tensor>(x: T, center: BinarizeCenter): T {
   throw new UserError(`binarize center '${String(center)}': expected batch-mean, sample-mean or none`);
 }
 
-/** Sign(x - center(x)) in {-1,+1} (REFERENCE.md §1). One DMD frame per input vector. */
+/** Sign(x - center(x)) in {-1,+1} (docs/method.md §1). One DMD frame per input vector. */
 export function binarizeSign<T extends tf.Tensor>(x: T, opts: BinarizeSignOptions = {}): T {
   const gradient = opts.gradient ?? 'zero';
   checkGradientMode(gradient);

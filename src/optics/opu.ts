@@ -1,5 +1,5 @@
 /**
- * The optical processing unit layer (REFERENCE.md §2): binary frame -> fixed random matrix -> intensity
+ * The optical processing unit layer (docs/method.md §2): binary frame -> fixed random matrix -> intensity
  * -> camera. Usable anywhere in a model; the defended head uses it as
  * Dense -> ReLU -> [DFA] -> Sign(x - mean) -> OPU -> ReLU -> Dense.
  *

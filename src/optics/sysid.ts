@@ -1,6 +1,6 @@
 /**
  * System identification of a black-box OPU: recover (a factorisation of) its transmission matrix from
- * input/output queries, so an attacker can use the 'estimated' gradient (REFERENCE.md §4, variant (e)).
+ * input/output queries, so an attacker can use the 'estimated' gradient (docs/method.md §4, system identification).
  *
  * Every output is quadratic in the DMD pixels p: y_j = p^T M_j p + offset, with
  *   physical  M_j = alpha Re(r_j r_j^H) = alpha (Re r_j Re r_j^T + Im r_j Im r_j^T)  (rank <= 2, PSD)

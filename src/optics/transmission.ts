@@ -1,6 +1,6 @@
 /**
  * Fixed random matrices of the optical layer, generated deterministically from a seed in blocks of
- * columns (REFERENCE.md §2):
+ * columns (docs/method.md §2):
  *  - `physical`: complex transmission matrix R, Re and Im each N(0, 1/n_in) (lightonml's simulator);
  *    a block is stored as the real [n_in, 2*width] matrix [Re R_block | Im R_block].
  *  - `reference`: the reference code's real W ~ N(0,1)/sqrt(n_out) (its SimulatedOpu forward_weight).

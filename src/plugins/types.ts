@@ -1,5 +1,5 @@
 /**
- * The published plugin interfaces (DESIGN.md "Plugin interfaces"). A plugin is ONE CommonJS file exporting an
+ * The published plugin interfaces (docs/architecture.md §2). A plugin is ONE CommonJS file exporting an
  * object (module.exports = {...} or exports.default = {...}); `import type { DefensePlugin } from 'opulab'`
  * gives editor completion. Plugins receive opulab's own tfjs instance in their context (`ctx.tf`): use it
  * rather than requiring @tensorflow/tfjs-core yourself, so tensors never cross two engines.

@@ -1,5 +1,5 @@
 /**
- * results.json, schema "opulab.results/2" (DESIGN.md). Every tool and the report read this.
+ * results.json, schema "opulab.results/2" (docs/architecture.md §3). Every tool and the report read this.
  * /2 over /1: a model record's `defense` is the defense's own name (a plugin's name, not the head under it) and
  * `defenseInfo` says where it comes from (built-in, or the file with its sha256) and its parameters. /1 files
  * are still read (loadResultsFile upgrades them in memory; their models simply lack defenseInfo).

@@ -1,5 +1,5 @@
 /**
- * Checkpoints (DESIGN.md): a directory with `model.json` (architecture, defense and training config,
+ * Checkpoints (docs/architecture.md §3): a directory with `model.json` (architecture, defense and training config,
  * normalization, metrics, optimizer/schedule state, and a manifest of weights: name, shape, dtype, byte
  * offset) and a float32 little-endian weights file. Fixed random matrices (OPU, DFA feedback) are NOT stored:
  * they are regenerated from the config's seed.

@@ -1,5 +1,5 @@
 /**
- * Training loop for bp / dfa / hybrid (REFERENCE.md §3): one `tf.variableGrads` call per step over the network's
+ * Training loop for bp / dfa / hybrid (docs/method.md §3): one `tf.variableGrads` call per step over the network's
  * forward with the training gradient path — DFA feedback points inject e·B where backprop is cut, layers above
  * them get true backprop. Per-epoch evaluation, LR schedule, atomic checkpoint every epoch, resume, NaN guard.
  *

@@ -1,6 +1,6 @@
 /**
  * `opulab data --dataset cifar10|cifar100|cifar10-mini|synthetic [--data-dir DIR] [--no-download]`:
- * find the dataset (DESIGN.md "Data"), download the official archive when files are missing and the
+ * find the dataset (docs/architecture.md §3), download the official archive when files are missing and the
  * network allows, verify checksums, and report files, record counts and per-class counts.
  */
 import * as path from 'path';
