@@ -62,7 +62,7 @@ describe('the demo explains a check that cannot pass at its scale', () => {
     explainDemoScale(only, spec, file);
     const c13 = only.checks.find((c) => c.id === 'C13');
     expect(c13?.status).toBe('fail');
-    expect(c13?.note).toMatch(/^the demo gives the query-based attacks small budgets \(hsja 1000 queries per image\)/);
+    expect(c13?.note).toMatch(/^the demo gives the query-based attacks small budgets \(hsja 3000 queries per image\)/);
     expect(c13?.detail).toContain(`At this run's scale: ${c13?.note}`);
     expect((JSON.parse(fs.readFileSync(file, 'utf8')) as ResultsFile).environment.scaleNotes).toEqual({ C13: c13?.note });
     const both = results(0.95);
