@@ -13,7 +13,7 @@ import * as path from 'path';
 import { UserError } from '../src/util/errors';
 import { fileSha256, isPluginPath } from '../src/plugins/file';
 import { rememberPlugin } from '../src/plugins/list';
-import type { BinarizeCenter, CameraConfig, OpuMode, PluginParamValue, TrainingMethod } from '../src/models/config';
+import type { PluginParamValue, TrainingMethod } from '../src/models/config';
 import type { HeadStage } from '../src/models/head';
 import type { BuiltinDefense, Defense, DefenseContext, GradientModeDecl } from './types';
 import { loadPluginDefense, LoadedPluginDefense } from './plugin';
@@ -129,15 +129,7 @@ export function defenseForConfig(config: DefenseConfig): Defense {
 }
 
 /** The DefenseContext of a model config. */
-export function defenseContext(config: {
-  numClasses: number;
-  training: TrainingMethod;
-  opuIn: number;
-  opuOut: number;
-  opuMode: OpuMode;
-  binarizeCenter: BinarizeCenter;
-  camera?: CameraConfig;
-}): DefenseContext {
+export function defenseContext(config: DefenseContext): DefenseContext {
   return {
     numClasses: config.numClasses,
     training: config.training,

@@ -9,7 +9,7 @@ import { UserError } from '../src/util/errors';
 import { C4_UNBOUNDED_L2_EPS, C4_UNBOUNDED_LINF_EPS, worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { escapeHtml as h, formatEps, formatInt, pct, points } from './format';
 import { attackDescription, checkExtrasHtml } from './headline';
-import { deltaHtml, epsHtml, headers, heat, MUTED_DASH, section, table, type Cell } from './markup';
+import { deltaHtml, epsHtml, headers, heat, MUTED_DASH, pageStart, section, table, type Cell } from './markup';
 import { epsKey, gradientOf, groupBy, modelById, numParam } from './runs';
 import { REPORT_CSS } from './style';
 
@@ -303,17 +303,7 @@ export function renderCompare(a: CompareSide, b: CompareSide, opts: CompareOptio
   const title = opts.title ?? 'opulab comparison';
   const nav = `<nav class="no-print"><a href="#models">Models</a>${match.pairs.map((p) => `<a href="#pair-${h(encodeURIComponent(p.key))}">${h(p.key)}</a>`).join('')}<a href="#checks">Checks</a></nav>`;
   const env = a.results.environment;
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="opulab ${h(env.opulab)}">
-<title>${h(title)}</title>
-<style>${REPORT_CSS}</style>
-</head>
-<body>
-<header>
+  return `${pageStart(title, String(env.opulab), REPORT_CSS)}<header>
 <h1>${h(title)}</h1>
 <ul class="sides">${sideLine(a)}${sideLine(b)}</ul>
 ${nav}

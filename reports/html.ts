@@ -12,7 +12,7 @@ import { CLIENT_SCRIPT, ERROR_CAPTURE_SCRIPT } from './client';
 import { decodeImage, readExtras, type DecodedImage, type ExampleImage, type ReportExtras } from './extras';
 import { attackLabel, escapeHtml as h, formatEps, formatInt, formatSeconds, formatValue, pct, pct3, sig3 } from './format';
 import { checkItemHtml, computeHeadline, headlineSection } from './headline';
-import { epsHeader, epsHtml, headers, heat, MUTED_DASH, section, table, type Cell } from './markup';
+import { epsHeader, epsHtml, headers, heat, MUTED_DASH, pageStart, section, table, type Cell } from './markup';
 import { encodePng, pngDataUri, upscaleNearest } from './png';
 import { epsKey, gradientOf, groupBy, numParam, sameEps, seriesLabel } from './runs';
 import { REPORT_CSS } from './style';
@@ -487,18 +487,7 @@ export function renderReport(results: ResultsFile, opts: RenderOptions): string 
     ? `<div class="notice"><strong>Some extras were left out:</strong><ul>${extras.problems.map((p) => `<li>${h(p)}</li>`).join('')}</ul></div>`
     : '';
   const chartJs = opts.chartJsSource ?? readChartJs();
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="opulab ${h(env.opulab)}">
-<title>${h(title)}</title>
-<style>${REPORT_CSS}</style>
-<script>${ERROR_CAPTURE_SCRIPT}</script>
-</head>
-<body>
-<header>
+  return `${pageStart(title, String(env.opulab), REPORT_CSS, `<script>${ERROR_CAPTURE_SCRIPT}</script>\n`)}<header>
 <h1>${h(title)}</h1>
 <p class="subtitle">${subtitle}</p>
 <p class="checks-line"><a href="#checks">Checks:</a> <span class="badge ${fails ? 'fail' : warns ? 'warn' : 'pass'}">${fails} fail · ${warns} warn</span></p>

@@ -4,6 +4,21 @@ import { epsAs255, escapeHtml as h, points, sig3 } from './format';
 export type Cell = string | { html: string; cls?: string; style?: string; title?: string };
 
 /** Header cells are HTML (callers escape user text), so a header can break a line with <br>. */
+/** The start of a self-contained report page, up to and including `<body>`; `extraHead` goes before `</head>`. */
+export function pageStart(title: string, opulabVersion: string, css: string, extraHead = ''): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="opulab ${h(opulabVersion)}">
+<title>${h(title)}</title>
+<style>${css}</style>
+${extraHead}</head>
+<body>
+`;
+}
+
 export function table(headers: string[], rows: Cell[][], cls = ''): string {
   const th = headers.map((x) => `<th>${x}</th>`).join('');
   const body = rows
