@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../src/util/errors';
 import { fillUniform, makeRng } from '../src/util/rng';
-import type { PluginParamValue, TrainingMethod } from '../src/models/config';
+import type { PluginParamValue, TrainingMethod } from '../src/models/vocabulary';
 import type { GradientPath, HeadStage, InputTransform, TransformCall, TransformSurrogate } from '../src/models/head';
 import type { DefensePlugin, InputTransformContext, PluginParams, PluginRuntime, SurrogateGradient } from '../src/plugins/types';
 import { Problems, firstLine, readPluginFile, unknownMembers } from '../src/plugins/file';

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { UserError } from '../src/util/errors';
 import { fileSha256, isPluginPath } from '../src/plugins/file';
 import { rememberPlugin } from '../src/plugins/list';
-import type { PluginParamValue, TrainingMethod } from '../src/models/config';
+import type { PluginParamValue, TrainingMethod } from '../src/models/vocabulary';
 import type { HeadStage } from '../src/models/head';
 import type { BuiltinDefense, Defense, DefenseContext, GradientModeDecl } from './types';
 import { loadPluginDefense, LoadedPluginDefense } from './plugin';

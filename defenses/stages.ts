@@ -1,5 +1,5 @@
 /** Head stage sequences shared by the built-in optical head and its ablations (defenses/builtin/). */
-import type { CameraConfig } from '../src/models/config';
+import type { CameraConfig } from '../src/models/vocabulary';
 import type { HeadStage } from '../src/models/head';
 import type { DefenseContext } from './types';
 

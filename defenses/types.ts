@@ -9,7 +9,7 @@
  *   - describe itself for records (name, source, parameters).
  * Network and the training loop see only this interface; nothing outside defenses/ knows a defense by name.
  */
-import type { BinarizeCenter, CameraConfig, OpuMode, PluginParamValue, TrainingMethod } from '../src/models/config';
+import type { BinarizeCenter, CameraConfig, OpuMode, PluginParamValue, TrainingMethod } from '../src/models/vocabulary';
 import type { GradientPath, HeadStage, InputTransform } from '../src/models/head';
 
 /** What a defense may read of the model it is part of (the user's model options). */

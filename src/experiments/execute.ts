@@ -2,21 +2,19 @@
  * Running one attack job: a model (checkpoint), an attack with its parameters, a list of epsilons, a gradient
  * mode, the test images to attack. Shared by `opulab attack`, `opulab run` and `opulab demo`.
  */
-import type { Classifier } from '../types';
 import type { RunRecord, PerSampleRecord } from '../results/schema';
 import { Dataset, DatasetName } from '../../datasets/types';
 import { takeTensors } from '../../datasets/batches';
 import { resolveAttack } from '../plugins/attack';
 import { writePerSample } from '../../attacks/evaluate';
 import { evaluateAttackParallel } from '../parallel/evaluate-parallel';
-import { withEot } from '../../attacks/eot';
+import { attackedClassifier } from '../parallel/attacked-classifier';
 import { parseEpsList, toPixelEps } from '../../attacks/eps';
 import { craftTransferSet, evaluateTransfer, loadTransferSet, saveTransferSet } from '../../attacks/transfer';
 import { UserError } from '../util/errors';
 import { classifierFor } from '../models/classifier';
-import { Network } from '../models/network';
+import type { Network } from '../models/network';
 import { modelId, ModelConfig } from '../models/config';
-import { deriveSeed } from '../util/rng';
 import { announceEngine, EngineName, releaseEngine, threadsPerWorker, withEngine } from '../engine';
 
 export interface AttackRequest {
@@ -58,19 +56,6 @@ export function attackParams(req: AttackRequest, std: readonly number[]): Record
 export function epsInPixels(req: Pick<AttackRequest, 'eps' | 'epsSpace'>, std: readonly number[]): { pixel: number[]; inSpace: number[] } {
   const inSpace = parseEpsList(req.eps.map(String));
   return { pixel: toPixelEps(inSpace, req.epsSpace, std), inSpace };
-}
-
-/**
- * A classifier for the requested gradient path on the requested engine (src/engine), wrapped in EOT when the model
- * is stochastic. `engineThreads`: ONNX Runtime intra-op threads (default all cores).
- */
-export function attackedClassifier(
-  net: Network,
-  req: Pick<AttackRequest, 'gradient' | 'signSurrogate' | 'eot' | 'seed' | 'engine'> & { engineThreads?: number },
-): Classifier {
-  const base = classifierFor(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
-  const c = withEngine(net, base, req.gradient, req.signSurrogate, req.engine ?? 'tfjs', { threads: req.engineThreads });
-  return c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
 }
 
 /** Where the attacked images come from: a dataset split by name (workers load it themselves). */

@@ -1,6 +1,10 @@
 /** A model's full configuration: what a checkpoint records and what `opulab train` builds. */
 import { UserError } from '../util/errors';
 import { builtinDefenseNames } from '../../defenses/registry';
+import { BINARIZE_CENTERS, TRAINING_METHODS } from './vocabulary';
+import type { BinarizeCenter, CameraConfig, DefenseName, DefensePluginRecord, OpuMode, TrainingMethod } from './vocabulary';
+
+export * from './vocabulary';
 
 // the feature backbone is chosen by architecture: VGG or a RepVGG CIFAR variant
 // (src/models/repvgg.ts). Both sit behind Network's FeatureExtractor interface.
@@ -18,51 +22,11 @@ export function isRepVggArchitecture(a: string): a is RepVggArchitecture {
 /** RepVGG weights: the multi-branch training form, or the fused single-3x3-conv deploy form. */
 export type RepVggForm = 'train' | 'deploy';
 
-/** A value of a plugin parameter (plugins declare defaults; users override by name). */
-export type PluginParamValue = number | string | boolean;
-
-/**
- * What a model config records about a defense plugin (src/plugins): the file it came from and the
- * parameters it was built with, so a checkpoint reloads the same input transform.
- */
-export interface DefensePluginRecord {
-  /** Absolute path of the plugin file. */
-  path: string;
-  name: string;
-  params: Record<string, PluginParamValue>;
-  /** sha256 of the file when the model was built (a changed file is reported on reload). */
-  sha256?: string;
-}
-
 /**
  * Built-in defense names, from the defense registry (defenses/builtin/, one file each): `none`, the optical head
  * and its ablations. A model's `defense` is the built-in head it runs on; a plugin defense adds `plugin`.
  */
 export const DEFENSES: readonly string[] = builtinDefenseNames();
-/** A built-in defense name (see DEFENSES). */
-export type DefenseName = string;
-
-export const TRAINING_METHODS = ['bp', 'dfa', 'hybrid'] as const;
-export type TrainingMethod = (typeof TRAINING_METHODS)[number];
-
-export type OpuMode = 'physical' | 'reference';
-/**
- * What Sign(x - center) subtracts. 'batch-mean' is the reference code's x - x.mean() over the whole batch, in
- * training AND evaluation, so a prediction depends on the other images in its batch. 'running-mean' (default)
- * trains the same way but keeps a running average of the batch means (like BatchNorm's running statistics) and uses
- * it in evaluation: predictions no longer depend on the batch. 'sample-mean' centers each example on its own mean.
- */
-export type BinarizeCenter = 'running-mean' | 'batch-mean' | 'sample-mean';
-export const BINARIZE_CENTERS: readonly BinarizeCenter[] = ['running-mean', 'batch-mean', 'sample-mean'];
-
-export interface CameraConfig {
-  gain?: number;
-  darkOffset?: number;
-  shotNoise?: boolean;
-  readNoiseStd?: number;
-  quantize?: boolean;
-  [key: string]: unknown;
-}
 
 export interface ModelConfig {
   architecture: Architecture;

@@ -15,7 +15,7 @@
  * declarative description for exporters: units, centers, OPU size/mode/seed label and camera are all in the data.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BinarizeCenter, CameraConfig, OpuMode } from './config';
+import type { BinarizeCenter, CameraConfig, OpuMode } from './vocabulary';
 import type { SignGradientMode } from '../optics/encoders';
 import type { OpuGradientMode } from '../optics/opu';
 

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Network } from '../models/network';
 import type { NamedParam } from '../models/params';
-import { computeGradients } from '../training/trainer';
+import { computeGradients } from '../training/step';
 import { deriveSeed } from '../util/rng';
 import { UserError } from '../util/errors';
 import { FlatLayout, flatLayout, packTensors } from './flat';

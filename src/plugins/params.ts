@@ -3,7 +3,7 @@
  * a spec object). Values given as strings (from the command line) are converted to the default's type.
  */
 import { UserError } from '../util/errors';
-import type { PluginParamValue } from '../models/config';
+import type { PluginParamValue } from '../models/vocabulary';
 
 export function isParamValue(v: unknown): v is PluginParamValue {
   return (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string' || typeof v === 'boolean';

@@ -6,13 +6,13 @@
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { Attack, Norm, ThreatModel } from '../types';
-import type { DefenseName, PluginParamValue, TrainingMethod } from '../models/config';
+import type { DefenseName, PluginParamValue, TrainingMethod } from '../models/vocabulary';
 import type { HeadStage } from '../models/head';
 
 export type { HeadStage } from '../models/head';
 import type { Rng } from '../util/rng';
 
-export type { PluginParamValue } from '../models/config';
+export type { PluginParamValue } from '../models/vocabulary';
 
 /** The tfjs-core module opulab runs on. */
 export type Tfjs = typeof tfc;

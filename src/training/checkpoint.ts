@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../util/errors';
 import { writeFileAtomic } from '../util/atomic';
 import { ModelConfig, validateModelConfig } from '../models/config';
+import { Network } from '../models/network';
 
 export const CHECKPOINT_FORMAT = 'opulab.checkpoint/1';
 
@@ -123,4 +124,20 @@ export function assignTensors(dir: string, tensors: Map<string, tf.Tensor>, targ
     }
     variable.assign(t);
   }
+}
+
+/** Load a checkpoint's weights into a network built from its config (caller disposes the network). */
+export function loadNetwork(dir: string): { net: Network; meta: CheckpointMeta } {
+  const meta = readCheckpointMeta(dir);
+  const net = new Network(meta.config as ModelConfig);
+  const tensors = readCheckpointTensors(dir, meta);
+  try {
+    assignTensors(dir, tensors, net.store.list());
+  } catch (e) {
+    net.dispose();
+    throw e;
+  } finally {
+    tf.dispose([...tensors.values()]);
+  }
+  return { net, meta };
 }
