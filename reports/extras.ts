@@ -1,72 +1,10 @@
 /**
- * Optional report sections carried in `results.extras` (schema "opulab.results/1" leaves extras open).
- * Producers write these shapes; the report reads them through `readExtras`, which validates each one and
- * turns a malformed section into a visible note instead of a crash.
- *
- *   extras.examples       ReportExample[]        a few images: clean, adversarial, (amplified) perturbation
- *   extras.ablation       AblationRow[]          one row per ablation variant (e.g. DFA only / + binarization)
- *   extras.probe          ProbeExtra             layer-similarity curves (low- vs high-level features)
- *   extras.optimizerSweep OptimizerSweepRow[]    backbone x optimizer -> clean / robust accuracy
+ * Reading the optional report sections of `results.extras` (their types: src/results/schema.ts, ResultsExtras):
+ * `readExtras` validates each known section and turns a malformed one into a visible note instead of a crash.
  */
+import type { AblationRow, ExampleImage, OptimizerSweepRow, ProbeCurve, ProbeExtra, ReportExample } from '../src/results/schema';
 
-/**
- * A small image. `data` is the HWC uint8 pixel buffer, either base64 of the raw bytes (compact) or a
- * plain array of integers 0..255; or `png` holds a base64 PNG file.
- */
-export type ExampleImage =
-  | { width: number; height: number; channels: 1 | 3; data: string | number[] }
-  | { png: string };
-
-export interface ReportExample {
-  model?: string;
-  attack?: string;
-  /** Pixel units. */
-  eps?: number;
-  label?: number | string;
-  cleanPrediction?: number | string;
-  adversarialPrediction?: number | string;
-  clean: ExampleImage;
-  adversarial: ExampleImage;
-  /** Optional precomputed perturbation image; otherwise the report draws 0.5 + amplification * (adv - clean). */
-  perturbation?: ExampleImage;
-  /** Amplification for the drawn perturbation; default: so the largest |adv - clean| reaches full range. */
-  amplification?: number;
-}
-
-/** One ablation variant. Numeric fields whose name mentions accuracy or rate are shown as percentages. */
-export interface AblationRow {
-  variant: string;
-  [column: string]: string | number | boolean | null;
-}
-
-export interface ProbeCurve {
-  model: string;
-  attack?: string;
-  /** Pixel units. */
-  eps?: number;
-  /** Per layer (same order as `ProbeExtra.layers`): feature correlation of clean vs adversarial image. */
-  cleanVsAdv: number[];
-  /** Per layer: mean correlation of two images of the same class. */
-  sameClass: number[];
-  /** Per layer: mean correlation of two images of different classes. */
-  differentClass: number[];
-}
-
-export interface ProbeExtra {
-  layers: string[];
-  curves: ProbeCurve[];
-}
-
-export interface OptimizerSweepRow {
-  backbone: string;
-  optimizer: string;
-  cleanAccuracy: number;
-  robustAccuracy?: number;
-  attack?: string;
-  /** Pixel units. */
-  eps?: number;
-  [key: string]: unknown;
-}
+export type { AblationRow, ExampleImage, OptimizerSweepRow, ProbeCurve, ProbeExtra, ReportExample } from '../src/results/schema';
 
 export interface ReportExtras {
   examples: ReportExample[];

@@ -1,6 +1,13 @@
-/** The defense part of a results.json model record, the same from `opulab run`, `attack` and `transfer`. */
+/**
+ * results.json model records: the defense part, the same from `opulab run`, `attack` and `transfer`, and the whole
+ * record of a trained experiment model.
+ */
+import * as path from 'path';
 import type { Network } from '../models/network';
+import { modelId } from '../models/config';
 import type { DefenseRecord } from '../../defenses/types';
+import type { ModelRecord } from '../results/schema';
+import type { ModelJob } from './jobs';
 
 export interface DefenseFields {
   /** The defense's name: a built-in ('optical') or a plugin's own name ('bit-depth-noise'). */
@@ -12,4 +19,31 @@ export interface DefenseFields {
 
 export function defenseFields(net: Network): DefenseFields {
   return { defense: net.defense.name, defenseInfo: net.defense.record(), stochastic: net.stochastic };
+}
+
+/** What the model's checkpoint (model.json `train`) says of its training. */
+export interface TrainingMeta {
+  epochsDone: unknown;
+  history: unknown;
+}
+
+/** The results.json record of an experiment's model: its config, defense, training and clean accuracy. */
+export function modelRecord(job: ModelJob, net: Network, ev: { accuracy: number; n: number }, trained: TrainingMeta, outDir: string): ModelRecord {
+  return {
+    id: modelId(job.config),
+    name: job.spec.name,
+    architecture: job.config.architecture,
+    width: job.config.width,
+    ...defenseFields(net),
+    training: job.config.training,
+    optimizer: job.spec.train.optimizer,
+    cleanAccuracy: ev.accuracy,
+    n: ev.n,
+    normalizationStd: job.config.normalization.std,
+    opuIn: job.config.opuIn,
+    opuOut: job.config.opuOut,
+    opuMode: job.config.opuMode,
+    checkpoint: path.relative(outDir, job.dir),
+    train: { ...job.spec.train, epochsDone: trained.epochsDone, history: trained.history },
+  };
 }

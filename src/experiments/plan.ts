@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import { ExperimentSpec } from './spec';
-import { planJobs, describeJob, Shard, DatasetInfo } from './runner';
+import { planJobs, describeJob, Shard, DatasetInfo } from './jobs';
 import { readJournal } from './store';
 import { appendedEntries } from './fold';
 import { modelId } from '../models/config';

@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as crypto from 'crypto';
 import { appendLineDurable } from '../util/atomic';
 import { UserError } from '../util/errors';
-import { ModelRecord, RunRecord } from '../results/schema';
+import { ModelRecord, ResultsExtras, RunRecord } from '../results/schema';
 
 export interface ModelEntry {
   kind: 'model';
@@ -24,7 +24,7 @@ export interface RunsEntry {
   order: number;
   records: RunRecord[];
   /** Extra report material produced by the job (example images, probe data...). */
-  extras?: Record<string, unknown>;
+  extras?: ResultsExtras;
 }
 
 export type JournalEntry = ModelEntry | RunsEntry;

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../types';
-import type { ProbeExtra } from '../../reports/extras';
+import type { ProbeExtra } from '../results/schema';
 import { loadDataset, parseDatasetName, prepareDataset } from '../../datasets';
 import { takeTensors } from '../../datasets/batches';
 import { parseEps } from '../../attacks/eps';

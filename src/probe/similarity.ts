@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../util/errors';
 import type { Network } from '../models/network';
-import type { ProbeCurve, ProbeExtra } from '../../reports/extras';
+import type { ProbeCurve, ProbeExtra } from '../results/schema';
 
 /** Floor of the row norm: rows whose centred norm is below it are treated as constant (correlation 0). */
 const NORM_FLOOR = 1e-12;

@@ -9,7 +9,7 @@
  * attack with the most runs; default eps: the largest eps that attack was run at.
  */
 import type { ModelRecord, RunRecord } from '../results/schema';
-import type { OptimizerSweepRow } from '../../reports/extras';
+import type { OptimizerSweepRow } from '../results/schema';
 
 export interface SweepOptions {
   attack?: string;
