@@ -13,7 +13,7 @@ export interface KernelArgs {
 }
 
 /** A kernel function written against `KernelArgs`, as the KernelFunc tfjs registers. */
-export function asKernelFunc(fn: (args: KernelArgs) => TensorInfo | TensorInfo[]): KernelFunc {
+function asKernelFunc(fn: (args: KernelArgs) => TensorInfo | TensorInfo[]): KernelFunc {
   return fn as unknown as KernelFunc;
 }
 

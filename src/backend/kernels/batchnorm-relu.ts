@@ -119,7 +119,7 @@ export const batchNormReluTrainGradient: GradConfig = {
 };
 
 /** True when the active backend runs the fused kernel. */
-export function batchNormReluTrainSupported(): boolean {
+function batchNormReluTrainSupported(): boolean {
   return tf.getKernel(BN_RELU_TRAIN, tf.getBackend()) != null;
 }
 

@@ -41,7 +41,7 @@ export const KERNELS: readonly KernelEntry[] = [
 ];
 
 /** Every gradient opulab registers; one already registered under the same kernel name is left in place. */
-export const GRADIENTS: readonly GradConfig[] = [batchNormReluTrainGradient, fusedConvReluGradient];
+const GRADIENTS: readonly GradConfig[] = [batchNormReluTrainGradient, fusedConvReluGradient];
 
 const stockKernels = new Map<string, KernelConfig>();
 const installed = new Set<KernelFunc>();

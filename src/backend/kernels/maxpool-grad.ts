@@ -31,10 +31,10 @@ function disjointPoolInfo(x: TensorInfo, attrs: NamedAttrMap): backend_util.Conv
 }
 
 /**
- * dx for a disjoint max pool on NHWC float arrays (exported for tests): dx[argmax of window] = dy[window].
+ * dx for a disjoint max pool on NHWC float arrays: dx[argmax of window] = dy[window].
  * `x` is the pooled input; `dx` must have x's size.
  */
-export function disjointMaxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
+function disjointMaxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
   const kh = info.filterHeight;
   const kw = info.filterWidth;
