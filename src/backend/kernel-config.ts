@@ -35,9 +35,10 @@ export function newKernel(kernelName: string, backendName: string, fn: (args: Ke
 }
 
 /**
- * An entry for `kernelName` on `backendName` that tries `fast` first and runs the stock kernel whenever
- * `fast` returns null (`fast` may call the stock kernel itself, with other arguments). The stock kernel's setupFunc is kept (it binds the stock kernel's wasm entry point at
- * backend init). Not installed when there is no stock kernel to fall back to.
+ * An entry for `kernelName` on `backendName` that tries `fast` first and runs the stock kernel whenever `fast`
+ * returns null (`fast` may call the stock kernel itself, with other arguments). The stock kernel's setupFunc is
+ * kept (it binds the stock kernel's wasm entry point at backend init). Not installed when there is no stock
+ * kernel to fall back to.
  */
 export function overStock(
   kernelName: string,

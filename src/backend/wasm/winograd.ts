@@ -1,7 +1,8 @@
 /**
  * Winograd dispatch for stride-1 3x3 convolutions on opulab's relaxed-SIMD kernels (native/conv-simd.c,
  * Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks"): the forward conv (also the input
- * gradient, with the flipped, channel-swapped filter) and the filter gradient.
+ * gradient, with the flipped, channel-swapped filter) and the filter gradient; and `simdPad`, the zero padding
+ * both these and the direct kernels (simd-conv.ts) run on.
  */
 import { backend_util, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
