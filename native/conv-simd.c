@@ -16,7 +16,7 @@
  *
  * - forward / input gradient: out[m, j] = sum_t sum_k xp[base(m) + toff(t) + k] * W[t, k, j]
  *   (the input gradient is the forward conv of the padded dy with the filter flipped in space and its
- *   channels swapped; see wasm-kernels.ts);
+ *   channels swapped; see src/backend/kernels/conv2d-backprop-input.ts);
  * - filter gradient: dW[t, k, j] = sum_m xp[base(m) + toff(t) + k] * dy[m, j].
  *
  * The file ends with the training-mode BatchNorm+ReLU loops, which share the module.

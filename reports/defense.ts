@@ -6,18 +6,6 @@ import * as path from 'path';
 import type { ModelRecord } from '../src/results/schema';
 import { escapeHtml as h } from './format';
 
-/** Plain text: "bit-depth (bits=3) [plugin bit-depth-defense.js, sha256 1a2b3c4d]", or just "optical". */
-export function defenseText(m: ModelRecord | undefined): string {
-  if (!m) return '—';
-  const info = m.defenseInfo;
-  const name = info?.name ?? m.defense ?? '—';
-  if (!info) return name;
-  const params = Object.entries(info.params ?? {}).map(([k, v]) => `${k}=${String(v)}`);
-  const head = info.head && info.head !== 'none' ? ` on ${info.head} head` : '';
-  const source = info.source === 'file' ? ` [plugin ${path.basename(info.path ?? '?')}${info.sha256 ? `, sha256 ${info.sha256.slice(0, 8)}` : ''}]` : '';
-  return `${name}${params.length ? ` (${params.join(', ')})` : ''}${head}${source}`;
-}
-
 /** HTML cell: the name in bold-free text, parameters and source muted, full path and hash in the tooltip. */
 export function defenseCell(m: ModelRecord | undefined): string {
   const info = m?.defenseInfo;

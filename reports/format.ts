@@ -1,5 +1,4 @@
 /** Text formatting shared by the checks and the HTML report. */
-import type { RunRecord } from '../src/results/schema';
 
 /** HTML-escape a user string for element content and quoted attribute values. */
 export function escapeHtml(s: unknown): string {
@@ -85,14 +84,6 @@ export function formatValue(v: unknown): string {
       .join(', ');
   }
   return String(v);
-}
-
-/** A run's eps for prose, with the user's normalized value when that is what was specified. */
-export function formatRunEps(run: RunRecord): string {
-  const base = formatEps(run.eps);
-  return run.epsSpace === 'normalized' && typeof run.epsInSpace === 'number'
-    ? `${base}, ${run.epsInSpace} normalized`
-    : base;
 }
 
 /** "pgd" -> "PGD", "apgd-dlr" -> "APGD-DLR", "square" -> "Square". */

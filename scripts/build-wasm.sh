@@ -1,5 +1,5 @@
 #!/bin/sh
-# Rebuild src/backend/kernels/conv-simd-wasm.ts from native/conv-simd.c (needs clang and wasm-ld >= 16:
+# Rebuild src/backend/wasm/conv-simd-wasm.ts from native/conv-simd.c (needs clang and wasm-ld >= 16:
 # `apt-get install clang-16 lld-16`). The generated file is committed, so users never need a C compiler.
 set -eu
 cd "$(dirname "$0")/.."
@@ -30,5 +30,5 @@ export const CONV_SIMD_FMA_WASM = "${b64(fma)}";
 /** The same kernels with plain SIMD128 multiply + add (engines without relaxed SIMD). */
 export const CONV_SIMD_PLAIN_WASM = "${b64(plain)}";
 `);
-' "$OUT/fma.wasm" "$OUT/plain.wasm" src/backend/kernels/conv-simd-wasm.ts
-echo "wrote src/backend/kernels/conv-simd-wasm.ts"
+' "$OUT/fma.wasm" "$OUT/plain.wasm" src/backend/wasm/conv-simd-wasm.ts
+echo "wrote src/backend/wasm/conv-simd-wasm.ts"

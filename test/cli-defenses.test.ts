@@ -5,28 +5,13 @@
  * command runs before any tfjs backend exists in its module registry, as in a fresh `opulab` process.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { main } from '../src/cli/main';
+import { runCli as run } from './helpers/cli';
 import { ResultsFile } from '../src/results/schema';
 import { gradientModesFor } from '../defenses/registry';
+import { tempDir } from './helpers/tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-cli-def-'));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
+const tmp = tempDir('opulab-cli-def-');
 
 const EXAMPLES = path.join(__dirname, '..', 'examples', 'plugins');
 const common = ['--backend', 'wasm', '--seed', '1', '--workers', '1'];

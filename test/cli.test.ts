@@ -1,25 +1,10 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { main } from '../src/cli/main';
+import { runCli as run } from './helpers/cli';
 import { ResultsFile } from '../src/results/schema';
+import { tempDir } from './helpers/tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-cli-'));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
+const tmp = tempDir('opulab-cli-');
 
 const common = ['--backend', 'wasm', '--seed', '1'];
 const tinyModel = ['--model', 'vgg11', '--width', '0.125', '--dataset', 'synthetic', '--train-samples', '96', '--test-samples', '32', '--batch-size', '32', '--epochs', '1'];

@@ -1,5 +1,5 @@
 /**
- * opulab's own stride-1 convolution kernels (native/conv-simd.c via src/backend/kernels/conv-simd.ts):
+ * opulab's own stride-1 convolution kernels (native/conv-simd.c via src/backend/wasm/conv-simd.ts):
  * Winograd F(2x2,3x3) and the direct implicit GEMM, in both builds (relaxed-SIMD FMA and plain SIMD),
  * for the forward conv, FusedConv2D (bias, relu), the input gradient and the filter gradient, against the
  * tfjs cpu backend; plus block boundaries, the fallback cases, a hand-worked case and leak checks.
@@ -7,11 +7,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../src/backend/index';
-import { convSimdBuild, convSimdFor } from '../src/backend/kernels/conv-simd';
+import { convSimdBuild, convSimdFor } from '../src/backend/wasm/conv-simd';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { maxRelErr } from './helpers/numeric';
 import { expectMemoryFlat } from './helpers/memory';
-import { convPathCounts } from '../src/backend/wasm-kernels';
+import { convPathCounts } from '../src/backend/testing';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { main } from '../src/cli/main';
+import { runCli } from './helpers/cli';
 import { ResultsFile, RunRecord } from '../src/results/schema';
 import { explainDemoScale } from '../src/cli/commands/demo';
 import { demoSpec } from '../src/experiments/demo-spec';
@@ -11,17 +11,7 @@ it('opulab demo --quick trains, attacks, writes results.json and report.html, an
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-demo-'));
   const empty = path.join(tmp, 'no-data');
   fs.mkdirSync(empty);
-  let err = '';
-  let out = '';
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  let code: number;
-  try {
-    code = await main(['demo', '--quick', '--out', path.join(tmp, 'demo'), '--data-dir', empty, '--workers', '1', '--backend', 'wasm', '--no-download']);
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
+  const { code, out, err } = await runCli(['demo', '--quick', '--out', path.join(tmp, 'demo'), '--data-dir', empty, '--workers', '1', '--backend', 'wasm', '--no-download']);
   expect(err).not.toMatch(/internal error/);
   expect(code).toBe(0);
   expect(err).toMatch(/cifar10 not found in .* \(--data-dir, --no-download\): using the synthetic dataset instead/);

@@ -25,19 +25,10 @@ import { lossFor } from '../attacks/losses';
 import { resolveAttack } from '../src/plugins/attack';
 import type { Classifier } from '../src/types';
 import { sharedDataDir } from './helpers/shared-data';
+import { relErr } from './helpers/numeric';
 
 const dataDir = sharedDataDir();
 const maybe = dataDir ? describe : describe.skip;
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
-}
 
 maybe('ONNX engine on real CIFAR-10 images (trained model)', () => {
   let net: Network;

@@ -18,17 +18,7 @@ import * as path from 'path';
 import { saveCheckpoint } from '../src/training/checkpoint';
 import { evaluateAttackParallel, EvalJob } from '../src/parallel/evaluate-parallel';
 import { resolveEngine, threadsPerWorker } from '../src/engine';
-
-/** max |a - b| / max |b|: the error relative to the tensor's scale. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
-}
+import { relErr } from './helpers/numeric';
 
 /** Give BatchNorm statistics, gammas and the Sign center non-trivial values (a seeded "trained-like" model). */
 function perturb(net: Network, seed: number): void {

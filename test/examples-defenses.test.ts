@@ -7,32 +7,18 @@
  *     and PGD with EOT is stronger than PGD without (one gradient sample per step).
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { main } from '../src/cli/main';
+import { runCli as run } from './helpers/cli';
 import { ResultsFile } from '../src/results/schema';
 import { sharedDataDir } from './helpers/shared-data';
+import { tempDir } from './helpers/tmp';
 
 const DATA = sharedDataDir();
 if (!DATA) console.warn('examples-defenses: real CIFAR copy not found (set OPULAB_DATA_DIR); skipping');
 const withData = DATA ? describe : describe.skip;
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-example-def-'));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('opulab-example-def-');
 const EXAMPLES = path.join(__dirname, '..', 'examples', 'plugins');
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
 
 const common = (): string[] => ['--backend', 'wasm', '--seed', '1', '--workers', '1', '--data-dir', DATA as string];
 const model = ['--model', 'vgg11', '--width', '0.125', '--opu-in', '64', '--dataset', 'cifar10-mini', '--epochs', '1', '--batch-size', '32'];

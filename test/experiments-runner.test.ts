@@ -1,17 +1,17 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { parseSpec, readSpecFile } from '../src/experiments/spec';
 import { parseShard } from '../src/experiments/runner';
 import { ResultsFile } from '../src/results/schema';
 import { readJournal } from '../src/experiments/store';
+import { readResults, withoutTimings } from './helpers/results';
+import { tempDir } from './helpers/tmp';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
 const spec = path.join(__dirname, 'fixtures', 'tiny-spec.json');
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-run-'));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('opulab-run-');
 
 function opulab(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, ...args, '--backend', 'wasm'], { encoding: 'utf8', timeout: 240000 });
@@ -20,19 +20,8 @@ function opulab(args: string[]): { status: number | null; stdout: string; stderr
 
 /** results.json without what legitimately differs between two runs (timings, dates, shard labels). */
 function comparable(dir: string): unknown {
-  const r = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as ResultsFile;
-  const strip = (o: Record<string, unknown>): Record<string, unknown> => {
-    const c = { ...o };
-    delete c.wallTimeSec;
-    delete c.checkpoint;
-    if (c.train && typeof c.train === 'object') {
-      const t = { ...(c.train as Record<string, unknown>) };
-      t.history = ((t.history as Record<string, unknown>[]) ?? []).map((h) => ({ ...h, imgPerSec: 0, seconds: 0 }));
-      c.train = t;
-    }
-    return c;
-  };
-  return { models: r.models.map(strip), runs: r.runs.map(strip), checks: r.checks };
+  const r = readResults(path.join(dir, 'results.json'));
+  return { models: r.models.map(withoutTimings), runs: r.runs.map(withoutTimings), checks: r.checks };
 }
 
 describe('experiment specs', () => {

@@ -8,30 +8,16 @@
  * exit code and streams end to end.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { main } from '../src/cli/main';
+import { runCli as cli } from './helpers/cli';
 import { makeRng, Rng } from '../src/util/rng';
+import { tempDir } from './helpers/tmp';
 
 const root = path.resolve(__dirname, '..');
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-fuzz-'));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('opulab-fuzz-');
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
 
 /** size + mtime + inode of every file under the watched folders. */
 function snapshot(dirs: string[]): Map<string, string> {

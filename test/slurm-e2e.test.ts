@@ -13,6 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ResultsFile } from '../src/results/schema';
 import { readJournal } from '../src/experiments/store';
+import { readResults, withoutTimings } from './helpers/results';
 import { sharedDataDir } from './helpers/shared-data';
 import { startSlurmCluster, StartResult } from './helpers/slurm-cluster';
 
@@ -49,19 +50,8 @@ if (!started.ok && CI) {
 
 /** results.json without what legitimately differs between two runs (timings, dates, checkpoint paths, shard labels). */
 function comparable(file: string): unknown {
-  const r = JSON.parse(fs.readFileSync(file, 'utf8')) as ResultsFile;
-  const strip = (o: Record<string, unknown>): Record<string, unknown> => {
-    const c = { ...o };
-    delete c.wallTimeSec;
-    delete c.checkpoint;
-    if (c.train && typeof c.train === 'object') {
-      const t = { ...(c.train as Record<string, unknown>) };
-      t.history = ((t.history as Record<string, unknown>[]) ?? []).map((h) => ({ ...h, imgPerSec: 0, seconds: 0 }));
-      c.train = t;
-    }
-    return c;
-  };
-  return { models: r.models.map(strip), runs: r.runs.map(strip), checks: r.checks, extras: r.extras, data: r.environment.data };
+  const r = readResults(file);
+  return { models: r.models.map(withoutTimings), runs: r.runs.map(withoutTimings), checks: r.checks, extras: r.extras, data: r.environment.data };
 }
 
 (started.ok ? describe : describe.skip)('Slurm array job + dependent merge (private single-node cluster)', () => {

@@ -1,11 +1,12 @@
 /**
- * opulab's wasm kernels (src/backend/wasm-kernels.ts, src/backend/kernels/*) against the tfjs cpu
+ * opulab's wasm kernels (src/backend/kernels/*, registered from src/backend/kernels/index.ts) against the tfjs cpu
  * backend, plus hand-worked cases, an exact linearity check of the filter gradient, and leak checks.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../src/backend/index';
-import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../src/backend/wasm-kernels';
+import { registerKernels } from '../src/backend/kernels';
+import { WASM_TRAINING_KERNELS } from '../src/backend/testing';
 import { makeRng } from '../src/util/rng';
 import { maxRelErr } from './helpers/numeric';
 import { expectMemoryFlat } from './helpers/memory';
@@ -84,8 +85,8 @@ beforeAll(async () => {
 describe('registration', () => {
   test('idempotent: registering again keeps the installed kernels', () => {
     const before = WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k, 'wasm')?.kernelFunc);
-    registerWasmTrainingKernels();
-    registerWasmTrainingKernels();
+    registerKernels();
+    registerKernels();
     const after = WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k, 'wasm')?.kernelFunc);
     expect(before.every((f) => typeof f === 'function')).toBe(true);
     expect(after).toEqual(before);

@@ -7,11 +7,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../src/backend/index';
-import { BN_RELU_TRAIN, batchNormReluTrain, bnReluBackward, bnReluForward, bnReluSimdCalls } from '../src/backend/kernels/batchnorm-relu';
+import { BN_RELU_TRAIN, batchNormReluTrain } from '../src/backend/kernels/batchnorm-relu';
+import { bnReluBackward, bnReluForward, bnReluSimdCalls } from '../src/backend/testing';
 import { ConvBnRelu, BN_EPSILON } from '../src/models/layers';
 import { ParamStore } from '../src/models/params';
 import { makeRng } from '../src/util/rng';
-import { transposeLastTwo } from '../src/backend/kernels/matmul-transpose';
+import { transposeLastTwo } from '../src/backend/wasm/layout';
 import { convBiasRelu } from '../src/backend/kernels/fused-conv-relu';
 import { maxRelErr } from './helpers/numeric';
 import { expectMemoryFlat } from './helpers/memory';

@@ -1,14 +1,15 @@
 /**
  * Backend selection (docs/architecture.md §1): auto picks tensorflow (tfjs-node-gpu or tfjs-node, when
- * loadable) > wasm (with opulab's training kernels registered) > cpu. The chosen backend is printed once.
+ * loadable) > wasm (with opulab's training kernels) > cpu. The chosen backend is printed once. opulab's kernels
+ * and gradients (src/backend/kernels/index.ts) are registered here, before any backend is set.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import './tfjs-gradients';
 import { UserError } from '../util/errors';
-import { registerWasmTrainingKernels } from './wasm-kernels';
-import { convSimdBuild } from './kernels/conv-simd';
+import { registerKernels } from './kernels';
+import { convSimdBuild } from './wasm/conv-simd';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -44,6 +45,7 @@ export async function initBackend(requested: BackendName | string = 'auto', quie
   }
   // PROD silences tfjs's "install the node backend" notice; opulab prints its own backend line below.
   tf.env().set('PROD', true);
+  registerKernels();
   let info: BackendInfo;
   if (requested === 'tensorflow' || requested === 'auto') {
     const pkg = loadTensorflowBinding();
@@ -71,7 +73,6 @@ export async function initBackend(requested: BackendName | string = 'auto', quie
 }
 
 async function useWasm(): Promise<BackendInfo> {
-  registerWasmTrainingKernels();
   const ok = await tf.setBackend('wasm');
   if (!ok) throw new UserError("backend 'wasm' failed to initialise");
   const build = convSimdBuild();

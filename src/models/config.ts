@@ -12,7 +12,6 @@ export const VGG_ARCHITECTURES = ['vgg11', 'vgg13', 'vgg16'] as const;
 export const REPVGG_ARCHITECTURES = ['repvgg-a0', 'repvgg-a1', 'repvgg-a2'] as const;
 export const ARCHITECTURES = [...VGG_ARCHITECTURES, ...REPVGG_ARCHITECTURES] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
-export type VggArchitecture = (typeof VGG_ARCHITECTURES)[number];
 export type RepVggArchitecture = (typeof REPVGG_ARCHITECTURES)[number];
 
 export function isRepVggArchitecture(a: string): a is RepVggArchitecture {

@@ -72,13 +72,3 @@ export function feedbackWidths(stages: readonly HeadStage[], inFeatures: number)
   }
   return out;
 }
-
-/** Output width of a head (the last dense's units). */
-export function headOutputs(stages: readonly HeadStage[], inFeatures: number): number {
-  let width = inFeatures;
-  for (const s of stages) {
-    if (s.op === 'dense') width = s.units;
-    else if (s.op === 'opu') width = s.outFeatures;
-  }
-  return width;
-}

@@ -8,11 +8,8 @@ import { UserError } from '../util/errors';
 import { MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS } from './transmission';
 
 export { MAX_INPUT_PIXELS, MAX_OUTPUT_PIXELS };
-export const INPUT_SHAPE: readonly [number, number] = [1140, 912];
-export const CAMERA_SHAPE: readonly [number, number] = [1920, 1080];
-/** Default frame time 500 us (2 kHz); default exposure 400 us. */
+/** Default frame time 500 us (2 kHz). */
 export const DEFAULT_FRAME_TIME_US = 500;
-export const DEFAULT_EXPOSURE_US = 400;
 /** The linear mode (Re(xR) from several intensity measurements) is about 5x slower. */
 export const LINEAR_MODE_FRAME_FACTOR = 5;
 

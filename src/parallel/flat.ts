@@ -30,12 +30,6 @@ export function flatLayout(params: readonly { name: string; variable: tf.Variabl
   return { entries, size: offset };
 }
 
-/** Check that two layouts describe the same parameters (a replica built from another config fails loudly). */
-export function assertSameLayout(a: FlatLayout, b: FlatLayout, what: string): void {
-  const sig = (l: FlatLayout): string => l.entries.map((e) => `${e.name}:${e.shape.join('x')}`).join(',');
-  if (sig(a) !== sig(b)) throw new Error(`${what}: parameter layouts differ (replica built from a different model config?)`);
-}
-
 /** The values of a float32 tensor: a view of the wasm heap when it lives there (no copy), else dataSync(). */
 function valuesOf(t: tf.Tensor): Float32Array {
   if (t.dtype === 'float32' && tf.getBackend() === 'wasm') {

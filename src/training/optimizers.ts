@@ -41,9 +41,6 @@ export function defaultOptimizerConfig(name: OptimizerName, partial: Partial<Opt
   return cfg;
 }
 
-/** Optimizer state slots per parameter, by parameter name (saved in checkpoints). */
-export type OptimizerState = { step: number; slots: Record<string, Record<string, tf.Variable>> };
-
 export class Optimizer {
   private step = 0;
   private readonly slots = new Map<string, Record<string, tf.Variable>>();

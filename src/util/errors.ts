@@ -13,8 +13,3 @@ export class UserError extends Error {
 export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError;
 }
-
-/** Throw a UserError unless `cond` holds. */
-export function expect(cond: unknown, message: string): asserts cond {
-  if (!cond) throw new UserError(message);
-}

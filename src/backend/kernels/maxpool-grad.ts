@@ -8,14 +8,9 @@
  * cpu kernel (maxPoolPositions: strict `>`), so results match it exactly. Other geometries use the stock
  * kernel.
  */
-import { backend_util, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-
-interface KernelArgs {
-  inputs: Record<string, TensorInfo>;
-  backend: unknown;
-  attrs?: NamedAttrMap;
-}
+import { KernelEntry, overStock } from '../kernel-config';
 
 /** Pool geometry when the windows tile the input without overlap or padding, else null. */
 function disjointPoolInfo(x: TensorInfo, attrs: NamedAttrMap): backend_util.Conv2DInfo | null {
@@ -36,10 +31,10 @@ function disjointPoolInfo(x: TensorInfo, attrs: NamedAttrMap): backend_util.Conv
 }
 
 /**
- * dx for a disjoint max pool on NHWC float arrays (exported for tests): dx[argmax of window] = dy[window].
+ * dx for a disjoint max pool on NHWC float arrays: dx[argmax of window] = dy[window].
  * `x` is the pooled input; `dx` must have x's size.
  */
-export function disjointMaxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
+function disjointMaxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
   const kh = info.filterHeight;
   const kw = info.filterWidth;
@@ -104,23 +99,17 @@ export function disjointMaxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float
   }
 }
 
-export function maxPoolGradConfig(stock: KernelConfig | undefined): KernelConfig {
-  const kernelFunc = (args: KernelArgs): TensorInfo => {
-    const backend = args.backend as BackendWasm;
-    const { dy, input } = args.inputs;
-    const info = disjointPoolInfo(input, args.attrs ?? {});
-    if (!info) {
-      if (!stock) throw new Error('MaxPoolGrad on wasm: no stock kernel for overlapping or padded pools');
-      return stock.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
-    }
-    const out = backend.makeOutput(input.shape, 'float32');
-    disjointMaxPoolGrad(
-      backend.typedArrayFromHeap(input) as Float32Array,
-      backend.typedArrayFromHeap(dy) as Float32Array,
-      backend.typedArrayFromHeap(out) as Float32Array,
-      info,
-    );
-    return out;
-  };
-  return { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc, setupFunc: stock?.setupFunc };
-}
+export const maxPoolGradKernel: KernelEntry = overStock('MaxPoolGrad', 'wasm', (args) => {
+  const backend = args.backend as BackendWasm;
+  const { dy, input } = args.inputs;
+  const info = disjointPoolInfo(input, args.attrs ?? {});
+  if (!info) return null;
+  const out = backend.makeOutput(input.shape, 'float32');
+  disjointMaxPoolGrad(
+    backend.typedArrayFromHeap(input) as Float32Array,
+    backend.typedArrayFromHeap(dy) as Float32Array,
+    backend.typedArrayFromHeap(out) as Float32Array,
+    info,
+  );
+  return out;
+});
