@@ -7,10 +7,11 @@
  * Each step is one request of 1 + n rows: the current iterate (its success is checked) and the n samples.
  */
 
-import { UserError } from '../../src/util/errors';
+import type { AttackFacts } from '../../src/types';
+import { queryFacts, type AttackDefinition } from '../definition';
+import { ParamSchema, int, num, type RawParams } from '../params';
 import { QueryAttack, type ExampleProgram, type ExampleTask, type ScoreReply } from './engine';
 import { clip01, projectLinfInto } from './pixels';
-import { checkKnownKeys, integer, positive, type RawParams } from './params';
 
 export interface NesParams {
   /** Per-example query budget, clean query included. */
@@ -26,32 +27,45 @@ export interface NesParams {
 
 export const NES_DEFAULTS: NesParams = { maxQueries: 10000, samples: 50, sigma: 0.01, stepSize: 0.01, maxRowsPerCall: 0 };
 
+export const NES_PARAMS = new ParamSchema('nes', {
+  maxQueries: int({ default: NES_DEFAULTS.maxQueries, min: 1, description: 'per-example query budget, the clean query included' }),
+  samples: int({ default: NES_DEFAULTS.samples, min: 2, even: true, description: 'samples per gradient estimate (antithetic pairs)' }),
+  sigma: num({ default: NES_DEFAULTS.sigma, min: 0, minExclusive: true, description: 'exploration standard deviation, pixel units' }),
+  stepSize: num({ default: NES_DEFAULTS.stepSize, min: 0, minExclusive: true, description: 'signed step, pixel units' }),
+  maxRowsPerCall: int({ default: 0, min: 0, description: 'rows per model call, a memory guard (0: one call per round)' }),
+});
+
 export function parseNesParams(raw: RawParams): NesParams {
-  checkKnownKeys('nes', raw, Object.keys(NES_DEFAULTS));
-  if (raw.norm !== undefined && raw.norm !== 'linf') throw new UserError(`bad nes parameter norm=${String(raw.norm)}: expected linf`);
-  const samples = integer('nes', raw, 'samples', NES_DEFAULTS.samples, 2);
-  if (samples % 2 !== 0) throw new UserError(`bad nes parameter samples=${samples}: expected an even number (antithetic pairs)`);
-  return {
-    maxQueries: integer('nes', raw, 'maxQueries', NES_DEFAULTS.maxQueries, 1),
-    samples,
-    sigma: positive('nes', raw, 'sigma', NES_DEFAULTS.sigma),
-    stepSize: positive('nes', raw, 'stepSize', NES_DEFAULTS.stepSize),
-    maxRowsPerCall: integer('nes', raw, 'maxRowsPerCall', 0, 0),
-  };
+  return NES_PARAMS.parse(raw);
+}
+
+function nesFacts(p: { maxQueries: number }): AttackFacts {
+  return queryFacts({ threat: 'black-box-score', norms: ['linf'], queryBudget: p.maxQueries, loss: 'margin' });
 }
 
 export class NesAttack extends QueryAttack<NesParams, ScoreReply> {
   readonly name = 'nes';
   readonly threat = 'black-box-score' as const;
+  readonly facts: AttackFacts;
 
   constructor(params: RawParams = {}) {
-    super(parseNesParams(params), 'linf', { loss: 'margin', antithetic: true }, 'scores');
+    const p = parseNesParams(params);
+    super(p, 'linf', { loss: 'margin', antithetic: true }, 'scores');
+    this.facts = nesFacts(p);
   }
 
   protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
     return nesProgram(task, this.p);
   }
 }
+
+export const NES: AttackDefinition = {
+  name: 'nes',
+  description: 'NES gradient estimation + signed steps, L-inf, score-based (Ilyas et al. 2018)',
+  params: NES_PARAMS,
+  create: (params = {}) => new NesAttack(params),
+  facts: (recorded) => nesFacts(NES_PARAMS.read(recorded)),
+};
 
 function* nesProgram(task: ExampleTask, p: NesParams): ExampleProgram<ScoreReply> {
   const { x0, eps, rng, dim } = task;
