@@ -12,6 +12,7 @@ import {
   gradientOf,
   groupBy,
   isAdaptive,
+  choosesOwnStepSize,
   isDefendedId,
   isIterative,
   isSingleStep,
@@ -581,7 +582,7 @@ function c15(results: ResultsFile): CheckRecord {
     if (numParam(r, 'seed') === undefined && typeof r.seed !== 'number') missing.push('seed');
     if (isIterative(r)) {
       if (numParam(r, 'steps', 'iterations') === undefined) missing.push('steps');
-      if (numParam(r, 'stepSize', 'alpha') === undefined && !/apgd/i.test(r.attack)) missing.push('stepSize');
+      if (numParam(r, 'stepSize', 'alpha') === undefined && !choosesOwnStepSize(r)) missing.push('stepSize');
     }
     if ((r.threat === 'black-box-score' || r.threat === 'decision') && numParam(r, 'maxQueries', 'queries') === undefined) missing.push('maxQueries');
     if (r.threat === 'transfer' && !r.source) missing.push('source');
