@@ -52,7 +52,7 @@ export const BANDITS_PARAMS = new ParamSchema('bandits', {
   priorSize: int({ default: BANDITS_DEFAULTS.priorSize, min: 1, description: 'side of the square prior grid (data prior), clamped to the image' }),
   fdEta: num({ default: BANDITS_DEFAULTS.fdEta, min: 0, minExclusive: true, description: 'finite-difference step (L2 norm of the probe)' }),
   exploration: num({ default: BANDITS_DEFAULTS.exploration, min: 0, minExclusive: true, description: 'exploration scale of the prior perturbation' }),
-  imageLr: num({ default: BANDITS_DEFAULTS.imageLr, min: 0, minExclusive: true, description: 'signed image step, pixel units' }),
+  imageLr: num({ default: BANDITS_DEFAULTS.imageLr, min: 0, minExclusive: true, description: 'signed image step per iteration, pixel units' }),
   onlineLr: num({ default: BANDITS_DEFAULTS.onlineLr, min: 0, minExclusive: true, description: 'learning rate of the prior (exponentiated gradients)' }),
   maxRowsPerCall: int({ default: 0, min: 0, description: 'rows per model call, a memory guard (0: one call per round)' }),
 });

@@ -31,7 +31,7 @@ export const NES_PARAMS = new ParamSchema('nes', {
   maxQueries: int({ default: NES_DEFAULTS.maxQueries, min: 1, description: 'per-example query budget, the clean query included' }),
   samples: int({ default: NES_DEFAULTS.samples, min: 2, even: true, description: 'samples per gradient estimate (antithetic pairs)' }),
   sigma: num({ default: NES_DEFAULTS.sigma, min: 0, minExclusive: true, description: 'exploration standard deviation, pixel units' }),
-  stepSize: num({ default: NES_DEFAULTS.stepSize, min: 0, minExclusive: true, description: 'signed step, pixel units' }),
+  stepSize: num({ default: NES_DEFAULTS.stepSize, min: 0, minExclusive: true, description: 'signed step per iteration (pixel units; a stepSize you give is in the units of eps)' }),
   maxRowsPerCall: int({ default: 0, min: 0, description: 'rows per model call, a memory guard (0: one call per round)' }),
 });
 
