@@ -11,6 +11,12 @@
  * the current iterate (success check) and the two finite-difference points — the reference code does not
  * count the success check; this implementation counts every row. Finite-difference points are clipped to
  * [0,1] (the Classifier contract).
+ *
+ * Threat model: score-based black box. Norm: L-inf only (no norm parameter). Defaults (the docs/method.md protocol):
+ * 15,000 queries per example, 16x16 prior, fdEta 0.1, exploration 0.1, image lr 0.01, online lr 0.1.
+ *
+ *   const attack = createAttack('bandits', { maxQueries: 3000 });  // opulab attack --attack bandits --queries 3000
+ *   const [outcome] = await attack.run(model, x, labels, [8 / 255], { seed: 0 });
  */
 
 import type { AttackFacts } from '../../src/types';

@@ -12,6 +12,12 @@
  * HSJA minimises the distance of an adversarial point; here it stops as soon as any queried point is
  * adversarial AND within eps of x0 (success). Otherwise it runs until the budget and returns the best
  * adversarial point projected onto the eps-ball (success = false).
+ *
+ * Threat model: decision-based black box (top-1 label only). Norm: L2 (default) or L-inf. Defaults: 5000 queries
+ * per example, 100 initial evaluations (at most 10,000), gamma 1, 100 random starts.
+ *
+ *   const attack = createAttack('hsja', { norm: 'l2', maxQueries: 3000 });  // opulab attack --attack hsja --norm l2 --queries 3000
+ *   const [outcome] = await attack.run(model, x, labels, [0.5], { seed: 0 });
  */
 import type { AttackFacts, Norm } from '../../src/types';
 import { queryFacts, type AttackDefinition } from '../definition';

@@ -5,6 +5,12 @@
  *   g = 1/(n sigma) * sum_{i<n/2} [L(x + sigma u_i) - L(x - sigma u_i)] u_i,   u_i ~ N(0, I),
  * followed by a PGD-style signed step x <- Proj_{eps}(x - lr * sign(g)) (the margin is minimised).
  * Each step is one request of 1 + n rows: the current iterate (its success is checked) and the n samples.
+ *
+ * Threat model: score-based black box. Norm: L-inf only (no norm parameter). Defaults: 10,000 queries per example,
+ * 50 samples, sigma 0.01, step 0.01 (pixel units).
+ *
+ *   const attack = createAttack('nes', { maxQueries: 2000 });  // opulab attack --attack nes --queries 2000 --eps 8/255
+ *   const [outcome] = await attack.run(model, x, labels, [8 / 255], { seed: 0 });
  */
 
 import type { AttackFacts } from '../../src/types';

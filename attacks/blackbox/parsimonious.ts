@@ -9,6 +9,12 @@
  * Following snu-mllab/parsimonious-blackbox-attack (max_iters = 1, batch 64). Queries: the marginal gains
  * of a mini-batch are one request; each lazy re-evaluation is a one-row request. Current losses are reused
  * (the reference re-queries the current point at the start of each mini-batch).
+ *
+ * Threat model: score-based black box. Norm: L-inf only (no norm parameter). Defaults (docs/method.md): 20,000
+ * queries per example, 4-pixel blocks, mini-batches of 64, hierarchical, one insert/delete round.
+ *
+ *   const attack = createAttack('parsimonious', { maxQueries: 5000 });  // opulab attack --attack parsimonious --queries 5000
+ *   const [outcome] = await attack.run(model, x, labels, [8 / 255], { seed: 0 });
  */
 
 import type { AttackFacts } from '../../src/types';

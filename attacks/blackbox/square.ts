@@ -7,6 +7,12 @@
  * L2: a grid of "meta pseudo-Gaussian" bumps as initialisation; each step moves the perturbation mass of a
  * second window into a new bump on the first window, keeping ||delta||_2 = eps. Written after the authors'
  * algorithm description and public code (max-andr/square-attack); one query per step.
+ *
+ * Threat model: score-based black box (logits of each query). Norm: L-inf or L2. Defaults: norm linf, 5000 queries
+ * per example (the clean query included), pInit 0.8 (AutoAttack).
+ *
+ *   const attack = createAttack('square', { norm: 'l2', maxQueries: 1000 });  // opulab attack --attack square --norm l2 --queries 1000
+ *   const [outcome] = await attack.run(model, x, labels, [0.5], { seed: 0 });   // outcome.queries: per example
  */
 import type { AttackFacts, Norm } from '../../src/types';
 import { queryFacts, type AttackDefinition } from '../definition';

@@ -11,7 +11,7 @@
  * Norm: L-inf only (no norm parameter). Loss: cross-entropy. Defaults: 10 steps of eps / steps; MI-FGSM decay 1;
  * DI-FGSM decay 0, probability 0.5, resizeRate 0.9.
  *
- *   const attack = createTransferAttack('mi-fgsm', { steps: 10 });  // opulab transfer --craft mi-fgsm ...
+ *   const attack = createTransferAttack('mi-fgsm', { steps: 10 });  // opulab transfer --attack mi-fgsm --source CKPT --targets CKPT2
  *   const outcomes = await attack.run(sourceModel, x, labels, [8 / 255], { seed: 0 });
  */
 import * as tf from '@tensorflow/tfjs-core';
