@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Attack, AttackContext, AttackOutcome, Classifier, Norm, ThreatModel } from '../types';
 import { UserError } from '../util/errors';
 import { createAttack, describeAttacks, registerAttack } from '../../attacks/registry';
-import { ParamSchema, type ParamSpec, type ParamSpecs } from '../../attacks/params';
+import { ParamSchema, type AttackFactory, type ParamSpec, type ParamSpecs, type RawParams } from '../../attacks/params';
 import type { AttackPlugin } from './types';
 import { Problems, firstLine, isPluginPath, readPluginFile, unknownMembers } from './file';
 import { PLUGIN_RUNTIME } from './defense';
@@ -135,7 +135,7 @@ export function loadAttackPlugin(file: string): LoadedAttackPlugin {
   if (existing && existing.origin !== path) {
     throw new UserError(`${where}: name '${plugin.name}' is already taken by ${existing.origin === 'built-in' || existing.origin === 'built-in preset' ? 'a built-in attack' : `'${existing.origin}'`}; rename the plugin`);
   }
-  const factory = (params: Readonly<Record<string, unknown>> = {}): Attack => {
+  const factory: AttackFactory = (params: RawParams = {}): Attack => {
     const checked = schema ? schema.parse(params) : params;
     let attack: unknown;
     try {
@@ -153,7 +153,7 @@ export function loadAttackPlugin(file: string): LoadedAttackPlugin {
 }
 
 /** `--attack` value -> Attack: a plugin file path is loaded (and registered) first, else a registry name. */
-export function resolveAttack(nameOrPath: string, params: Readonly<Record<string, unknown>> = {}): Attack {
+export function resolveAttack(nameOrPath: string, params: RawParams = {}): Attack {
   const name = isPluginPath(nameOrPath) ? loadAttackPlugin(nameOrPath).name : nameOrPath;
   return createAttack(name, params);
 }
