@@ -245,7 +245,7 @@ async function apgdCore(
 /** APGD's parameters; `fixedLoss` (apgd-ce, apgd-dlr) takes `loss` out of the user's hands. */
 export function parseApgdParams(raw: RawParams, attack = 'apgd', fixedLoss?: 'ce' | 'dlr'): ApgdParams {
   if (!fixedLoss) return APGD_PARAMS.renamed(attack).parse(raw);
-  const schema = fixedLoss === 'ce' && attack === 'apgd-ce' ? APGD_CE_PARAMS : fixedLoss === 'dlr' && attack === 'apgd-dlr' ? APGD_DLR_PARAMS : APGD_PARAMS.renamed(attack, ['loss']);
+  const schema = attack === 'apgd-ce' ? APGD_CE_PARAMS : attack === 'apgd-dlr' ? APGD_DLR_PARAMS : APGD_PARAMS.renamed(attack, ['loss']);
   const p = schema.parse(raw) as Omit<ApgdParams, 'loss'>;
   return { norm: p.norm, loss: fixedLoss, steps: p.steps, restarts: p.restarts, rho: p.rho, momentum: p.momentum, initialStepFactor: p.initialStepFactor, randomStart: p.randomStart };
 }
