@@ -153,6 +153,7 @@ export async function evaluateAttack(
       successRate: nCorrect > 0 ? successes / nCorrect : 0,
       wallTimeSec,
     };
+    if (attack.facts) run.facts = attack.facts;
     if (opts.epsInSpace) run.epsInSpace = opts.epsInSpace[e];
     if (model.gradientMode !== undefined) run.gradient = model.gradientMode;
     if (gradientStats) run.gradientStats = gradientStats;

@@ -136,10 +136,3 @@ export function lossFor(name: LossName | string, targeted: boolean, trueLabels?:
       throw new UserError(`unknown attack loss '${name}': expected one of ${LOSS_NAMES.join(', ')}`);
   }
 }
-
-export function parseLossName(name: string): LossName {
-  if (!(LOSS_NAMES as readonly string[]).includes(name)) {
-    throw new UserError(`unknown attack loss '${name}': expected one of ${LOSS_NAMES.join(', ')}`);
-  }
-  return name as LossName;
-}

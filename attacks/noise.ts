@@ -1,19 +1,32 @@
 /**
- * Random noise of the attack's norm and size: the control of Carlini et al. 2019 (check C16). If random noise at
- * eps hurts as much as an attack at eps, the attack is not doing its job. L-inf: a uniformly random vertex of the
- * eps-box (±eps per pixel); L2: a uniformly random direction scaled to eps. Clipped to [0,1]; seeded per call.
+ * Random noise of the attack's norm and size: the control of Carlini et al., "On Evaluating Adversarial
+ * Robustness", 2019 (the random-noise check of docs/method.md). If random noise at eps hurts as much as an attack
+ * at eps, the attack is not doing its job.
+ *
+ * Threat model: none (no model access beyond scoring). Norm: L-inf (a uniformly random vertex of the eps-box,
+ * ±eps per pixel) or L2 (a uniformly random direction scaled to eps). Defaults: norm linf. Clipped to [0,1];
+ * seeded per call.
+ *
+ *   const control = createAttack('noise', { norm: 'l2' });  // opulab attack --attack noise --norm l2 --eps 0.5
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, AttackOutcome, Classifier, Norm } from '../src/types';
+import type { Attack, AttackContext, AttackFacts, AttackOutcome, Classifier, Norm } from '../src/types';
 import { makeRng } from '../src/util/rng';
-import { UserError } from '../src/util/errors';
-import { predict, goalReached } from './whitebox/common';
+import { goalReached } from './batch';
+import type { AttackDefinition } from './definition';
+import { NORM_PARAM, ParamSchema, type RawParams } from './params';
 import { normalizeL2 } from './projection';
+import { predict } from './whitebox/gradient-attack';
+
+export const NOISE_PARAMS = new ParamSchema('noise', { norm: NORM_PARAM });
+
+const NOISE_FACTS: AttackFacts = { threat: 'noise', norms: ['linf', 'l2'], takesNorm: true, iterative: false, marginLoss: false, ownStepSize: false };
 
 export class RandomNoise implements Attack {
   readonly name = 'noise';
   readonly threat = 'noise' as const;
   readonly params: Readonly<{ norm: Norm }>;
+  readonly facts = NOISE_FACTS;
 
   constructor(readonly norm: Norm) {
     this.params = { norm };
@@ -38,9 +51,14 @@ export class RandomNoise implements Attack {
   }
 }
 
-export function createNoiseAttack(params: Readonly<Record<string, unknown>> = {}): Attack {
-  for (const k of Object.keys(params)) if (k !== 'norm') throw new UserError(`unknown parameter '${k}' for attack 'noise': expected norm`);
-  const norm = params.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2') throw new UserError(`bad noise parameter norm=${String(norm)}: expected linf or l2`);
-  return new RandomNoise(norm);
+export function createNoiseAttack(params: RawParams = {}): Attack {
+  return new RandomNoise(NOISE_PARAMS.parse(params).norm);
 }
+
+export const NOISE: AttackDefinition = {
+  name: 'noise',
+  description: 'random noise of the same norm and size (the random-noise control of Carlini et al. 2019)',
+  params: NOISE_PARAMS,
+  create: createNoiseAttack,
+  facts: () => NOISE_FACTS,
+};

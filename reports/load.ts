@@ -41,6 +41,8 @@ export function validateResults(data: unknown, source: string): ResultsFile {
     need(typeof run.robustAccuracy === 'number', `${w}.robustAccuracy`, 'a number in [0,1]', run.robustAccuracy);
     need(run.params === undefined || isRecord(run.params), `${w}.params`, 'an object', run.params);
     if (run.params === undefined) run.params = {};
+    const facts = run.facts as Record<string, unknown> | undefined;
+    need(facts === undefined || (isRecord(facts) && typeof facts.iterative === 'boolean' && typeof facts.marginLoss === 'boolean'), `${w}.facts`, 'the attack facts object opulab records (iterative, marginLoss, ...)', run.facts);
     if (run.norm === undefined) run.norm = 'linf';
   });
   need(d.checks === undefined || Array.isArray(d.checks), `${source} checks`, 'an array', d.checks);

@@ -1,5 +1,8 @@
 /** Helpers that classify and group result runs (shared by checks, summary table and charts). */
+import type { AttackFacts } from '../src/types';
 import type { ModelRecord, ResultsFile, RunRecord } from '../src/results/schema';
+import { attackFactsByName } from '../attacks/registry';
+import { MARGIN_LOSSES } from '../attacks/definition';
 import { attackLabel } from './format';
 
 /** Two eps closer than this (pixel units) are the same eps: they come from the same k/255 or decimal. */
@@ -35,24 +38,40 @@ export function gradientOf(run: RunRecord): string {
   return run.gradient ?? (run.threat === 'white-box' ? 'natural' : '');
 }
 
-/** FGSM-like: one gradient step. */
+/**
+ * What the run's attack declared about itself: the facts recorded in the run, or, for results written before runs
+ * carried them, the facts the attack registered under exactly this name gives for the recorded parameters.
+ * Undefined for an attack the registry does not know (a plugin that is not loaded) that recorded none.
+ */
+export function factsOf(run: RunRecord): AttackFacts | undefined {
+  return run.facts ?? attackFactsByName(run.attack, run.params);
+}
+
+/** FGSM-like: one gradient step (an attack without facts: one recorded step). */
 export function isSingleStep(run: RunRecord): boolean {
   if (run.threat !== 'white-box') return false;
-  const steps = numParam(run, 'steps', 'iterations');
-  return /^fgsm$|^fgm$/i.test(run.attack) || steps === 1;
+  const facts = factsOf(run);
+  return facts ? !facts.iterative : numParam(run, 'steps', 'iterations') === 1;
 }
 
-/** PGD-like: several gradient steps. */
+/** PGD-like: several gradient steps (an attack without facts: more than one recorded step). */
 export function isIterative(run: RunRecord): boolean {
   if (run.threat !== 'white-box') return false;
+  const facts = factsOf(run);
+  if (facts) return facts.iterative;
   const steps = numParam(run, 'steps', 'iterations');
-  return steps !== undefined ? steps > 1 : /pgd|bim|apgd|cw|mifgsm/i.test(run.attack);
+  return steps !== undefined && steps > 1;
 }
 
-/** Adaptive attack (C17): margin / DLR / CW-style loss, or an attack built on one (APGD-DLR, CW). */
+/** Adaptive attack (C17): a margin-type loss (DLR, CW, the logit margin), declared or recorded as `loss`. */
 export function isAdaptive(run: RunRecord): boolean {
-  const loss = strParam(run, 'loss') ?? '';
-  return /dlr|margin|cw/i.test(loss) || /apgd-dlr|dlr|^cw|margin/i.test(run.attack);
+  const facts = factsOf(run);
+  return facts ? facts.marginLoss : MARGIN_LOSSES.includes(strParam(run, 'loss') ?? '');
+}
+
+/** The attack chooses its own step sizes (APGD), so it records no stepSize. */
+export function choosesOwnStepSize(run: RunRecord): boolean {
+  return factsOf(run)?.ownStepSize ?? false;
 }
 
 export function modelById(results: ResultsFile, id: string): ModelRecord | undefined {

@@ -66,6 +66,30 @@ export interface AttackContext {
   onProgress?: (fraction: number, message?: string) => void;
 }
 
+/**
+ * What an attack declares about itself for the layers above it (the experiment runner, results, the report's
+ * checks), so that no layer has to recognise attacks by name. Recorded in every run of results.json.
+ */
+export interface AttackFacts {
+  threat: ThreatModel;
+  /** The norms the attack can run in. */
+  norms: readonly Norm[];
+  /** The norm is chosen by a `norm` parameter (else the attack runs in its one norm and takes none). */
+  takesNorm: boolean;
+  /** Takes more than one gradient step or query round (PGD, APGD, black-box attacks; not FGSM or noise). */
+  iterative: boolean;
+  /** Gradient steps per run (white-box attacks). */
+  steps?: number;
+  /** Per-example query budget, the clean query included (black-box attacks). */
+  queryBudget?: number;
+  /** The loss the attack optimises ('ce', 'dlr', 'cw', 'margin'). */
+  loss?: string;
+  /** A margin-type loss (DLR, CW, the logit margin): an adaptive attack in the sense of Carlini et al. 2019. */
+  marginLoss: boolean;
+  /** Chooses its own step sizes (APGD): has no step-size parameter to record. */
+  ownStepSize: boolean;
+}
+
 /** An attack (torchattacks-like: one object per configured attack; Foolbox-like: a list of epsilons per call). */
 export interface Attack {
   readonly name: string;
@@ -73,6 +97,8 @@ export interface Attack {
   readonly norm: Norm;
   /** Hyperparameters, recorded verbatim in results (C15). */
   readonly params: Readonly<Record<string, unknown>>;
+  /** What the attack declares about itself (built-in attacks always do; a plugin's may not). */
+  readonly facts?: AttackFacts;
   run(
     model: Classifier,
     x: tf.Tensor4D,

@@ -329,7 +329,7 @@ describe('factory', () => {
     expect(createBlackboxAttack('square', { norm: 'l2' }).norm).toBe('l2');
     expect(createBlackboxAttack('hsja').threat).toBe('decision');
     expect(() => createBlackboxAttack('nope')).toThrow(UserError);
-    expect(() => createBlackboxAttack('square', { norm: 'l1' })).toThrow(/norm=l1/);
+    expect(() => createBlackboxAttack('square', { norm: 'l1' })).toThrow(/bad norm 'l1'/);
     expect(() => createBlackboxAttack('nes', { samples: 7 })).toThrow(/even/);
     expect(() => createBlackboxAttack('nes', { sigma: -1 })).toThrow(UserError);
     expect(() => createBlackboxAttack('square', { maxQuerys: 5 })).toThrow(/unknown parameter 'maxQuerys'/);

@@ -50,7 +50,7 @@ describe('defense plugin: bit-depth + noise example', () => {
     expect(cfg.plugin).toMatchObject({ path: DEFENSE, name: 'bit-depth-noise', params: { bits: 3, noiseStd: 0.03 } });
     expect(modelId(cfg)).toBe('vgg11-w0.125-bit-depth-noise-bp');
     expect(() => loadDefensePlugin(DEFENSE, { levels: 3 })).toThrow(/unknown parameter 'levels': expected one of bits, noiseStd/);
-    expect(() => loadDefensePlugin(DEFENSE, { bits: 'many' })).toThrow(/bad value "many" for parameter 'bits': expected a number/);
+    expect(() => loadDefensePlugin(DEFENSE, { bits: 'many' })).toThrow(/bad bits 'many': expected a number/);
     // the plugin's own check runs at load time, with the file named
     expect(() => loadDefensePlugin(DEFENSE, { bits: 12 })).toThrow(/bit-depth-noise-defense.js.*transformInput threw.*bits must be an integer in 1..8/);
   });

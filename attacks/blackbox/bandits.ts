@@ -11,12 +11,19 @@
  * the current iterate (success check) and the two finite-difference points — the reference code does not
  * count the success check; this implementation counts every row. Finite-difference points are clipped to
  * [0,1] (the Classifier contract).
+ *
+ * Threat model: score-based black box. Norm: L-inf only (no norm parameter). Defaults (the docs/method.md protocol):
+ * 15,000 queries per example, 16x16 prior, fdEta 0.1, exploration 0.1, image lr 0.01, online lr 0.1.
+ *
+ *   const attack = createAttack('bandits', { maxQueries: 3000 });  // opulab attack --attack bandits --queries 3000
+ *   const [outcome] = await attack.run(model, x, labels, [8 / 255], { seed: 0 });
  */
 
-import { UserError } from '../../src/util/errors';
+import type { AttackFacts } from '../../src/types';
+import { queryFacts, type AttackDefinition } from '../definition';
+import { ParamSchema, int, num, type RawParams } from '../params';
 import { QueryAttack, type ExampleProgram, type ExampleTask, type ScoreReply } from './engine';
 import { clip01, l2Norm, projectLinfInto, upsampleNearest } from './pixels';
-import { checkKnownKeys, integer, positive, type RawParams } from './params';
 
 export interface BanditsParams {
   maxQueries: number;
@@ -46,33 +53,47 @@ export const BANDITS_REFERENCE: BanditsParams = {
 
 export const BANDITS_DEFAULTS: BanditsParams = BANDITS_REFERENCE;
 
+export const BANDITS_PARAMS = new ParamSchema('bandits', {
+  maxQueries: int({ default: BANDITS_DEFAULTS.maxQueries, min: 1, description: 'per-example query budget, the clean query included' }),
+  priorSize: int({ default: BANDITS_DEFAULTS.priorSize, min: 1, description: 'side of the square prior grid (data prior), clamped to the image' }),
+  fdEta: num({ default: BANDITS_DEFAULTS.fdEta, min: 0, minExclusive: true, description: 'finite-difference step (L2 norm of the probe)' }),
+  exploration: num({ default: BANDITS_DEFAULTS.exploration, min: 0, minExclusive: true, description: 'exploration scale of the prior perturbation' }),
+  imageLr: num({ default: BANDITS_DEFAULTS.imageLr, min: 0, minExclusive: true, description: 'signed image step per iteration, pixel units' }),
+  onlineLr: num({ default: BANDITS_DEFAULTS.onlineLr, min: 0, minExclusive: true, description: 'learning rate of the prior (exponentiated gradients)' }),
+  maxRowsPerCall: int({ default: 0, min: 0, description: 'rows per model call, a memory guard (0: one call per round)' }),
+});
+
 export function parseBanditsParams(raw: RawParams): BanditsParams {
-  checkKnownKeys('bandits', raw, Object.keys(BANDITS_DEFAULTS));
-  if (raw.norm !== undefined && raw.norm !== 'linf') throw new UserError(`bad bandits parameter norm=${String(raw.norm)}: expected linf`);
-  const d = BANDITS_DEFAULTS;
-  return {
-    maxQueries: integer('bandits', raw, 'maxQueries', d.maxQueries, 1),
-    priorSize: integer('bandits', raw, 'priorSize', d.priorSize, 1),
-    fdEta: positive('bandits', raw, 'fdEta', d.fdEta),
-    exploration: positive('bandits', raw, 'exploration', d.exploration),
-    imageLr: positive('bandits', raw, 'imageLr', d.imageLr),
-    onlineLr: positive('bandits', raw, 'onlineLr', d.onlineLr),
-    maxRowsPerCall: integer('bandits', raw, 'maxRowsPerCall', 0, 0),
-  };
+  return BANDITS_PARAMS.parse(raw);
+}
+
+function banditsFacts(p: { maxQueries: number }): AttackFacts {
+  return queryFacts({ threat: 'black-box-score', norms: ['linf'], queryBudget: p.maxQueries, loss: 'margin' });
 }
 
 export class BanditsAttack extends QueryAttack<BanditsParams, ScoreReply> {
   readonly name = 'bandits';
   readonly threat = 'black-box-score' as const;
+  readonly facts: AttackFacts;
 
   constructor(params: RawParams = {}) {
-    super(parseBanditsParams(params), 'linf', { loss: 'margin', priors: 'time+data(tiling)' }, 'scores');
+    const p = parseBanditsParams(params);
+    super(p, 'linf', { loss: 'margin', priors: 'time+data(tiling)' }, 'scores');
+    this.facts = banditsFacts(p);
   }
 
   protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
     return banditsProgram(task, this.p);
   }
 }
+
+export const BANDITS: AttackDefinition = {
+  name: 'bandits',
+  description: 'Bandits-TD with time and data priors, L-inf, score-based (Ilyas et al. 2019)',
+  params: BANDITS_PARAMS,
+  create: (params = {}) => new BanditsAttack(params),
+  facts: (recorded) => banditsFacts(BANDITS_PARAMS.read(recorded)),
+};
 
 /** Exponentiated-gradient step on v in [-1, 1] (mirror descent on (v+1)/2), as in the reference code. */
 function egStep(v: Float32Array, g: Float64Array, lr: number): void {

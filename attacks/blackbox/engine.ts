@@ -18,11 +18,12 @@
  * Every returned adversarial is checked to lie in the eps-ball and [0,1] (a violation is a bug: throws).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, AttackOutcome, Classifier, Norm } from '../../src/types';
+import type { Attack, AttackContext, AttackFacts, AttackOutcome, Classifier, Norm } from '../../src/types';
 import { makeRng, type Rng } from '../../src/util/rng';
 import { UserError } from '../../src/util/errors';
 import { QueryCounter, argMaxRow } from '../query-counter';
-import { distance, marginFromLogits, reachesGoal } from './pixels';
+import { checkBatch, reachesGoal } from '../batch';
+import { distance, marginFromLogits } from './pixels';
 
 /** What a score-based program receives: logits of each requested row, and their arg-max. */
 export interface ScoreReply {
@@ -100,11 +101,7 @@ export async function runQueryAttack<R extends LabelReply>(
   if (h !== mh || w !== mw || c !== mc) {
     throw new UserError(`input shape [${h},${w},${c}] does not match model '${model.id}' input [${mh},${mw},${mc}]`);
   }
-  if (labels.length !== n) throw new UserError(`got ${labels.length} labels for ${n} images`);
-  if (ctx.targets && ctx.targets.length !== n) throw new UserError(`got ${ctx.targets.length} targets for ${n} images`);
-  for (const e of epsilons) {
-    if (!(e >= 0) || !Number.isFinite(e)) throw new UserError(`bad eps ${e}: expected a finite number >= 0`);
-  }
+  checkBatch(options.name, x, labels, epsilons, ctx);
   const pixels = (await x.data()) as Float32Array;
   const outcomes: AttackOutcome[] = [];
   for (let k = 0; k < epsilons.length; k++) {
@@ -273,11 +270,13 @@ export interface QueryBudget {
 
 /**
  * The tiny shared base of the query attacks (torchattacks-style: one small file per attack). A subclass names
- * itself, parses its parameters and writes `program`, the per-example generator the engine drives in batches.
+ * itself, parses its parameters (attacks/params.ts), declares its facts and writes `program`, the per-example
+ * generator the engine drives in batches.
  */
 export abstract class QueryAttack<P extends QueryBudget, R extends LabelReply> implements Attack {
   abstract readonly name: string;
   abstract readonly threat: 'black-box-score' | 'decision';
+  abstract readonly facts: AttackFacts;
   readonly params: Readonly<Record<string, unknown>>;
 
   protected constructor(

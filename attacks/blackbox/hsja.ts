@@ -12,11 +12,18 @@
  * HSJA minimises the distance of an adversarial point; here it stops as soon as any queried point is
  * adversarial AND within eps of x0 (success). Otherwise it runs until the budget and returns the best
  * adversarial point projected onto the eps-ball (success = false).
+ *
+ * Threat model: decision-based black box (top-1 label only). Norm: L2 (default) or L-inf. Defaults: 5000 queries
+ * per example, 100 initial evaluations (at most 10,000), gamma 1, 100 random starts.
+ *
+ *   const attack = createAttack('hsja', { norm: 'l2', maxQueries: 3000 });  // opulab attack --attack hsja --norm l2 --queries 3000
+ *   const [outcome] = await attack.run(model, x, labels, [0.5], { seed: 0 });
  */
-import type { Norm } from '../../src/types';
+import type { AttackFacts, Norm } from '../../src/types';
+import { queryFacts, type AttackDefinition } from '../definition';
+import { ParamSchema, int, num, oneOf, type RawParams } from '../params';
 import { QueryAttack, type ExampleProgram, type ExampleResult, type ExampleTask, type LabelReply } from './engine';
 import { clip01, distance, l2Norm, projectInto } from './pixels';
-import { checkKnownKeys, integer, normParam, positive, type RawParams } from './params';
 
 export interface HsjaParams {
   norm: Norm;
@@ -40,27 +47,33 @@ export const HSJA_DEFAULTS: HsjaParams = {
   maxRowsPerCall: 0,
 };
 
+export const HSJA_PARAMS = new ParamSchema('hsja', {
+  norm: oneOf(['l2', 'linf'], { default: 'l2', description: 'threat norm: l2 or linf' }),
+  maxQueries: int({ default: HSJA_DEFAULTS.maxQueries, min: 1, description: 'per-example query budget, the clean query included' }),
+  initEvals: int({ default: HSJA_DEFAULTS.initEvals, min: 1, description: 'evaluations of the first gradient estimate (grows as sqrt(iteration))' }),
+  maxEvals: int({ default: HSJA_DEFAULTS.maxEvals, min: 1, description: 'cap on evaluations per gradient estimate' }),
+  gamma: num({ default: HSJA_DEFAULTS.gamma, min: 0, minExclusive: true, description: 'binary-search threshold factor (theta = gamma / d^1.5 L2, gamma / d^2 L-inf)' }),
+  initTrials: int({ default: HSJA_DEFAULTS.initTrials, min: 1, description: 'random starting images tried before giving up on an example' }),
+  maxRowsPerCall: int({ default: 0, min: 0, description: 'rows per model call, a memory guard (0: one call per round)' }),
+});
+
 export function parseHsjaParams(raw: RawParams): HsjaParams {
-  checkKnownKeys('hsja', raw, Object.keys(HSJA_DEFAULTS));
-  const d = HSJA_DEFAULTS;
-  return {
-    norm: normParam('hsja', raw, ['l2', 'linf'], d.norm),
-    maxQueries: integer('hsja', raw, 'maxQueries', d.maxQueries, 1),
-    initEvals: integer('hsja', raw, 'initEvals', d.initEvals, 1),
-    maxEvals: integer('hsja', raw, 'maxEvals', d.maxEvals, 1),
-    gamma: positive('hsja', raw, 'gamma', d.gamma),
-    initTrials: integer('hsja', raw, 'initTrials', d.initTrials, 1),
-    maxRowsPerCall: integer('hsja', raw, 'maxRowsPerCall', 0, 0),
-  };
+  return HSJA_PARAMS.parse(raw);
+}
+
+function hsjaFacts(p: { maxQueries: number }): AttackFacts {
+  return queryFacts({ threat: 'decision', norms: ['l2', 'linf'], queryBudget: p.maxQueries });
 }
 
 export class HopSkipJumpAttack extends QueryAttack<HsjaParams, LabelReply> {
   readonly name = 'hsja';
   readonly threat = 'decision' as const;
+  readonly facts: AttackFacts;
 
   constructor(params: RawParams = {}) {
     const p = parseHsjaParams(params);
     super(p, p.norm, { stepSizeSearch: 'geometric' }, 'labels');
+    this.facts = hsjaFacts(p);
   }
 
   protected program(task: ExampleTask): ExampleProgram<LabelReply> {
@@ -71,6 +84,14 @@ export class HopSkipJumpAttack extends QueryAttack<HsjaParams, LabelReply> {
     return `hsja-${this.p.norm}`;
   }
 }
+
+export const HSJA: AttackDefinition = {
+  name: 'hsja',
+  description: 'HopSkipJump boundary attack, L2 or L-inf, decision-based (Chen et al. 2020)',
+  params: HSJA_PARAMS,
+  create: (params = {}) => new HopSkipJumpAttack(params),
+  facts: (recorded) => hsjaFacts(HSJA_PARAMS.read(recorded)),
+};
 
 /** Thrown inside the program when the budget cannot pay for the next request. */
 const OUT_OF_BUDGET = Symbol('out of budget');

@@ -5,12 +5,19 @@
  *   g = 1/(n sigma) * sum_{i<n/2} [L(x + sigma u_i) - L(x - sigma u_i)] u_i,   u_i ~ N(0, I),
  * followed by a PGD-style signed step x <- Proj_{eps}(x - lr * sign(g)) (the margin is minimised).
  * Each step is one request of 1 + n rows: the current iterate (its success is checked) and the n samples.
+ *
+ * Threat model: score-based black box. Norm: L-inf only (no norm parameter). Defaults: 10,000 queries per example,
+ * 50 samples, sigma 0.01, step 0.01 (pixel units).
+ *
+ *   const attack = createAttack('nes', { maxQueries: 2000 });  // opulab attack --attack nes --queries 2000 --eps 8/255
+ *   const [outcome] = await attack.run(model, x, labels, [8 / 255], { seed: 0 });
  */
 
-import { UserError } from '../../src/util/errors';
+import type { AttackFacts } from '../../src/types';
+import { queryFacts, type AttackDefinition } from '../definition';
+import { ParamSchema, int, num, type RawParams } from '../params';
 import { QueryAttack, type ExampleProgram, type ExampleTask, type ScoreReply } from './engine';
 import { clip01, projectLinfInto } from './pixels';
-import { checkKnownKeys, integer, positive, type RawParams } from './params';
 
 export interface NesParams {
   /** Per-example query budget, clean query included. */
@@ -26,32 +33,45 @@ export interface NesParams {
 
 export const NES_DEFAULTS: NesParams = { maxQueries: 10000, samples: 50, sigma: 0.01, stepSize: 0.01, maxRowsPerCall: 0 };
 
+export const NES_PARAMS = new ParamSchema('nes', {
+  maxQueries: int({ default: NES_DEFAULTS.maxQueries, min: 1, description: 'per-example query budget, the clean query included' }),
+  samples: int({ default: NES_DEFAULTS.samples, min: 2, even: true, description: 'samples per gradient estimate (antithetic pairs)' }),
+  sigma: num({ default: NES_DEFAULTS.sigma, min: 0, minExclusive: true, description: 'exploration standard deviation, pixel units' }),
+  stepSize: num({ default: NES_DEFAULTS.stepSize, min: 0, minExclusive: true, description: 'signed step per iteration (pixel units; a stepSize you give is in the units of eps)' }),
+  maxRowsPerCall: int({ default: 0, min: 0, description: 'rows per model call, a memory guard (0: one call per round)' }),
+});
+
 export function parseNesParams(raw: RawParams): NesParams {
-  checkKnownKeys('nes', raw, Object.keys(NES_DEFAULTS));
-  if (raw.norm !== undefined && raw.norm !== 'linf') throw new UserError(`bad nes parameter norm=${String(raw.norm)}: expected linf`);
-  const samples = integer('nes', raw, 'samples', NES_DEFAULTS.samples, 2);
-  if (samples % 2 !== 0) throw new UserError(`bad nes parameter samples=${samples}: expected an even number (antithetic pairs)`);
-  return {
-    maxQueries: integer('nes', raw, 'maxQueries', NES_DEFAULTS.maxQueries, 1),
-    samples,
-    sigma: positive('nes', raw, 'sigma', NES_DEFAULTS.sigma),
-    stepSize: positive('nes', raw, 'stepSize', NES_DEFAULTS.stepSize),
-    maxRowsPerCall: integer('nes', raw, 'maxRowsPerCall', 0, 0),
-  };
+  return NES_PARAMS.parse(raw);
+}
+
+function nesFacts(p: { maxQueries: number }): AttackFacts {
+  return queryFacts({ threat: 'black-box-score', norms: ['linf'], queryBudget: p.maxQueries, loss: 'margin' });
 }
 
 export class NesAttack extends QueryAttack<NesParams, ScoreReply> {
   readonly name = 'nes';
   readonly threat = 'black-box-score' as const;
+  readonly facts: AttackFacts;
 
   constructor(params: RawParams = {}) {
-    super(parseNesParams(params), 'linf', { loss: 'margin', antithetic: true }, 'scores');
+    const p = parseNesParams(params);
+    super(p, 'linf', { loss: 'margin', antithetic: true }, 'scores');
+    this.facts = nesFacts(p);
   }
 
   protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
     return nesProgram(task, this.p);
   }
 }
+
+export const NES: AttackDefinition = {
+  name: 'nes',
+  description: 'NES gradient estimation + signed steps, L-inf, score-based (Ilyas et al. 2018)',
+  params: NES_PARAMS,
+  create: (params = {}) => new NesAttack(params),
+  facts: (recorded) => nesFacts(NES_PARAMS.read(recorded)),
+};
 
 function* nesProgram(task: ExampleTask, p: NesParams): ExampleProgram<ScoreReply> {
   const { x0, eps, rng, dim } = task;

@@ -9,12 +9,19 @@
  * Following snu-mllab/parsimonious-blackbox-attack (max_iters = 1, batch 64). Queries: the marginal gains
  * of a mini-batch are one request; each lazy re-evaluation is a one-row request. Current losses are reused
  * (the reference re-queries the current point at the start of each mini-batch).
+ *
+ * Threat model: score-based black box. Norm: L-inf only (no norm parameter). Defaults (docs/method.md): 20,000
+ * queries per example, 4-pixel blocks, mini-batches of 64, hierarchical, one insert/delete round.
+ *
+ *   const attack = createAttack('parsimonious', { maxQueries: 5000 });  // opulab attack --attack parsimonious --queries 5000
+ *   const [outcome] = await attack.run(model, x, labels, [8 / 255], { seed: 0 });
  */
 
-import { UserError } from '../../src/util/errors';
+import type { AttackFacts } from '../../src/types';
+import { queryFacts, type AttackDefinition } from '../definition';
+import { ParamSchema, bool, int, type RawParams } from '../params';
 import { QueryAttack, type ExampleProgram, type ExampleResult, type ExampleTask, type ScoreReply } from './engine';
 import { clip01 } from './pixels';
-import { bool, checkKnownKeys, integer, type RawParams } from './params';
 
 export interface ParsimoniousParams {
   maxQueries: number;
@@ -39,34 +46,46 @@ export const PARSIMONIOUS_DEFAULTS: ParsimoniousParams = {
   maxRowsPerCall: 0,
 };
 
+export const PARSIMONIOUS_PARAMS = new ParamSchema('parsimonious', {
+  maxQueries: int({ default: PARSIMONIOUS_DEFAULTS.maxQueries, min: 1, description: 'per-example query budget, the clean query included' }),
+  blockSize: int({ default: PARSIMONIOUS_DEFAULTS.blockSize, min: 1, description: 'initial block side, pixels' }),
+  batchSize: int({ default: PARSIMONIOUS_DEFAULTS.batchSize, min: 1, description: 'blocks per local-search mini-batch' }),
+  hierarchical: bool({ default: PARSIMONIOUS_DEFAULTS.hierarchical, description: 'halve the blocks after each full pass' }),
+  maxIters: int({ default: PARSIMONIOUS_DEFAULTS.maxIters, min: 1, description: 'insert/delete rounds per mini-batch' }),
+  maxRowsPerCall: int({ default: 0, min: 0, description: 'rows per model call, a memory guard (0: one call per round)' }),
+});
+
 export function parseParsimoniousParams(raw: RawParams): ParsimoniousParams {
-  checkKnownKeys('parsimonious', raw, Object.keys(PARSIMONIOUS_DEFAULTS));
-  if (raw.norm !== undefined && raw.norm !== 'linf') {
-    throw new UserError(`bad parsimonious parameter norm=${String(raw.norm)}: expected linf`);
-  }
-  const d = PARSIMONIOUS_DEFAULTS;
-  return {
-    maxQueries: integer('parsimonious', raw, 'maxQueries', d.maxQueries, 1),
-    blockSize: integer('parsimonious', raw, 'blockSize', d.blockSize, 1),
-    batchSize: integer('parsimonious', raw, 'batchSize', d.batchSize, 1),
-    hierarchical: bool('parsimonious', raw, 'hierarchical', d.hierarchical),
-    maxIters: integer('parsimonious', raw, 'maxIters', d.maxIters, 1),
-    maxRowsPerCall: integer('parsimonious', raw, 'maxRowsPerCall', 0, 0),
-  };
+  return PARSIMONIOUS_PARAMS.parse(raw);
+}
+
+function parsimoniousFacts(p: { maxQueries: number }): AttackFacts {
+  return queryFacts({ threat: 'black-box-score', norms: ['linf'], queryBudget: p.maxQueries, loss: 'margin' });
 }
 
 export class ParsimoniousAttack extends QueryAttack<ParsimoniousParams, ScoreReply> {
   readonly name = 'parsimonious';
   readonly threat = 'black-box-score' as const;
+  readonly facts: AttackFacts;
 
   constructor(params: RawParams = {}) {
-    super(parseParsimoniousParams(params), 'linf', { loss: 'margin' }, 'scores');
+    const p = parseParsimoniousParams(params);
+    super(p, 'linf', { loss: 'margin' }, 'scores');
+    this.facts = parsimoniousFacts(p);
   }
 
   protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
     return parsimoniousProgram(task, this.p);
   }
 }
+
+export const PARSIMONIOUS: AttackDefinition = {
+  name: 'parsimonious',
+  description: 'Parsimonious lazy-greedy block sign search, L-inf, score-based (Moon et al. 2019)',
+  params: PARSIMONIOUS_PARAMS,
+  create: (params = {}) => new ParsimoniousAttack(params),
+  facts: (recorded) => parsimoniousFacts(PARSIMONIOUS_PARAMS.read(recorded)),
+};
 
 /** A block: rows [top, top+size) x cols [left, left+size) of one channel (clipped at the image edge). */
 interface Block {

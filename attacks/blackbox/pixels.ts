@@ -27,11 +27,6 @@ export function marginFromLogits(
   return target === undefined ? z - other : other - z;
 }
 
-/** The attack's goal test on a predicted label. */
-export function reachesGoal(prediction: number, label: number, target?: number): boolean {
-  return target === undefined ? prediction !== label : prediction === target;
-}
-
 export function clip01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
 }

@@ -7,11 +7,18 @@
  * L2: a grid of "meta pseudo-Gaussian" bumps as initialisation; each step moves the perturbation mass of a
  * second window into a new bump on the first window, keeping ||delta||_2 = eps. Written after the authors'
  * algorithm description and public code (max-andr/square-attack); one query per step.
+ *
+ * Threat model: score-based black box (logits of each query). Norm: L-inf or L2. Defaults: norm linf, 5000 queries
+ * per example (the clean query included), pInit 0.8 (AutoAttack).
+ *
+ *   const attack = createAttack('square', { norm: 'l2', maxQueries: 1000 });  // opulab attack --attack square --norm l2 --queries 1000
+ *   const [outcome] = await attack.run(model, x, labels, [0.5], { seed: 0 });   // outcome.queries: per example
  */
-import type { Norm } from '../../src/types';
+import type { AttackFacts, Norm } from '../../src/types';
+import { queryFacts, type AttackDefinition } from '../definition';
+import { NORM_PARAM, ParamSchema, int, num, type RawParams } from '../params';
 import { QueryAttack, type ExampleProgram, type ExampleTask, type ScoreReply } from './engine';
 import { clip01, l2Norm } from './pixels';
-import { checkKnownKeys, inRange, integer, normParam, type RawParams } from './params';
 
 export interface SquareParams {
   norm: Norm;
@@ -25,14 +32,19 @@ export interface SquareParams {
 
 export const SQUARE_DEFAULTS: SquareParams = { norm: 'linf', maxQueries: 5000, pInit: 0.8, maxRowsPerCall: 0 };
 
+export const SQUARE_PARAMS = new ParamSchema('square', {
+  norm: NORM_PARAM,
+  maxQueries: int({ default: SQUARE_DEFAULTS.maxQueries, min: 1, description: 'per-example query budget, the clean query included (AutoAttack: 5000)' }),
+  pInit: num({ default: SQUARE_DEFAULTS.pInit, min: 1e-6, max: 1, description: 'initial fraction of pixels changed per step (AutoAttack 0.8; the paper 0.05 L-inf, 0.1 L2)' }),
+  maxRowsPerCall: int({ default: 0, min: 0, description: 'rows per model call, a memory guard (0: one call per round)' }),
+});
+
 export function parseSquareParams(raw: RawParams): SquareParams {
-  checkKnownKeys('square', raw, Object.keys(SQUARE_DEFAULTS));
-  return {
-    norm: normParam('square', raw, ['linf', 'l2'], SQUARE_DEFAULTS.norm),
-    maxQueries: integer('square', raw, 'maxQueries', SQUARE_DEFAULTS.maxQueries, 1),
-    pInit: inRange('square', raw, 'pInit', SQUARE_DEFAULTS.pInit, 1e-6, 1),
-    maxRowsPerCall: integer('square', raw, 'maxRowsPerCall', 0, 0),
-  };
+  return SQUARE_PARAMS.parse(raw);
+}
+
+function squareFacts(p: { maxQueries: number }): AttackFacts {
+  return queryFacts({ threat: 'black-box-score', norms: ['linf', 'l2'], queryBudget: p.maxQueries, loss: 'margin' });
 }
 
 /** The paper's schedule: p halves at fixed fractions of the query budget (iteration rescaled to 10,000). */
@@ -48,10 +60,12 @@ export function pSchedule(pInit: number, iteration: number, totalIterations: num
 export class SquareAttack extends QueryAttack<SquareParams, ScoreReply> {
   readonly name = 'square';
   readonly threat = 'black-box-score' as const;
+  readonly facts: AttackFacts;
 
   constructor(params: RawParams = {}) {
     const p = parseSquareParams(params);
     super(p, p.norm, { loss: 'margin' }, 'scores');
+    this.facts = squareFacts(p);
   }
 
   protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
@@ -62,6 +76,14 @@ export class SquareAttack extends QueryAttack<SquareParams, ScoreReply> {
     return `square-${this.p.norm}`;
   }
 }
+
+export const SQUARE: AttackDefinition = {
+  name: 'square',
+  description: 'Square Attack random search, L-inf or L2, score-based (Andriushchenko et al. 2020)',
+  params: SQUARE_PARAMS,
+  create: (params = {}) => new SquareAttack(params),
+  facts: (recorded) => squareFacts(SQUARE_PARAMS.read(recorded)),
+};
 
 function* squareLinf(task: ExampleTask, p: SquareParams): ExampleProgram<ScoreReply> {
   const { x0, eps, rng, height: h, width: w, channels: c, dim } = task;

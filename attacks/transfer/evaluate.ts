@@ -102,6 +102,7 @@ export async function evaluateTransfer(
         epsSpace: m.epsSpace,
         ...(m.epsInSpace ? { epsInSpace: m.epsInSpace[e] } : {}),
         params: { ...m.params, sourceThreat: m.threat, seed: m.seed },
+        ...(m.facts ? { facts: { ...m.facts, threat: 'transfer' as const } } : {}),
         n,
         cleanAccuracy: nClean / n,
         robustAccuracy: robust / n,

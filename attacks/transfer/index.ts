@@ -4,19 +4,17 @@
  */
 import type { Attack } from '../../src/types';
 import { UserError } from '../../src/util/errors';
-import type { RawParams } from '../blackbox/params';
-import { DiFgsm, MiFgsm } from './momentum-fgsm';
+import type { AttackDefinition } from '../definition';
+import type { AttackFactory, RawParams } from '../params';
+import { DiFgsm, DI_FGSM, MiFgsm, MI_FGSM } from './momentum-fgsm';
 
 export type TransferAttackName = 'mi-fgsm' | 'di-fgsm';
 
-export const TRANSFER_ATTACKS: Readonly<Record<TransferAttackName, (params?: RawParams) => Attack>> = {
-  'mi-fgsm': (p = {}) => new MiFgsm(p),
-  'di-fgsm': (p = {}) => new DiFgsm(p),
-};
+export const TRANSFER_DEFINITIONS: readonly AttackDefinition[] = [MI_FGSM, DI_FGSM];
 
-export const TRANSFER_ATTACK_DESCRIPTIONS: Readonly<Record<TransferAttackName, string>> = {
-  'mi-fgsm': 'momentum iterative FGSM, L-inf (Dong et al. 2018); params steps, decay, relStepSize',
-  'di-fgsm': 'input-diversity iterative FGSM, L-inf (Xie et al. 2019); params steps, probability, resizeRate, decay, relStepSize',
+export const TRANSFER_ATTACKS: Readonly<Record<TransferAttackName, AttackFactory>> = {
+  'mi-fgsm': MI_FGSM.create,
+  'di-fgsm': DI_FGSM.create,
 };
 
 export function createTransferAttack(name: string, params: RawParams = {}): Attack {

@@ -1,20 +1,48 @@
 /**
- * Transfer-strengthening iterative attacks (L-inf), built on the white-box driver (attacks/whitebox):
- *  - MI-FGSM (Dong et al., CVPR 2018): g <- mu g + grad / ||grad||_1, x <- Proj(x + alpha sign(g)),
- *    alpha = eps / steps; momentum stabilises the update direction and transfers better.
- *  - DI-FGSM (Xie et al., CVPR 2019): the gradient is taken at a random input-diversity transform of x
- *    (resize + pad, probability p, seeded); with momentum > 0 it is M-DI2-FGSM.
- * Both need the source model's gradient (Classifier.lossAndGradient) and use the cross-entropy loss.
+ * Transfer-strengthening iterative attacks, built on the gradient-attack base (attacks/whitebox/gradient-attack.ts):
+ *  - MI-FGSM (Dong, Liao, Pang, Su, Zhu, Hu, Li, "Boosting Adversarial Attacks with Momentum", CVPR 2018):
+ *    g <- mu g + grad / ||grad||_1, x <- Proj(x + alpha sign(g)), alpha = eps / steps; momentum stabilises the
+ *    update direction and transfers better.
+ *  - DI-FGSM (Xie, Zhang, Zhou, Bai, Wang, Ren, Yuille, "Improving Transferability of Adversarial Examples with
+ *    Input Diversity", CVPR 2019): the gradient is taken at a random input-diversity transform of x (resize + pad,
+ *    probability p, seeded); with momentum > 0 it is M-DI2-FGSM.
+ *
+ * Threat model: white-box on the SOURCE model (the set is then evaluated on targets, attacks/transfer/evaluate.ts).
+ * Norm: L-inf only (no norm parameter). Loss: cross-entropy. Defaults: 10 steps of eps / steps; MI-FGSM decay 1;
+ * DI-FGSM decay 0, probability 0.5, resizeRate 0.9.
+ *
+ *   const attack = createTransferAttack('mi-fgsm', { steps: 10 });  // opulab transfer --attack mi-fgsm --source CKPT --targets CKPT2
+ *   const outcomes = await attack.run(sourceModel, x, labels, [8 / 255], { seed: 0 });
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, AttackOutcome, Classifier, LossAndGradient, LossFn } from '../../src/types';
+import type { AttackFacts, Classifier, LossAndGradient, LossFn } from '../../src/types';
 import { makeRng } from '../../src/util/rng';
-import { UserError } from '../../src/util/errors';
 import { lossFor } from '../losses';
 import { projectLinf } from '../projection';
-import { requireGradient, runGradientAttack } from '../whitebox/common';
-import { checkKnownKeys, inRange, integer, positive, type RawParams } from '../blackbox/params';
+import { gradientFacts, type AttackDefinition } from '../definition';
+import { ParamSchema, int, num, oneOf, type ParsedParams, type RawParams } from '../params';
+import { GradientAttack, requireGradient, type AttackOnceArgs } from '../whitebox/gradient-attack';
 import { applyMaps, applyMapsTransposed, drawDiversityMap, type PixelMap } from './input-diversity';
+
+const LINF_ONLY = oneOf(['linf'], { default: 'linf', description: 'threat norm (L-inf only; accepted for uniform specs, not recorded)' });
+const steps = int({ default: 10, min: 1, description: 'iterations' });
+const relStepSize = num({ min: 0, minExclusive: true, defaultText: '1 / steps', description: 'step alpha as a fraction of eps' });
+
+export const MI_FGSM_PARAMS = new ParamSchema('mi-fgsm', {
+  steps,
+  decay: num({ default: 1, min: 0, description: 'momentum decay mu (0 gives I-FGSM)' }),
+  relStepSize,
+  norm: LINF_ONLY,
+});
+
+export const DI_FGSM_PARAMS = new ParamSchema('di-fgsm', {
+  steps,
+  decay: num({ default: 0, min: 0, description: 'momentum decay mu (> 0 gives M-DI2-FGSM)' }),
+  relStepSize,
+  probability: num({ default: 0.5, min: 0, max: 1, description: 'probability of transforming the input at a step' }),
+  resizeRate: num({ default: 0.9, min: 0.1, max: 1, description: 'smallest resize factor of the transform' }),
+  norm: LINF_ONLY,
+});
 
 export interface MomentumFgsmParams {
   steps: number;
@@ -32,27 +60,17 @@ export interface DiversityParams extends MomentumFgsmParams {
 }
 
 export function parseMiFgsmParams(raw: RawParams): MomentumFgsmParams {
-  checkKnownKeys('mi-fgsm', raw, ['steps', 'decay', 'relStepSize', 'norm']);
-  if (raw.norm !== undefined && raw.norm !== 'linf') throw new UserError(`bad mi-fgsm parameter norm=${String(raw.norm)}: expected linf`);
-  const steps = integer('mi-fgsm', raw, 'steps', 10, 1);
-  return {
-    steps,
-    decay: positive('mi-fgsm', raw, 'decay', 1, true),
-    relStepSize: positive('mi-fgsm', raw, 'relStepSize', 1 / steps),
-  };
+  const p: ParsedParams<typeof MI_FGSM_PARAMS.specs> = MI_FGSM_PARAMS.parse(raw);
+  return { steps: p.steps, decay: p.decay, relStepSize: p.relStepSize ?? 1 / p.steps };
 }
 
 export function parseDiFgsmParams(raw: RawParams): DiversityParams {
-  checkKnownKeys('di-fgsm', raw, ['steps', 'decay', 'relStepSize', 'probability', 'resizeRate', 'norm']);
-  if (raw.norm !== undefined && raw.norm !== 'linf') throw new UserError(`bad di-fgsm parameter norm=${String(raw.norm)}: expected linf`);
-  const steps = integer('di-fgsm', raw, 'steps', 10, 1);
-  return {
-    steps,
-    decay: positive('di-fgsm', raw, 'decay', 0, true),
-    relStepSize: positive('di-fgsm', raw, 'relStepSize', 1 / steps),
-    probability: inRange('di-fgsm', raw, 'probability', 0.5, 0, 1),
-    resizeRate: inRange('di-fgsm', raw, 'resizeRate', 0.9, 0.1, 1),
-  };
+  const p: ParsedParams<typeof DI_FGSM_PARAMS.specs> = DI_FGSM_PARAMS.parse(raw);
+  return { steps: p.steps, decay: p.decay, relStepSize: p.relStepSize ?? 1 / p.steps, probability: p.probability, resizeRate: p.resizeRate };
+}
+
+function momentumFacts(p: { steps: number }): AttackFacts {
+  return gradientFacts({ norms: ['linf'], steps: p.steps, loss: 'ce' });
 }
 
 type GradientAt = (x: tf.Tensor4D, step: number) => tf.Tensor4D;
@@ -90,77 +108,87 @@ function plainGradient(model: Classifier, name: string, labels: tf.Tensor1D, los
   };
 }
 
-export class MiFgsm implements Attack {
+export class MiFgsm extends GradientAttack {
   readonly name = 'mi-fgsm';
-  readonly threat = 'white-box' as const;
   readonly norm = 'linf' as const;
   readonly params: Readonly<Record<string, unknown>>;
+  readonly facts: AttackFacts;
   private readonly p: MomentumFgsmParams;
 
   constructor(params: RawParams = {}) {
+    super();
     this.p = parseMiFgsmParams(params);
     this.params = { ...this.p, loss: 'ce' };
+    this.facts = momentumFacts(this.p);
   }
 
-  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
-    return runGradientAttack(
-      {
-        name: this.name,
-        restarts: 1,
-        makeLoss: (targeted) => lossFor('ce', targeted),
-        core: ({ model: m, x0, lossLabels, lossFn, eps }) => momentumLoop(x0, eps, this.p, plainGradient(m, this.name, lossLabels, lossFn)),
-      },
-      model,
-      x,
-      labels,
-      epsilons,
-      ctx,
-    );
+  protected restartCount(): number {
+    return 1;
+  }
+
+  protected loss(targeted: boolean): LossFn {
+    return lossFor('ce', targeted);
+  }
+
+  protected attackOnce({ model, x0, lossLabels, lossFn, eps }: AttackOnceArgs): Promise<tf.Tensor4D> {
+    return momentumLoop(x0, eps, this.p, plainGradient(model, this.name, lossLabels, lossFn));
   }
 }
 
-export class DiFgsm implements Attack {
+export class DiFgsm extends GradientAttack {
   readonly name = 'di-fgsm';
-  readonly threat = 'white-box' as const;
   readonly norm = 'linf' as const;
   readonly params: Readonly<Record<string, unknown>>;
+  readonly facts: AttackFacts;
   private readonly p: DiversityParams;
 
   constructor(params: RawParams = {}) {
+    super();
     this.p = parseDiFgsmParams(params);
     this.params = { ...this.p, loss: 'ce', transform: 'resize-pad' };
+    this.facts = momentumFacts(this.p);
   }
 
-  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
+  protected restartCount(): number {
+    return 1;
+  }
+
+  protected loss(targeted: boolean): LossFn {
+    return lossFor('ce', targeted);
+  }
+
+  protected attackOnce({ model, x0, lossLabels, lossFn, eps, seed }: AttackOnceArgs): Promise<tf.Tensor4D> {
     const p = this.p;
-    return runGradientAttack(
-      {
-        name: this.name,
-        restarts: 1,
-        makeLoss: (targeted) => lossFor('ce', targeted),
-        core: ({ model: m, x0, lossLabels, lossFn, eps, seed }) => {
-          const grad = requireGradient(m, this.name);
-          const [n, h, w, c] = x0.shape;
-          const rng = makeRng(seed, 'input-diversity');
-          const gradientAt: GradientAt = (xt) => {
-            const maps: (PixelMap | null)[] = [];
-            for (let i = 0; i < n; i++) maps.push(drawDiversityMap(rng, h, w, p.resizeRate, p.probability));
-            const xd = tf.tensor4d(applyMaps(xt.dataSync() as Float32Array, maps, h * w, c), [n, h, w, c]);
-            const r = grad(xd, lossLabels, lossFn);
-            const g = applyMapsTransposed(r.grad.dataSync() as Float32Array, maps, h * w, c);
-            xd.dispose();
-            r.loss.dispose();
-            r.grad.dispose();
-            return tf.tensor4d(g, [n, h, w, c]);
-          };
-          return momentumLoop(x0, eps, p, gradientAt);
-        },
-      },
-      model,
-      x,
-      labels,
-      epsilons,
-      ctx,
-    );
+    const grad = requireGradient(model, this.name);
+    const [n, h, w, c] = x0.shape;
+    const rng = makeRng(seed, 'input-diversity');
+    const gradientAt: GradientAt = (xt) => {
+      const maps: (PixelMap | null)[] = [];
+      for (let i = 0; i < n; i++) maps.push(drawDiversityMap(rng, h, w, p.resizeRate, p.probability));
+      const xd = tf.tensor4d(applyMaps(xt.dataSync() as Float32Array, maps, h * w, c), [n, h, w, c]);
+      const r = grad(xd, lossLabels, lossFn);
+      const g = applyMapsTransposed(r.grad.dataSync() as Float32Array, maps, h * w, c);
+      xd.dispose();
+      r.loss.dispose();
+      r.grad.dispose();
+      return tf.tensor4d(g, [n, h, w, c]);
+    };
+    return momentumLoop(x0, eps, p, gradientAt);
   }
 }
+
+export const MI_FGSM: AttackDefinition = {
+  name: 'mi-fgsm',
+  description: 'momentum iterative FGSM, L-inf (Dong et al. 2018)',
+  params: MI_FGSM_PARAMS,
+  create: (params = {}) => new MiFgsm(params),
+  facts: (recorded) => momentumFacts(MI_FGSM_PARAMS.read(recorded)),
+};
+
+export const DI_FGSM: AttackDefinition = {
+  name: 'di-fgsm',
+  description: 'input-diversity iterative FGSM, L-inf (Xie et al. 2019)',
+  params: DI_FGSM_PARAMS,
+  create: (params = {}) => new DiFgsm(params),
+  facts: (recorded) => momentumFacts(DI_FGSM_PARAMS.read(recorded)),
+};

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, Classifier, EpsSpace, Norm, ThreatModel } from '../../src/types';
+import type { Attack, AttackContext, AttackFacts, Classifier, EpsSpace, Norm, ThreatModel } from '../../src/types';
 import { writeFileAtomic } from '../../src/util/atomic';
 import { UserError } from '../../src/util/errors';
 
@@ -27,6 +27,8 @@ export interface TransferSetManifest {
   threat: ThreatModel;
   norm: Norm;
   params: Record<string, unknown>;
+  /** The crafting attack's facts (absent in sets written before attacks declared them, and for plugins without). */
+  facts?: AttackFacts;
   /** Pixel-space eps of each block. */
   eps: number[];
   epsSpace: EpsSpace;
@@ -89,6 +91,7 @@ export async function craftTransferSet(
       threat: attack.threat,
       norm: attack.norm,
       params: { ...attack.params },
+      ...(attack.facts ? { facts: attack.facts } : {}),
       eps: outcomes.map((o) => o.eps),
       epsSpace: options.epsSpace ?? 'pixel',
       ...(options.epsInSpace ? { epsInSpace: options.epsInSpace } : {}),

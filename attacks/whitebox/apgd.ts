@@ -1,6 +1,10 @@
 /**
- * APGD (Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse
- * parameter-free attacks", Alg. 1), cross-checked against the public auto-attack autopgd_base.py:
+ * APGD, auto-PGD (Croce & Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
+ * parameter-free attacks", ICML 2020, Alg. 1), cross-checked against the public auto-attack autopgd_base.py.
+ *
+ * Threat model: white-box. Norm: L-inf or L2. Defaults: norm linf, 100 steps, 1 restart, rho 0.75, momentum 0.75,
+ * initial step 2 eps, uniform random start; `apgd-ce` ascends the cross-entropy, `apgd-dlr` the DLR loss
+ * (targeted: eq. 7). The step size is the attack's own (no stepSize parameter):
  * - initial step size eta = 2 eps (per example), momentum alpha = 0.75 (first step alpha = 1):
  *     z = P(x_k + eta * dir(grad)),  x_{k+1} = P(x_k + alpha (z - x_k) + (1 - alpha)(x_k - x_{k-1}));
  * - checkpoints w_j = ceil(p_j N) with p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)
@@ -10,28 +14,35 @@
  *   (1) the loss increased in at most rho = 0.75 of the steps since the last checkpoint, or
  *   (2) eta was not reduced at the last checkpoint and the best loss did not improve since then;
  * - the result per example is a successful iterate if any was found, else the highest-loss iterate.
- * Untargeted and targeted (targeted DLR: eq. 7) with the CE or DLR loss.
+ *
+ *   const attack = createAttack('apgd-dlr', { steps: 100 });  // opulab attack --attack apgd-dlr --eps 8/255
+ *   const outcomes = await attack.run(model, x, labels, [8 / 255], { seed: 0 });
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, AttackOutcome, Classifier, LossFn, Norm } from '../../src/types';
-import { lossFor, type LossName } from '../losses';
+import type { AttackFacts, Classifier, LossFn, Norm } from '../../src/types';
+import { lossFor } from '../losses';
 import { project, randomStart, steepestDirection, perExample } from '../projection';
-import { goalReached, predict, requireGradient, runGradientAttack, selectRows } from './common';
-import { ParamReader, type RawParams } from './params';
+import { goalReached } from '../batch';
+import { gradientFacts, type AttackDefinition } from '../definition';
+import { NORM_PARAM, ParamSchema, bool, int, num, oneOf, type ParsedParams, type RawParams } from '../params';
+import { GradientAttack, predict, requireGradient, selectRows, type AttackOnceArgs } from './gradient-attack';
 
-export interface ApgdParams {
-  norm: Norm;
-  loss: LossName;
-  steps: number;
-  restarts: number;
-  /** Oscillation threshold of condition (1). */
-  rho: number;
-  /** Momentum alpha. */
-  momentum: number;
-  /** Initial step size as a multiple of eps. */
-  initialStepFactor: number;
-  randomStart: boolean;
-}
+export const APGD_PARAMS = new ParamSchema('apgd', {
+  norm: NORM_PARAM,
+  loss: oneOf(['ce', 'dlr'], { default: 'ce', description: 'loss ascended: ce or dlr (fixed by apgd-ce / apgd-dlr)' }),
+  steps: int({ default: 100, min: 1, description: 'iterations per run (N)' }),
+  restarts: int({ default: 1, min: 1, description: 'runs per eps; a restart attacks only the examples not yet fooled' }),
+  rho: num({ default: 0.75, min: 0, max: 1, minExclusive: true, maxExclusive: true, description: 'oscillation threshold of the step-size test (condition 1)' }),
+  momentum: num({ default: 0.75, min: 0, max: 1, description: 'momentum alpha' }),
+  initialStepFactor: num({ default: 2, min: 0, minExclusive: true, description: 'initial step size as a multiple of eps' }),
+  randomStart: bool({ default: true, description: 'start at a uniform random point of the eps-ball' }),
+});
+
+/** apgd-ce and apgd-dlr: APGD's parameters without `loss` (each fixes its own). */
+export const APGD_CE_PARAMS = APGD_PARAMS.renamed('apgd-ce', ['loss']);
+export const APGD_DLR_PARAMS = APGD_PARAMS.renamed('apgd-dlr', ['loss']);
+
+export type ApgdParams = ParsedParams<typeof APGD_PARAMS.specs>;
 
 /** The checkpoint countdown constants of the reference code, for N iterations. */
 export function apgdSchedule(steps: number): { first: number; decrease: number; minimum: number } {
@@ -84,40 +95,43 @@ export function apgdHalvings(
   return halve;
 }
 
-export class Apgd implements Attack {
+function apgdFacts(p: ApgdParams): AttackFacts {
+  return gradientFacts({ norms: ['linf', 'l2'], steps: p.steps, loss: p.loss, ownStepSize: true });
+}
+
+export class Apgd extends GradientAttack {
   readonly name: string;
-  readonly threat = 'white-box' as const;
   readonly norm: Norm;
   readonly params: Readonly<ApgdParams>;
+  readonly facts: AttackFacts;
   /** Step-size halvings of the last run (all examples, eps and restarts), for diagnostics. */
   lastHalvings = 0;
 
-  constructor(params: Partial<ApgdParams> = {}, name?: string) {
+  constructor(params: RawParams = {}, name?: string) {
+    super();
     this.params = parseApgdParams(params, name ?? 'apgd');
     this.name = name ?? `apgd-${this.params.loss}`;
     this.norm = this.params.norm;
+    this.facts = apgdFacts(this.params);
   }
 
-  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
+  override run(...args: Parameters<GradientAttack['run']>): ReturnType<GradientAttack['run']> {
     this.lastHalvings = 0;
-    const p = this.params;
-    return runGradientAttack(
-      {
-        name: this.name,
-        restarts: p.restarts,
-        makeLoss: (targeted, trueLabels) => lossFor(p.loss, targeted, trueLabels),
-        core: async (a) => {
-          const r = await apgdCore(p, a.model, a.x0, a.lossLabels, a.lossFn, a.labels, a.targets, a.eps, a.seed);
-          this.lastHalvings += r.halvings;
-          return r.x;
-        },
-      },
-      model,
-      x,
-      labels,
-      epsilons,
-      ctx,
-    );
+    return super.run(...args);
+  }
+
+  protected restartCount(): number {
+    return this.params.restarts;
+  }
+
+  protected loss(targeted: boolean, trueLabels: tf.Tensor1D): LossFn {
+    return lossFor(this.params.loss, targeted, trueLabels);
+  }
+
+  protected async attackOnce(a: AttackOnceArgs): Promise<tf.Tensor4D> {
+    const r = await apgdCore(this.params, a.model, a.x0, a.lossLabels, a.lossFn, a.labels, a.targets, a.eps, a.seed);
+    this.lastHalvings += r.halvings;
+    return r.x;
   }
 }
 
@@ -228,18 +242,24 @@ async function apgdCore(
   }
 }
 
-export function parseApgdParams(raw: RawParams, attack = 'apgd', fixedLoss?: LossName): ApgdParams {
-  const allowed = ['norm', 'steps', 'restarts', 'rho', 'momentum', 'initialStepFactor', 'randomStart'];
-  if (!fixedLoss) allowed.push('loss');
-  const r = new ParamReader(attack, raw, allowed);
+/** APGD's parameters; `fixedLoss` (apgd-ce, apgd-dlr) takes `loss` out of the user's hands. */
+export function parseApgdParams(raw: RawParams, attack = 'apgd', fixedLoss?: 'ce' | 'dlr'): ApgdParams {
+  if (!fixedLoss) return APGD_PARAMS.renamed(attack).parse(raw);
+  const schema = attack === 'apgd-ce' ? APGD_CE_PARAMS : attack === 'apgd-dlr' ? APGD_DLR_PARAMS : APGD_PARAMS.renamed(attack, ['loss']);
+  const p = schema.parse(raw) as Omit<ApgdParams, 'loss'>;
+  return { norm: p.norm, loss: fixedLoss, steps: p.steps, restarts: p.restarts, rho: p.rho, momentum: p.momentum, initialStepFactor: p.initialStepFactor, randomStart: p.randomStart };
+}
+
+function apgdDefinition(name: 'apgd-ce' | 'apgd-dlr', loss: 'ce' | 'dlr', description: string): AttackDefinition {
+  const schema = loss === 'ce' ? APGD_CE_PARAMS : APGD_DLR_PARAMS;
   return {
-    norm: r.norm(),
-    loss: fixedLoss ?? r.oneOf<LossName>('loss', ['ce', 'dlr'], 'ce'),
-    steps: r.int('steps', 100, 1),
-    restarts: r.int('restarts', 1, 1),
-    rho: r.number('rho', 0.75, (v) => v > 0 && v < 1, 'a number in (0, 1)'),
-    momentum: r.number('momentum', 0.75, (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
-    initialStepFactor: r.positive('initialStepFactor', 2),
-    randomStart: r.bool('randomStart', true),
+    name,
+    description,
+    params: schema,
+    create: (params = {}) => new Apgd(parseApgdParams(params, name, loss), name),
+    facts: (recorded) => apgdFacts({ ...APGD_PARAMS.read(recorded), loss }),
   };
 }
+
+export const APGD_CE = apgdDefinition('apgd-ce', 'ce', 'APGD with cross-entropy (Croce & Hein 2020)');
+export const APGD_DLR = apgdDefinition('apgd-dlr', 'dlr', 'APGD with the DLR loss (Croce & Hein 2020)');

@@ -1,86 +1,87 @@
 /**
- * PGD (Madry et al. 2018; Kurakin et al. 2017 without random start): `steps` steps of size `stepSize` along
- * sign(grad) (L-inf) or grad/||grad||_2 (L2), each projected onto the eps-ball ∩ [0,1]. Optional uniform
- * random start; restarts keep, per example, a successful point over an unsuccessful one, then the higher
- * loss. The final iterate of each run is its result (the standard definition).
+ * PGD, projected gradient descent (Madry, Makelov, Schmidt, Tsipras, Vladu, "Towards Deep Learning Models
+ * Resistant to Adversarial Attacks", ICLR 2018; without random start the BIM of Kurakin et al. 2017).
+ *
+ * Threat model: white-box. Norm: L-inf (steps along sign(grad)) or L2 (along grad / ||grad||_2), each step
+ * projected onto the eps-ball and [0,1]. Defaults: norm linf, 50 steps of 2.5 eps / steps, uniform random start,
+ * 1 restart, loss ce. Restarts keep, per example, a successful point over an unsuccessful one, then the higher
+ * loss; the final iterate of each run is its result (the standard definition).
+ *
+ *   const attack = new Pgd({ steps: 50, restarts: 2 });  // opulab attack --attack pgd --steps 50 --restarts 2
+ *   const outcomes = await attack.run(model, x, labels, [4 / 255, 8 / 255], { seed: 0 });
  */
-import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackContext, AttackOutcome, Classifier, Norm } from '../../src/types';
-import { lossFor, LOSS_NAMES, type LossName } from '../losses';
-import { project, randomStart, steepestDirection } from '../projection';
-import { requireGradient, runGradientAttack } from './common';
-import { ParamReader, type RawParams } from './params';
-import { UserError } from '../../src/util/errors';
+import type * as tf from '@tensorflow/tfjs-core';
+import type { AttackFacts, LossFn, Norm } from '../../src/types';
+import { lossFor, LOSS_NAMES } from '../losses';
+import { gradientFacts, type AttackDefinition } from '../definition';
+import { NORM_PARAM, ParamSchema, bool, int, num, oneOf, type ParsedParams, type RawParams } from '../params';
+import { IteratedGradientAttack } from './gradient-attack';
 
-export interface PgdParams {
-  norm: Norm;
-  steps: number;
-  /** Absolute step size in pixel units; when absent the step is relStepSize * eps. */
-  stepSize?: number;
-  /** Step as a fraction of eps (default 2.5 / steps, Madry et al.); absent when stepSize is set. */
-  relStepSize?: number;
-  randomStart: boolean;
-  restarts: number;
-  loss: LossName;
+export const PGD_PARAMS = new ParamSchema(
+  'pgd',
+  {
+    norm: NORM_PARAM,
+    steps: int({ default: 50, min: 1, description: 'gradient steps per run' }),
+    randomStart: bool({ default: true, description: 'start at a uniform random point of the eps-ball' }),
+    restarts: int({ default: 1, min: 1, description: 'runs per eps; a restart attacks only the examples not yet fooled' }),
+    loss: oneOf(LOSS_NAMES, { default: 'ce', description: 'loss ascended: ce (cross-entropy), dlr, cw (CW margin)' }),
+    stepSize: num({ min: 0, minExclusive: true, description: 'absolute step in the units of eps (converted to pixels with it); excludes relStepSize' }),
+    relStepSize: num({ min: 0, minExclusive: true, defaultText: '2.5 / steps', description: 'step as a fraction of eps (Madry et al.); used when stepSize is absent' }),
+  },
+  [(p, raw) => (p.stepSize !== undefined && p.relStepSize !== undefined ? `give stepSize or relStepSize, not both (got ${String(raw.stepSize)} and ${String(raw.relStepSize)})` : undefined)],
+);
+
+export type PgdParams = ParsedParams<typeof PGD_PARAMS.specs>;
+
+/** The parameters with relStepSize resolved to its default when no absolute stepSize is given. */
+function resolved(p: PgdParams): PgdParams {
+  if (p.stepSize === undefined && p.relStepSize === undefined) p.relStepSize = 2.5 / p.steps;
+  return p;
 }
 
-export class Pgd implements Attack {
+function pgdFacts(p: PgdParams): AttackFacts {
+  return gradientFacts({ norms: ['linf', 'l2'], steps: p.steps, loss: p.loss });
+}
+
+export class Pgd extends IteratedGradientAttack {
   readonly name = 'pgd';
-  readonly threat = 'white-box' as const;
   readonly norm: Norm;
   readonly params: Readonly<PgdParams>;
+  readonly facts: AttackFacts;
 
-  constructor(params: Partial<PgdParams> = {}) {
-    this.params = parsePgdParams(params);
+  constructor(params: RawParams = {}) {
+    super();
+    this.params = resolved(PGD_PARAMS.parse(params));
     this.norm = this.params.norm;
+    this.facts = pgdFacts(this.params);
   }
 
-  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
+  protected restartCount(): number {
+    return this.params.restarts;
+  }
+
+  protected loss(targeted: boolean, trueLabels: tf.Tensor1D): LossFn {
+    return lossFor(this.params.loss, targeted, trueLabels);
+  }
+
+  protected stepCount(): number {
+    return this.params.steps;
+  }
+
+  protected stepSize(eps: number): number {
     const p = this.params;
-    return runGradientAttack(
-      {
-        name: this.name,
-        restarts: p.restarts,
-        makeLoss: (targeted, trueLabels) => lossFor(p.loss, targeted, trueLabels),
-        core: async ({ model: m, x0, lossLabels, lossFn, eps, seed }) => {
-          const grad = requireGradient(m, this.name);
-          const step = p.stepSize ?? (p.relStepSize ?? 2.5 / p.steps) * eps;
-          let xAdv = p.randomStart ? randomStart(p.norm, x0, eps, seed) : tf.clone(x0);
-          for (let i = 0; i < p.steps; i++) {
-            const next = tf.tidy(() => {
-              const g = grad(xAdv, lossLabels, lossFn);
-              return project(p.norm, tf.add(xAdv, tf.mul(steepestDirection(g.grad, p.norm), step)), x0, eps);
-            });
-            xAdv.dispose();
-            xAdv = next;
-            if (i % 10 === 9) await tf.nextFrame();
-          }
-          return xAdv;
-        },
-      },
-      model,
-      x,
-      labels,
-      epsilons,
-      ctx,
-    );
+    return p.stepSize ?? (p.relStepSize ?? 2.5 / p.steps) * eps;
+  }
+
+  protected startsAtRandom(): boolean {
+    return this.params.randomStart;
   }
 }
 
-export function parsePgdParams(raw: RawParams): PgdParams {
-  const r = new ParamReader('pgd', raw, ['norm', 'steps', 'stepSize', 'relStepSize', 'randomStart', 'restarts', 'loss']);
-  const steps = r.int('steps', 50, 1);
-  if (r.has('stepSize') && r.has('relStepSize')) {
-    throw new UserError(`pgd: give stepSize or relStepSize, not both (got ${String(raw.stepSize)} and ${String(raw.relStepSize)})`);
-  }
-  const out: PgdParams = {
-    norm: r.norm(),
-    steps,
-    randomStart: r.bool('randomStart', true),
-    restarts: r.int('restarts', 1, 1),
-    loss: r.oneOf('loss', LOSS_NAMES, 'ce'),
-  };
-  if (r.has('stepSize')) out.stepSize = r.positive('stepSize', 0);
-  else out.relStepSize = r.positive('relStepSize', 2.5 / steps);
-  return out;
-}
+export const PGD: AttackDefinition = {
+  name: 'pgd',
+  description: 'PGD with optional random start and restarts (Madry et al. 2018)',
+  params: PGD_PARAMS,
+  create: (params = {}) => new Pgd(params),
+  facts: (recorded) => pgdFacts(PGD_PARAMS.read(recorded)),
+};

@@ -1,7 +1,7 @@
 /** What the results record: clean accuracy next to every robust number (C1) and every hyperparameter (C15). */
 import type { CheckRecord, ResultsFile } from '../../src/results/schema';
 import { attackLabel, formatEps, pct } from '../format';
-import { isIterative, isStochasticModel, numParam } from '../runs';
+import { choosesOwnStepSize, isIterative, isStochasticModel, numParam } from '../runs';
 import { Finding, summarize, Check } from './common';
 import { C1_ROBUST_ABOVE_CLEAN_TOLERANCE } from './thresholds';
 
@@ -40,7 +40,7 @@ function hyperparametersRecorded(results: ResultsFile): CheckRecord {
     if (numParam(r, 'seed') === undefined && typeof r.seed !== 'number') missing.push('seed');
     if (isIterative(r)) {
       if (numParam(r, 'steps', 'iterations') === undefined) missing.push('steps');
-      if (numParam(r, 'stepSize', 'alpha') === undefined && !/apgd/i.test(r.attack)) missing.push('stepSize');
+      if (numParam(r, 'stepSize', 'alpha') === undefined && !choosesOwnStepSize(r)) missing.push('stepSize');
     }
     if ((r.threat === 'black-box-score' || r.threat === 'decision') && numParam(r, 'maxQueries', 'queries') === undefined) missing.push('maxQueries');
     if (r.threat === 'transfer' && !r.source) missing.push('source');

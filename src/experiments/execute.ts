@@ -6,6 +6,7 @@ import type { RunRecord, PerSampleRecord } from '../results/schema';
 import { Dataset, DatasetName } from '../../datasets/types';
 import { takeTensors } from '../../datasets/batches';
 import { resolveAttack } from '../plugins/attack';
+import { attackFactsByName } from '../../attacks/registry';
 import { writePerSample } from '../../attacks/evaluate';
 import { evaluateAttackParallel } from '../parallel/evaluate-parallel';
 import { attackedClassifier } from '../parallel/attacked-classifier';
@@ -39,7 +40,7 @@ export interface JobOutput {
 }
 
 /**
- * The attack's parameters with the norm filled in (attacks without a norm parameter are L-inf only) and an
+ * The attack's parameters with the norm filled in (for attacks that take one) and an
  * absolute `stepSize`, which users give in the units of their eps, converted to pixels like the eps.
  */
 export function attackParams(req: AttackRequest, std: readonly number[]): Record<string, unknown> {
@@ -47,9 +48,8 @@ export function attackParams(req: AttackRequest, std: readonly number[]): Record
   if (typeof p.stepSize === 'number' || typeof p.stepSize === 'string') {
     p.stepSize = toPixelEps(parseEpsList([String(p.stepSize)]), req.epsSpace, std)[0];
   }
-  // L-inf-only attacks (and their -reference presets) take no norm parameter
-  const linfOnly = ['mi-fgsm', 'di-fgsm', 'nes', 'bandits', 'parsimonious'].some((a) => req.attack === a || req.attack === `${a}-reference`);
-  if (p.norm === undefined && !linfOnly) p.norm = req.norm;
+  // an attack that runs in one norm takes no norm parameter (its facts say so; a plugin file not loaded yet gets it)
+  if (p.norm === undefined && (attackFactsByName(req.attack)?.takesNorm ?? true)) p.norm = req.norm;
   return p;
 }
 

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Attack, AttackContext, AttackOutcome, Classifier, Norm, ThreatModel } from '../types';
 import { UserError } from '../util/errors';
 import { createAttack, describeAttacks, registerAttack } from '../../attacks/registry';
+import { ParamSchema, type AttackFactory, type ParamSpec, type ParamSpecs, type RawParams } from '../../attacks/params';
 import type { AttackPlugin } from './types';
 import { Problems, firstLine, isPluginPath, readPluginFile, unknownMembers } from './file';
 import { PLUGIN_RUNTIME } from './defense';
@@ -14,7 +15,24 @@ import { rememberPlugin } from './list';
 
 const THREATS: readonly ThreatModel[] = ['white-box', 'black-box-score', 'decision', 'transfer'];
 const NORMS: readonly Norm[] = ['linf', 'l2'];
-const ATTACK_MEMBERS = ['name', 'threat', 'norm', 'describe', 'create'] as const;
+const ATTACK_MEMBERS = ['name', 'threat', 'norm', 'describe', 'params', 'create'] as const;
+const PARAM_TYPES: readonly ParamSpec['type'][] = ['number', 'integer', 'boolean', 'enum', 'string'];
+
+/** A plugin's declared parameters must be specs of the attack parameter schema (attacks/params.ts). */
+function checkParamSpecs(params: unknown, problems: Problems): void {
+  if (params === undefined) return;
+  if (!params || typeof params !== 'object' || Array.isArray(params)) {
+    problems.add('params must be an object of parameter specs { name: { type, default, description, ... } }');
+    return;
+  }
+  for (const [k, spec] of Object.entries(params as Record<string, unknown>)) {
+    const s = spec as Partial<ParamSpec> | null;
+    if (!s || typeof s !== 'object' || !PARAM_TYPES.includes(s.type as ParamSpec['type'])) problems.add(`params.${k}.type must be one of ${PARAM_TYPES.join(', ')}`);
+    else if (typeof s.description !== 'string') problems.add(`params.${k}.description must be a string`);
+    else if (s.type === 'integer' && typeof s.min !== 'number') problems.add(`params.${k}.min must be a number (integer parameters have a lower bound)`);
+    else if (s.type === 'enum' && !(Array.isArray(s.options) && s.options.every((o) => typeof o === 'string'))) problems.add(`params.${k}.options must be an array of strings`);
+  }
+}
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export interface LoadedAttackPlugin {
@@ -74,6 +92,7 @@ function guardAttack(inner: Attack, where: string): Attack {
     threat: inner.threat,
     norm: inner.norm,
     params: inner.params,
+    facts: inner.facts,
     async run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
       let out: unknown;
       try {
@@ -106,17 +125,21 @@ export function loadAttackPlugin(file: string): LoadedAttackPlugin {
   if (!NORMS.includes(obj.norm as Norm)) problems.add(`norm must be linf or l2 (got ${JSON.stringify(obj.norm)})`);
   if (typeof obj.create !== 'function') problems.add(`create must be a function (params, runtime) => attack (got ${typeof obj.create})`);
   if (obj.describe !== undefined && typeof obj.describe !== 'string') problems.add('describe must be a string');
+  checkParamSpecs(obj.params, problems);
   for (const k of unknownMembers(obj, ATTACK_MEMBERS)) problems.add(`unknown member '${k}' (expected ${ATTACK_MEMBERS.join(', ')})`);
   problems.throwIfAny(where);
   const plugin = obj as unknown as AttackPlugin;
+  // declared parameters are checked (and defaulted) by the schema before create() sees them
+  const schema = plugin.params ? new ParamSchema<ParamSpecs>(where, plugin.params) : undefined;
   const existing = describeAttacks().find((e) => e.name === plugin.name);
   if (existing && existing.origin !== path) {
     throw new UserError(`${where}: name '${plugin.name}' is already taken by ${existing.origin === 'built-in' || existing.origin === 'built-in preset' ? 'a built-in attack' : `'${existing.origin}'`}; rename the plugin`);
   }
-  const factory = (params: Readonly<Record<string, unknown>> = {}): Attack => {
+  const factory: AttackFactory = (params: RawParams = {}): Attack => {
+    const checked = schema ? schema.parse(params) : params;
     let attack: unknown;
     try {
-      attack = plugin.create(params, PLUGIN_RUNTIME);
+      attack = plugin.create(checked, PLUGIN_RUNTIME);
     } catch (e) {
       throw new UserError(`${where}: create(${JSON.stringify(params)}) threw: ${describeError(e)}`);
     }
@@ -124,13 +147,13 @@ export function loadAttackPlugin(file: string): LoadedAttackPlugin {
   };
   factory({}); // a factory that cannot build its default attack fails now, with the file named
   const description = plugin.describe ?? `${plugin.threat} ${plugin.norm} attack plugin`;
-  registerAttack(plugin.name, factory, description, path);
+  registerAttack(plugin.name, factory, description, path, schema ? { params: schema } : {});
   rememberPlugin({ kind: 'attack', name: plugin.name, path, description });
   return { name: plugin.name, path, sha256, threat: plugin.threat, norm: plugin.norm, description };
 }
 
 /** `--attack` value -> Attack: a plugin file path is loaded (and registered) first, else a registry name. */
-export function resolveAttack(nameOrPath: string, params: Readonly<Record<string, unknown>> = {}): Attack {
+export function resolveAttack(nameOrPath: string, params: RawParams = {}): Attack {
   const name = isPluginPath(nameOrPath) ? loadAttackPlugin(nameOrPath).name : nameOrPath;
   return createAttack(name, params);
 }

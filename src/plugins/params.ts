@@ -1,8 +1,10 @@
 /**
  * Plugin parameters: a defense plugin declares defaults; users override them by name (CLI `key=value` pairs or
- * a spec object). Values given as strings (from the command line) are converted to the default's type.
+ * a spec object). Values given as strings (from the command line) are converted to the default's type by the
+ * one parameter schema (attacks/params.ts), which attack plugins use directly (AttackPlugin.params).
  */
 import { UserError } from '../util/errors';
+import { schemaFromDefaults } from '../../attacks/params';
 import type { PluginParamValue } from '../models/vocabulary';
 
 export function isParamValue(v: unknown): v is PluginParamValue {
@@ -20,31 +22,11 @@ export function parseParamPairs(pairs: readonly string[], what = 'plugin paramet
   return out;
 }
 
-function coerce(where: string, key: string, value: unknown, def: PluginParamValue): PluginParamValue {
-  const bad = (expected: string): UserError => new UserError(`${where}: bad value ${JSON.stringify(value)} for parameter '${key}': expected ${expected}`);
-  if (typeof def === 'number') {
-    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isFinite(n)) throw bad('a number');
-    return n;
-  }
-  if (typeof def === 'boolean') {
-    if (value === true || value === 'true') return true;
-    if (value === false || value === 'false') return false;
-    throw bad('true or false');
-  }
-  if (typeof value !== 'string') throw bad('a string');
-  return value;
-}
-
-/** Defaults merged with user values; unknown names and wrong types are a UserError naming the plugin. */
+/**
+ * Defaults merged with user values: the defaults declare the parameters (each typed by its default's type, the
+ * attack parameter schema of attacks/params.ts); unknown names and wrong types are a UserError naming the plugin.
+ */
 export function mergeParams(where: string, defaults: Readonly<Record<string, PluginParamValue>>, user: Readonly<Record<string, unknown>>): Record<string, PluginParamValue> {
-  const out: Record<string, PluginParamValue> = { ...defaults };
-  for (const [key, value] of Object.entries(user)) {
-    if (!(key in defaults)) {
-      const known = Object.keys(defaults);
-      throw new UserError(`${where}: unknown parameter '${key}': expected ${known.length ? `one of ${known.join(', ')}` : 'none (the plugin declares no params)'}`);
-    }
-    out[key] = coerce(where, key, value, defaults[key]);
-  }
-  return out;
+  // every parameter has a default, so every key has a value
+  return schemaFromDefaults(where, defaults).parse(user) as Record<string, PluginParamValue>;
 }

@@ -6,6 +6,7 @@
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { Attack, Norm, ThreatModel } from '../types';
+import type { ParamSpecs } from '../../attacks/params';
 import type { DefenseName, PluginParamValue, TrainingMethod } from '../models/vocabulary';
 import type { HeadStage } from '../models/head';
 
@@ -101,6 +102,13 @@ export interface AttackPlugin {
   norm: Norm;
   /** One line for `opulab list`. */
   describe?: string;
+  /**
+   * The declared parameters, in the schema every built-in attack uses (attacks/params.ts): name -> { type:
+   * 'number' | 'integer' | 'boolean' | 'enum' | 'string', default, description, min/max, options }. When given,
+   * opulab checks user values (one-line errors), fills the defaults and lists them in `opulab list --params`;
+   * create() receives the checked values.
+   */
+  params?: ParamSpecs;
   /** Build a configured attack; throw (ideally with a clear message) on bad params. */
   create(params: Readonly<Record<string, unknown>>, runtime: PluginRuntime): Attack;
 }

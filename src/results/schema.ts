@@ -4,6 +4,8 @@
  * `defenseInfo` says where it comes from (built-in, or the file with its sha256) and its parameters. /1 files
  * are still read (loadResultsFile upgrades them in memory; their models simply lack defenseInfo).
  */
+import type { AttackFacts } from '../types';
+
 export const RESULTS_SCHEMA = 'opulab.results/2';
 /** Every schema version the readers accept. */
 export const READABLE_RESULTS_SCHEMAS: readonly string[] = ['opulab.results/1', RESULTS_SCHEMA];
@@ -67,6 +69,11 @@ export interface RunRecord {
   /** The eps as the user wrote it, in `epsSpace` units. */
   epsInSpace?: number;
   params: Record<string, unknown>;
+  /**
+   * What the attack declared about itself (threat, norms, steps, query budget, loss, ...). Absent in results
+   * written before attacks recorded them: reports/runs.ts then asks the attack registry by exact name.
+   */
+  facts?: AttackFacts;
   /** Gradient path the attacker used (natural, bpda-random, bpda-true, bpda-estimated:N, true). */
   gradient?: string;
   n: number;

@@ -20,6 +20,7 @@ import { progress } from '../../util/progress';
 import { attackNames } from '../../../attacks/registry';
 import { formatEps, parseEps } from '../../../attacks/eps';
 import { ATTACK_PRESETS, PRESET_NAMES, getPreset } from '../../../attacks/presets';
+import { attackParamSummary } from '../../../attacks/param-docs';
 
 export interface AttackArgs extends GlobalArgs {
   checkpoint: string;
@@ -77,7 +78,8 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       .option('params', { type: 'string', describe: 'Extra attack parameters as JSON' })
       .option('samples', { type: 'number', default: 1000, describe: 'Number of test images (the first N)' })
       .option('batch-size', { type: 'number', default: 100, describe: 'Images per attack batch' })
-      .option('out', { type: 'string', default: 'results.json', describe: 'results.json to create or append to' }) as never,
+      .option('out', { type: 'string', default: 'results.json', describe: 'results.json to create or append to' })
+      .epilog(attackParamSummary()) as never,
   handler: async (args) => {
     const seed = checkSeed(args);
     const workers = workerCount(args);

@@ -7,6 +7,7 @@ import { builtinDefenses } from '../../../defenses/registry';
 import { BPDA_ESTIMATED, BPDA_NONE, BPDA_RANDOM, BPDA_TRUE, NATURAL, TRUE } from '../../../defenses/gradient-modes';
 import type { Defense } from '../../../defenses/types';
 import { describeAttacks } from '../../../attacks/registry';
+import { paramListing } from '../../../attacks/param-docs';
 import { describeDatasets } from '../../../datasets';
 import { OPTIMIZERS } from '../../training/optimizers';
 import { loadAttackPlugin, loadDefensePlugin } from '../../plugins';
@@ -43,6 +44,7 @@ function backendLine(): string {
 export interface ListArgs extends GlobalArgs {
   defensePlugin?: string[];
   attackPlugin?: string[];
+  params?: boolean;
 }
 
 export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
@@ -51,7 +53,8 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
   builder: (y) =>
     y
       .option('defense-plugin', { type: 'string', array: true, describe: 'Also load and list this defense plugin file (repeatable)' })
-      .option('attack-plugin', { type: 'string', array: true, describe: 'Also load and list this attack plugin file (repeatable)' }) as never,
+      .option('attack-plugin', { type: 'string', array: true, describe: 'Also load and list this attack plugin file (repeatable)' })
+      .option('params', { type: 'boolean', default: false, describe: "Under each attack, its parameters: name, type, default, range, meaning (from the attack's schema)" }) as never,
   handler: async (args) => {
     // Loading a defense plugin runs its hooks once on a tiny batch, which needs an initialised tfjs backend.
     if (args.defensePlugin?.length) await initBackend(args.backend, true);
@@ -63,7 +66,11 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
     // attack plugins are in the attack registry and listed with the attacks below
     for (const t of TRAINING_METHODS) lines.push(`training ${t}`);
     for (const o of OPTIMIZERS) lines.push(`optimizer ${o}`);
-    for (const a of describeAttacks()) lines.push(`attack   ${a.name.padEnd(22)}  ${a.description}${a.origin !== 'built-in' ? ` [${a.origin}]` : ''}`);
+    for (const a of describeAttacks()) {
+      lines.push(`attack   ${a.name.padEnd(22)}  ${a.description}${a.origin !== 'built-in' ? ` [${a.origin}]` : ''}`);
+      // a preset's parameters are its attack's (listed there); a plugin that declares none has nothing to list
+      if (args.params && a.origin !== 'built-in preset') lines.push(...(a.params ? paramListing(a.params, '           ') : ['           (parameters not declared: see the plugin)']));
+    }
     for (const g of BUILTIN_GRADIENT_MODES) lines.push(`gradient ${(g.argument ? `${g.name}[:N]` : g.name).padEnd(20)}  ${g.surrogate}`);
     for (const d of describeDatasets()) lines.push(`dataset  ${d.name.padEnd(13)}  ${d.description}`);
     lines.push(backendLine());

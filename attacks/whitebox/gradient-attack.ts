@@ -1,11 +1,17 @@
 /**
- * Shared machinery of the gradient attacks: the per-eps / per-restart driver, success bookkeeping and
- * row-wise tensor selection. An attack supplies only its `core` (one run from one start on one subset).
+ * The base of the gradient (white-box) attacks, in the spirit of Foolbox 3's final `run`: the base owns the loop
+ * over the eps list and the restarts, the early stop (a restart attacks only the examples not yet successful),
+ * the per-example records (a successful point over an unsuccessful one, then the higher final loss) and the
+ * batch checks. An attack supplies small hooks: its loss, its restart count and `attackOnce` (one run from one
+ * start on one subset). `IteratedGradientAttack` also owns the step loop of projected steepest ascent (FGSM is one
+ * step of it, PGD many), so those attacks supply only the step count, the step size and the start.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttackContext, AttackOutcome, Classifier, LossAndGradient, LossFn } from '../../src/types';
+import type { Attack, AttackContext, AttackFacts, AttackOutcome, Classifier, LossAndGradient, LossFn, Norm } from '../../src/types';
 import { UserError } from '../../src/util/errors';
 import { deriveSeed } from '../../src/util/rng';
+import { checkBatch, goalReached } from '../batch';
+import { project, randomStart, steepestDirection } from '../projection';
 
 /** The model's exposed gradient, or a UserError when it exposes none. */
 export function requireGradient(
@@ -47,15 +53,6 @@ export async function lossAndPrediction(
   return { loss, prediction };
 }
 
-/** Untargeted: misclassified. Targeted: predicted the target. */
-export function goalReached(prediction: ArrayLike<number>, labels: ArrayLike<number>, targets?: ArrayLike<number>): boolean[] {
-  const out: boolean[] = [];
-  for (let i = 0; i < prediction.length; i++) {
-    out.push(targets ? prediction[i] === targets[i] : prediction[i] !== labels[i]);
-  }
-  return out;
-}
-
 /** where(mask[i], a[i], b[i]) per example; mask is a JS boolean per row. */
 export function selectRows(mask: ArrayLike<boolean>, a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
@@ -68,8 +65,8 @@ function gatherRows<T extends tf.Tensor>(t: T, idx: number[]): T {
   return tf.tidy(() => tf.gather(t, tf.tensor1d(idx, 'int32')) as T);
 }
 
-/** What a core returns for a subset: the chosen adversarial point of each example (caller disposes). */
-export type AttackCore = (args: {
+/** What `attackOnce` receives: one subset of the batch at one eps and one restart. */
+export interface AttackOnceArgs {
   model: Classifier;
   x0: tf.Tensor4D;
   /** Labels the loss is called with: true labels, or targets for a targeted attack. */
@@ -81,14 +78,14 @@ export type AttackCore = (args: {
   /** Seed for this (eps, restart). */
   seed: number;
   restart: number;
-}) => Promise<tf.Tensor4D>;
+}
 
-export interface DriverOptions {
+interface Hooks {
   name: string;
   restarts: number;
   /** Builds the loss for (targeted, true labels tensor). */
   makeLoss: (targeted: boolean, trueLabels: tf.Tensor1D) => LossFn;
-  core: AttackCore;
+  attackOnce: (a: AttackOnceArgs) => Promise<tf.Tensor4D>;
 }
 
 interface Best {
@@ -98,13 +95,68 @@ interface Best {
   prediction: Int32Array;
 }
 
+export abstract class GradientAttack implements Attack {
+  abstract readonly name: string;
+  readonly threat = 'white-box' as const;
+  abstract readonly norm: Norm;
+  abstract readonly params: Readonly<Record<string, unknown>>;
+  abstract readonly facts: AttackFacts;
+
+  /** Runs per eps (1: no restarts). */
+  protected abstract restartCount(): number;
+  /** The loss the attack ascends, untargeted or targeted (targeted DLR also needs the true labels). */
+  protected abstract loss(targeted: boolean, trueLabels: tf.Tensor1D): LossFn;
+  /** One run from one start on one subset: the chosen adversarial point of each example (the caller disposes). */
+  protected abstract attackOnce(a: AttackOnceArgs): Promise<tf.Tensor4D>;
+
+  /**
+   * The final loop (subclasses do not override it). Restart r > 0 attacks only the examples not yet successful;
+   * per example the result keeps a successful point over an unsuccessful one, then the higher final loss.
+   * eps = 0 returns the (clipped) inputs unchanged.
+   */
+  run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
+    return runHooks(
+      { name: this.name, restarts: this.restartCount(), makeLoss: (t, l) => this.loss(t, l), attackOnce: (a) => this.attackOnce(a) },
+      model,
+      x,
+      labels,
+      epsilons,
+      ctx,
+    );
+  }
+}
+
 /**
- * Runs `core` for every eps and restart. Restart r > 0 attacks only the examples not yet successful; per
- * example the result keeps a successful point over an unsuccessful one, then the higher final loss.
- * eps = 0 returns the (clipped) inputs unchanged.
+ * Projected steepest ascent (Foolbox's gradient-descent base): from the start (x0, or a uniform random point of
+ * the eps-ball), `steps` steps of size `stepSize(eps)` along sign(grad) (L-inf) or grad/||grad||_2 (L2), each
+ * projected onto the eps-ball and [0,1]. The final iterate is the run's result.
  */
-export async function runGradientAttack(
-  opts: DriverOptions,
+export abstract class IteratedGradientAttack extends GradientAttack {
+  protected abstract stepCount(): number;
+  protected abstract stepSize(eps: number): number;
+  protected abstract startsAtRandom(): boolean;
+
+  protected async attackOnce({ model, x0, lossLabels, lossFn, eps, seed }: AttackOnceArgs): Promise<tf.Tensor4D> {
+    const grad = requireGradient(model, this.name);
+    const norm = this.norm;
+    const steps = this.stepCount();
+    const step = this.stepSize(eps);
+    let xAdv = this.startsAtRandom() ? randomStart(norm, x0, eps, seed) : tf.clone(x0);
+    for (let i = 0; i < steps; i++) {
+      const next = tf.tidy(() => {
+        const g = grad(xAdv, lossLabels, lossFn);
+        return project(norm, tf.add(xAdv, tf.mul(steepestDirection(g.grad, norm), step)), x0, eps);
+      });
+      xAdv.dispose();
+      xAdv = next;
+      if (i % 10 === 9) await tf.nextFrame();
+    }
+    return xAdv;
+  }
+}
+
+async function runHooks(
+  opts: Hooks,
   model: Classifier,
   xIn: tf.Tensor4D,
   labels: Int32Array,
@@ -165,7 +217,7 @@ export async function runGradientAttack(
 }
 
 async function attackSubset(
-  opts: DriverOptions,
+  opts: Hooks,
   model: Classifier,
   x: tf.Tensor4D,
   labels: Int32Array,
@@ -186,7 +238,7 @@ async function attackSubset(
   const trueSub = tf.tensor1d(subLabels, 'int32');
   const subLossFn = all ? lossFn : opts.makeLoss(Boolean(ctx.targets), trueSub);
   try {
-    const adv = await opts.core({
+    const adv = await opts.attackOnce({
       model,
       x0,
       lossLabels,
@@ -223,17 +275,5 @@ async function attackSubset(
     x0.dispose();
     lossLabels.dispose();
     trueSub.dispose();
-  }
-}
-
-function checkBatch(name: string, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): void {
-  if (x.shape[0] !== labels.length) {
-    throw new UserError(`${name}: batch of ${x.shape[0]} images but ${labels.length} labels`);
-  }
-  if (ctx.targets && ctx.targets.length !== labels.length) {
-    throw new UserError(`${name}: ${ctx.targets.length} targets for a batch of ${labels.length}`);
-  }
-  for (const eps of epsilons) {
-    if (!Number.isFinite(eps) || eps < 0) throw new UserError(`${name}: bad eps ${eps}: expected a finite number >= 0`);
   }
 }
