@@ -154,6 +154,18 @@ export class QueryCounter implements Classifier {
     }
     if (rows === 0) return new Float32Array(0);
     this.charge(owners);
+    const fast = this.model.logitsArray?.bind(this.model);
+    if (fast) {
+      // the engine's plain-array path: no tensor per query (same numbers as logits)
+      if (this.maxRows === 0 || rows <= this.maxRows) return fast(pixels, rows);
+      const k = this.numClasses;
+      const out = new Float32Array(rows * k);
+      for (let s = 0; s < rows; s += this.maxRows) {
+        const size = Math.min(this.maxRows, rows - s);
+        out.set(fast(pixels.subarray(s * this.dim, (s + size) * this.dim), size), s * k);
+      }
+      return out;
+    }
     const [h, w, c] = this.inputShape;
     const x = tf.tensor4d(pixels, [rows, h, w, c]);
     let out: tf.Tensor2D | undefined;

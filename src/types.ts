@@ -35,6 +35,12 @@ export interface Classifier {
   /** Per-channel std of the model's input normalization, to convert normalized-space eps to pixels. */
   readonly normalizationStd: readonly number[];
   logits(x: tf.Tensor4D): tf.Tensor2D;
+  /**
+   * Optional fast path of `logits` on plain arrays: `rows` NHWC images in [0,1] -> flat [rows, numClasses]
+   * logits, the same numbers as `logits`. Engines that run outside tfjs offer it, so score-based attacks
+   * (attacks/query-counter.ts) skip the tensor round trip per query.
+   */
+  logitsArray?(pixels: Float32Array, rows: number): Float32Array;
   /** Absent when the model exposes no gradient (black-box only). */
   lossAndGradient?(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn): LossAndGradient;
   /** A short description of the gradient path, recorded in results (e.g. "bpda-random"). */

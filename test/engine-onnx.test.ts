@@ -11,6 +11,7 @@ import { OrtClassifier } from '../src/engine/classifier';
 import { describeModel } from '../src/engine/describe';
 import { openSessionCount } from '../src/engine/session';
 import { lossFor } from '../attacks/losses';
+import { QueryCounter } from '../attacks/query-counter';
 import { makeRng } from '../src/util/rng';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -155,6 +156,44 @@ describe('ONNX engine: noise, sessions, memory', () => {
     ort.dispose();
     expect(openSessionCount()).toBe(before);
     net.dispose();
+  });
+
+  it('other batch sizes share one dynamic-batch graph; the plain-array path gives the same logits', async () => {
+    const net = new Network(tiny({ defense: 'optical', training: 'hybrid' }));
+    perturb(net, 4);
+    const ref = classifierFor(net, 'bpda-true');
+    const ort = new OrtClassifier(net, resolveGradientMode(net, 'bpda-true'), ref, { threads: 1, announce: false });
+    try {
+      const full = ort.logits(x);
+      expect(ort.openSessions).toBe(1);
+      for (const n of [5, 3, 1, 4]) {
+        const part = tf.slice(x, [0, 0, 0, 0], [n, -1, -1, -1]);
+        const a = ref.logits(part);
+        const b = ort.logits(part);
+        expect(relErr(b.dataSync(), a.dataSync())).toBeLessThan(1e-4);
+        // the dynamic graph gives each image the numbers the fixed one does
+        expect(relErr(b.dataSync(), full.dataSync().subarray(0, n * 10))).toBeLessThan(1e-6);
+        tf.dispose([part, a, b]);
+      }
+      // the first size's fixed graph + one dynamic graph, however many sizes came
+      expect(ort.openSessions).toBe(2);
+      expect(Array.from(ort.logitsArray(x.dataSync() as Float32Array, 6))).toEqual(Array.from(full.dataSync()));
+      // a query attack's counter takes the plain-array path: no logits tensor per query
+      const counter = new QueryCounter(ort, 6, 10);
+      const spy = jest.spyOn(ort, 'logits');
+      const owners = Int32Array.from([0, 1, 2, 3, 4, 5]);
+      const scores = await counter.scores(x.dataSync() as Float32Array, owners);
+      expect(spy).not.toHaveBeenCalled();
+      expect(Array.from(scores)).toEqual(Array.from(full.dataSync()));
+      // split by maxRowsPerCall: the same numbers
+      const split = await new QueryCounter(ort, 6, 10, { maxRowsPerCall: 4 }).scores(x.dataSync() as Float32Array, owners);
+      expect(relErr(split, full.dataSync())).toBeLessThan(1e-6);
+      spy.mockRestore();
+      full.dispose();
+    } finally {
+      ort.dispose();
+      net.dispose();
+    }
   });
 
   it('describes a plugin defense as unsupported (the caller falls back to tfjs)', () => {

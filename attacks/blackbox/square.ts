@@ -102,6 +102,15 @@ function* squareLinf(task: ExampleTask, p: SquareParams): ExampleProgram<ScoreRe
   let bestMargin = task.margin(reply, 0);
   if (task.reached(reply.predictions[0])) return { adversarial: best, success: true, successRow: 0, loss: bestMargin, prediction: reply.predictions[0] };
   let bestPred = reply.predictions[0];
+  // Per step the proposal is clip(x0 + delta) with delta = best - x0 outside the window: those values depend on
+  // `best` only, so they are computed once per accepted step (bestDelta, base) and each proposal rewrites its window.
+  const bestDelta = new Float32Array(dim);
+  const base = new Float32Array(dim);
+  const rebase = (): void => {
+    for (let j = 0; j < dim; j++) bestDelta[j] = best[j] - x0[j];
+    for (let j = 0; j < dim; j++) base[j] = clip01(x0[j] + bestDelta[j]);
+  };
+  rebase();
 
   for (let it = 0; task.remaining() >= 1; it++) {
     const frac = pSchedule(p.pInit, it, p.maxQueries);
@@ -109,15 +118,17 @@ function* squareLinf(task: ExampleTask, p: SquareParams): ExampleProgram<ScoreRe
     const top = rng.int(Math.max(h - s, 1));
     const left = rng.int(Math.max(w - s, 1));
     // delta = best - x0 (the clipped perturbation); resample the window colour until it changes the image.
-    for (let j = 0; j < dim; j++) delta[j] = best[j] - x0[j];
+    delta.set(bestDelta);
     for (let tries = 0; tries < 20 && windowUnchanged(x0, delta, best, top, left, s, w, c); tries++) {
       for (let k = 0; k < c; k++) {
         const v = rng.uniform() < 0.5 ? -eps : eps;
         for (let i = top; i < top + s; i++) for (let j = left; j < left + s; j++) delta[(i * w + j) * c + k] = v;
       }
     }
-    const cand = new Float32Array(dim);
-    for (let j = 0; j < dim; j++) cand[j] = clip01(x0[j] + delta[j]);
+    const cand = base.slice();
+    for (let i = top; i < top + s; i++) {
+      for (let q = (i * w + left) * c, end = (i * w + left + s) * c; q < end; q++) cand[q] = clip01(x0[q] + delta[q]);
+    }
     reply = yield [cand];
     const m = task.margin(reply, 0);
     if (task.reached(reply.predictions[0])) return { adversarial: cand, success: true, successRow: 0, loss: m, prediction: reply.predictions[0] };
@@ -125,6 +136,7 @@ function* squareLinf(task: ExampleTask, p: SquareParams): ExampleProgram<ScoreRe
       best = cand;
       bestMargin = m;
       bestPred = reply.predictions[0];
+      rebase();
     }
   }
   return { adversarial: best, success: false, loss: bestMargin, prediction: bestPred };

@@ -144,7 +144,9 @@ async function main(argv: string[]): Promise<void> {
     const other = attackRows.find((o) => o.workload === r.workload && o.impl !== r.impl && o.impl.startsWith('opulab-') && !o.impl.endsWith('onnxruntime'));
     const unit = r.workload === 'square' ? 'queries/s' : 'image-steps/s';
     const ratio = r.impl.endsWith('onnxruntime') && other ? ` (${(r.img_per_s / other.img_per_s).toFixed(2)}x ${other.impl})` : '';
-    process.stdout.write(`${r.impl} ${r.workload} width ${r.width}: ${r.img_per_s.toFixed(1)} ${unit}${ratio}\n`);
+    // a query is one forward pass, a PGD image-step one forward + input backward (the backbone's multiply-adds)
+    const gf = gflops(r.workload === 'square' ? 'forward' : 'input_grad', r.width, r.img_per_s);
+    process.stdout.write(`${r.impl} ${r.workload} width ${r.width}: ${r.img_per_s.toFixed(1)} ${unit}, ${gf!.toFixed(1)} GFLOP/s of the VGG-16 backbone${ratio}\n`);
   }
   const load = (await import('os')).loadavg().map((v) => v.toFixed(2)).join(' ');
   process.stdout.write(`${formatRatioTable(ratioRows(opulab, torch))}\n(opulab threads ${args.workers}, load average ${load})\n`);

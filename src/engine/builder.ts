@@ -10,8 +10,9 @@
  *   conv 3x3 + bias + ReLU   ReLU mask (dy * sign(y), y >= 0), then the transposed convolution with the same
  *                            weights: for stride 1 a plain Conv with the flipped, channel-swapped kernel; for
  *                            stride 2 a ConvTranspose (output padding to the input size)
- *   max-pool 2x2             dy routed to each window's first maximum (the window as an axis: SpaceToDepth,
- *                            ArgMax, Where, DepthToSpace)
+ *   max-pool 2x2             dy routed to each window's first maximum: the forward MaxPool's indices and a
+ *                            MaxUnpool; the ReLU mask of the convolution below is applied to the pooled dy
+ *                            (the window's maximum is the value at its index, so its sign is the mask there)
  *   global average pool      the gradient spread evenly over H x W
  *   dense (+ ReLU)           ReLU mask, then dy W^T (Gemm with transB)
  *   DFA feedback point       the upstream gradient is replaced by e B[:, :size], e = dL/dlogits (src/models/dfa.ts)
@@ -71,9 +72,14 @@ export interface BuiltGraph {
   forwardMacs: number;
 }
 
-/** A recorded forward stage: its backward (null result = zero gradient) and an optional DFA point on its output. */
+/**
+ * A recorded forward stage: its backward (null result = zero gradient) and an optional DFA point on its output.
+ * `masked`: the incoming dy already carries this stage's ReLU mask (set by the stage above, `masksBelow`).
+ */
 interface Recorded {
-  backward: (dy: string) => string | null;
+  backward: (dy: string, masked: boolean) => string | null;
+  /** This stage's backward applies the ReLU mask of the stage below it. */
+  masksBelow?: boolean;
   feedback?: { size: number; /** NCHW dims of the output for conv stages, or null for [N, size] */ nchw: [number, number, number] | null };
 }
 
@@ -141,7 +147,8 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
   // ---- features ----
   let c = C0;
   let hw = H;
-  for (const stage of desc.features) {
+  const features = desc.features;
+  for (const stage of features) {
     if (stage.kind === 'conv') {
       const { kernel, bias } = foldedConv(stage, weights);
       const ci = stage.inChannels;
@@ -156,8 +163,8 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
       macs += outHw * outHw * co * ci * 9;
       let flipped: string | null = null;
       records.push({
-        backward: (dy) => {
-          const dz = g.op('Mul', [dy, g.op('Sign', [y])], {}, `${stage.name}_dz`);
+        backward: (dy, masked) => {
+          const dz = masked ? dy : g.op('Mul', [dy, g.op('Sign', [y])], {}, `${stage.name}_dz`);
           if (stage.stride === 1 && stage.pad === 1) {
             flipped ??= g.float(`${stage.name}_wt`, flipSwap(kernel, 3, ci, co), [ci, co, 3, 3]);
             return g.op('Conv', [dz, flipped], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, `${stage.name}_dx`);
@@ -173,28 +180,19 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
       hw = outHw;
     } else if (stage.kind === 'maxpool') {
       if (hw % 2 !== 0) throw new Error(`max-pool ${stage.name} on an odd map size ${hw}`);
-      const input = h;
-      // The logits graph needs no arg-max indices; the gradient graph routes dy to each window's first maximum
-      // (row-major, strict '>': ONNX Runtime's MaxPool indices, the tie rule of tfjs and of opulab's MaxPoolGrad).
-      // A mask (x == upsampled y) would split the gradient between tied maxima, which flat image regions have.
-      const y = g.op('MaxPool', [input], { kernel_shape: [2, 2], strides: [2, 2] }, stage.name);
-      const cc = c;
-      const half = hw / 2;
+      const pool = { kernel_shape: [2, 2], strides: [2, 2] };
+      // The gradient graph routes dy to each window's first maximum (row-major, strict '>'): the indices of ONNX
+      // Runtime's MaxPool, the tie rule of tfjs and of opulab's MaxPoolGrad. A mask (x == upsampled y) would split
+      // the gradient between tied maxima, which flat image regions have.
+      const [y, indices] = grad ? g.opN('MaxPool', [h], 2, pool, stage.name) : [g.op('MaxPool', [h], pool, stage.name), ''];
+      // The stage below is a conv + ReLU (VGG): its mask at the routed position is the sign of the window's max.
+      const belowIsRelu = features[features.indexOf(stage) - 1]?.kind === 'conv';
       records.push({
         backward: (dy) => {
-          // The window's four values as a leading axis (SpaceToDepth, DCR order = row-major window order), the
-          // first arg-max among them, dy placed there, back to the map (DepthToSpace).
-          const batch = typeof N === 'number' ? N : -1;
-          const win = g.op('Reshape', [g.op('SpaceToDepth', [input], { blocksize: 2 }), g.int64(`${stage.name}_win`, [batch, 4, cc, half, half])]);
-          const arg = g.op('ArgMax', [win], { axis: 1, keepdims: 1 });
-          const slots = g.int64(`${stage.name}_slots`, [0, 1, 2, 3]);
-          const slotAxis = g.op('Reshape', [slots, g.int64(`${stage.name}_slot_shape`, [1, 4, 1, 1, 1])]);
-          const mask = g.op('Equal', [slotAxis, arg], {}, `${stage.name}_mask`);
-          const dy5 = g.op('Reshape', [dy, g.int64(`${stage.name}_dy5`, [batch, 1, cc, half, half])]);
-          const placed = g.op('Where', [mask, dy5, g.scalar(0)]);
-          const flat = g.op('Reshape', [placed, g.int64(`${stage.name}_flat`, [batch, 4 * cc, half, half])]);
-          return g.op('DepthToSpace', [flat], { blocksize: 2, mode: 'DCR' }, `${stage.name}_dx`);
+          const dyMasked = belowIsRelu ? g.op('Mul', [dy, g.op('Sign', [y])], {}, `${stage.name}_dym`) : dy;
+          return g.op('MaxUnpool', [dyMasked, indices], pool, `${stage.name}_dx`);
         },
+        masksBelow: belowIsRelu,
       });
       h = y;
       hw = hw / 2;
@@ -306,7 +304,10 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
         start = lowest;
       }
     }
-    for (let i = start; i >= 0 && dy !== null; i--) dy = records[i].backward(dy);
+    for (let i = start, masked = false; i >= 0 && dy !== null; i--) {
+      dy = records[i].backward(dy, masked);
+      masked = records[i].masksBelow ?? false;
+    }
     let dx: string;
     if (dy === null) dx = g.op('Mul', [x, g.scalar(0)], {}, 'zero_grad');
     else {

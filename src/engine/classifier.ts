@@ -4,8 +4,10 @@
  * the same interface as the tfjs NetworkClassifier; losses the graph cannot express (untagged plugin losses) are
  * computed by the tfjs classifier, said once.
  *
- * Graphs and sessions are cached per (request, loss, batch size); at most `maxSessions` stay open (least recently
- * used released first), and `dispose()` releases them all. Camera noise is drawn from the OPU camera's own seeded
+ * Graphs and sessions are cached per request: the first batch size a request sees gets a fixed-batch graph (ONNX
+ * Runtime plans a fixed shape best), every other size one shared dynamic-batch graph, so a query attack whose
+ * active set shrinks, or the last partial batch of an evaluation, builds no graph per size. At most
+ * `maxSessions` stay open (least recently used released first), and `dispose()` releases them all. Camera noise is drawn from the OPU camera's own seeded
  * stream (Camera.drawNoise), exactly as the tfjs forward draws it, and fed to the graph.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -42,6 +44,8 @@ export class OrtClassifier implements Classifier {
   private readonly weights: GraphWeights;
   private readonly path: GradientPath;
   private readonly cache = new Map<string, CachedGraph>();
+  /** Per request kind: the batch size that has a fixed-batch graph (the first one seen). */
+  private readonly primaryBatch = new Map<string, number>();
   private readonly noticed = new Set<string>();
   /** Graph runs so far (for tests and benchmarks). */
   runs = 0;
@@ -68,7 +72,11 @@ export class OrtClassifier implements Classifier {
   }
 
   private graph(request: GraphRequest, batch: number): CachedGraph {
-    const key = `${request.kind === 'grad' ? `grad:${lossKey(request.loss)}` : 'logits'}:${batch}`;
+    const kind = request.kind === 'grad' ? `grad:${lossKey(request.loss)}` : 'logits';
+    let primary = this.primaryBatch.get(kind);
+    if (primary === undefined) this.primaryBatch.set(kind, (primary = batch));
+    const dynamic = batch !== primary;
+    const key = `${kind}:${dynamic ? 'N' : batch}`;
     let entry = this.cache.get(key);
     if (entry) {
       // most recently used last
@@ -76,7 +84,7 @@ export class OrtClassifier implements Classifier {
       this.cache.set(key, entry);
       return entry;
     }
-    const graph = buildGraph(this.desc, this.weights, request, { batch });
+    const graph = buildGraph(this.desc, this.weights, request, { batch: dynamic ? 'N' : batch });
     entry = { graph, session: new OrtSession(graph.bytes, this.opts) };
     trackSession(1);
     this.cache.set(key, entry);
@@ -91,9 +99,10 @@ export class OrtClassifier implements Classifier {
   }
 
   /** Feeds shared by every graph: the input and, for a noisy camera, this call's noise draws. */
-  private commonFeeds(x: tf.Tensor4D, g: BuiltGraph): Record<string, { data: Float32Array; dims: readonly number[] }> {
-    const batch = x.shape[0];
-    const feeds: Record<string, { data: Float32Array; dims: readonly number[] }> = { [g.signature.x]: { data: x.dataSync() as Float32Array, dims: x.shape } };
+  private commonFeeds(pixels: Float32Array, batch: number, g: BuiltGraph): Record<string, { data: Float32Array; dims: readonly number[] }> {
+    const [h, w, c] = this.inputShape;
+    if (pixels.length !== batch * h * w * c) throw new Error(`OrtClassifier: ${pixels.length} values for ${batch} images of ${h}x${w}x${c}`);
+    const feeds: Record<string, { data: Float32Array; dims: readonly number[] }> = { [g.signature.x]: { data: pixels, dims: [batch, h, w, c] } };
     const opu = this.net.opu;
     if (opu) {
       // device accounting, as OpticalProcessingUnit.forward does
@@ -112,10 +121,15 @@ export class OrtClassifier implements Classifier {
 
   logits(x: tf.Tensor4D): tf.Tensor2D {
     const batch = x.shape[0];
-    const { graph, session } = this.graph({ kind: 'logits' }, batch);
-    const out = session.run(this.commonFeeds(x, graph));
+    return tf.tensor2d(this.logitsArray(x.dataSync() as Float32Array, batch), [batch, this.numClasses]);
+  }
+
+  /** Logits of `rows` NHWC images given as a plain array (no tfjs tensor on the way): flat [rows, classes]. */
+  logitsArray(pixels: Float32Array, rows: number): Float32Array {
+    const { graph, session } = this.graph({ kind: 'logits' }, rows);
+    const out = session.run(this.commonFeeds(pixels, rows, graph));
     this.runs++;
-    return tf.tensor2d(out[graph.signature.logits], [batch, this.numClasses]);
+    return out[graph.signature.logits];
   }
 
   lossAndGradient(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn): LossAndGradient {
@@ -126,7 +140,7 @@ export class OrtClassifier implements Classifier {
     }
     const batch = x.shape[0];
     const { graph, session } = this.graph({ kind: 'grad', path: this.path, loss: spec }, batch);
-    const feeds = this.commonFeeds(x, graph);
+    const feeds = this.commonFeeds(x.dataSync() as Float32Array, batch, graph);
     const asColumn = (t: tf.Tensor1D): { data: Float32Array; dims: number[] } => ({ data: Float32Array.from(t.dataSync()), dims: [batch, 1] });
     feeds[graph.signature.labels!] = asColumn(labels);
     if (graph.signature.trueLabels) feeds[graph.signature.trueLabels] = asColumn(spec.trueLabels!);
