@@ -197,12 +197,10 @@ describe('transmission matrix generation', () => {
     B.dispose();
   });
 
-  it('generates 2000x10000 complex in seconds and rejects bad sizes', () => {
-    const t0 = Date.now();
+  // Generation speed is measured by `npm run bench` (opu-bench), not asserted here: a timed test fails on a loaded machine.
+  it('generates 2000x10000 complex (real and imaginary parts) and rejects bad sizes', () => {
     const v = generateColumns('physical', 2000, 10000, 1, 0, 10000);
-    const seconds = (Date.now() - t0) / 1000;
     expect(v.length).toBe(2 * 2000 * 10000);
-    expect(seconds).toBeLessThan(20); // ~1.2 s measured outside jest, ~2.5 s inside (2 loaded cores)
     expect(() => new BlockedMatrix({ inFeatures: 0, outFeatures: 3, kind: 'reference', seed: 1 })).toThrow(UserError);
     expect(() => new BlockedMatrix({ inFeatures: 2e6, outFeatures: 3, kind: 'reference', seed: 1 })).toThrow(/inFeatures/);
     expect(() => new BlockedMatrix({ inFeatures: 3, outFeatures: 3, kind: 'reference', seed: 1.5 })).toThrow(/seed/);
