@@ -35,6 +35,11 @@ export interface Classifier {
   /** Per-channel std of the model's input normalization, to convert normalized-space eps to pixels. */
   readonly normalizationStd: readonly number[];
   logits(x: tf.Tensor4D): tf.Tensor2D;
+  /**
+   * What `logits` returns: logits (also when absent) or probabilities, for an imported model that ends in a
+   * softmax. Runs on such a model record `lossInput: 'probabilities'`, which check C12 flags.
+   */
+  readonly output?: 'logits' | 'probabilities';
   /** Absent when the model exposes no gradient (black-box only). */
   lossAndGradient?(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn): LossAndGradient;
   /** A short description of the gradient path, recorded in results (e.g. "bpda-random"). */
