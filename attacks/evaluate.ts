@@ -164,12 +164,12 @@ export async function evaluateAttack(
   });
 }
 
-/** A relative step size (fraction of eps) also recorded as the absolute pixel step it meant at this eps (C15). */
 /** An imported model that outputs probabilities: every loss the attack computes sees them (C12). */
 function lossInputOf(model: Classifier): { lossInput?: string } {
   return model.output === 'probabilities' ? { lossInput: 'probabilities' } : {};
 }
 
+/** A relative step size (fraction of eps) also recorded as the absolute pixel step it meant at this eps (C15). */
 function resolvedStepSize(params: Readonly<Record<string, unknown>>, eps: number): { stepSize?: number } {
   return typeof params.relStepSize === 'number' && params.stepSize === undefined ? { stepSize: params.relStepSize * eps } : {};
 }
