@@ -146,7 +146,7 @@ export async function evaluateAttack(
       norm: attack.norm,
       eps,
       epsSpace: opts.epsSpace,
-      params: { ...attack.params, ...resolvedStepSize(attack.params, eps), seed: opts.seed, batchSize: opts.batchSize },
+      params: { ...attack.params, ...resolvedStepSize(attack.params, eps), ...lossInputOf(model), seed: opts.seed, batchSize: opts.batchSize },
       n,
       cleanAccuracy: nCorrect / n,
       robustAccuracy: robust / n,
@@ -163,6 +163,11 @@ export async function evaluateAttack(
     if (q) run.queries = q;
     return { run, perSample: recs };
   });
+}
+
+/** An imported model that outputs probabilities: every loss the attack computes sees them (C12). */
+function lossInputOf(model: Classifier): { lossInput?: string } {
+  return model.output === 'probabilities' ? { lossInput: 'probabilities' } : {};
 }
 
 /** A relative step size (fraction of eps) also recorded as the absolute pixel step it meant at this eps (C15). */

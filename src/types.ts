@@ -41,6 +41,11 @@ export interface Classifier {
    * (attacks/query-counter.ts) skip the tensor round trip per query.
    */
   logitsArray?(pixels: Float32Array, rows: number): Float32Array;
+  /**
+   * What `logits` returns: logits (also when absent) or probabilities, for an imported model that ends in a
+   * softmax. Runs on such a model record `lossInput: 'probabilities'`, which check C12 flags.
+   */
+  readonly output?: 'logits' | 'probabilities';
   /** Absent when the model exposes no gradient (black-box only). */
   lossAndGradient?(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn): LossAndGradient;
   /** A short description of the gradient path, recorded in results (e.g. "bpda-random"). */
