@@ -3,7 +3,8 @@
  *   /** @type {import('opulab').DefensePlugin} *\/ module.exports = { ... }      (JS + JSDoc)
  *   import type { AttackPlugin } from 'opulab';                                   (TypeScript)
  */
-export type { Classifier, Attack, AttackOutcome, AttackContext, LossFn, LossAndGradient, Norm, EpsSpace, ThreatModel } from './types';
+export type { Classifier, Attack, AttackOutcome, AttackContext, AttackFacts, LossFn, LossAndGradient, Norm, EpsSpace, ThreatModel } from './types';
+export type { ParamSpec, ParamSpecs, RawParams } from '../attacks/params';
 export type {
   DefensePlugin,
   AttackPlugin,
