@@ -1,0 +1,31 @@
+/**
+ * Models made outside opulab (`--model FILE`, spec entries with "file"): a file becomes a Classifier
+ * (src/types.ts) by its format, told by its name: `.onnx` (onnx.ts); a TensorFlow.js `model.json` is not
+ * loaded by this module yet.
+ */
+import * as path from 'path';
+import { UserError } from '../util/errors';
+import { loadOnnxClassifier, ImportOptions, ImportedModelInfo, OnnxClassifier } from './onnx';
+
+export { loadOnnxClassifier, OnnxClassifier, parseImportGradientMode } from './onnx';
+export type { ImportOptions, ImportedModelInfo } from './onnx';
+export { IMPORT_GRADIENT_MODES, DIFFERENTIABLE_OPS, NON_DIFFERENTIABLE_OPS } from './tfjs-graph';
+export type { ImportGradientMode } from './tfjs-graph';
+
+/** A loaded model file: the classifier, what its record says, and how to release it. */
+export interface ImportedModel {
+  classifier: OnnxClassifier;
+  info: ImportedModelInfo;
+  dispose(): void;
+}
+
+/** Load `file` by its format (see the module comment); one-line UserError for anything else. */
+export function loadModelFile(file: string, opts: ImportOptions = {}): ImportedModel {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.onnx') {
+    const c = loadOnnxClassifier(file, opts);
+    return { classifier: c, info: c.info, dispose: () => c.dispose() };
+  }
+  if (ext === '.json') throw new UserError(`model file '${file}': TensorFlow.js models (model.json) are not supported by this build: expected an .onnx file`);
+  throw new UserError(`model file '${file}': unknown format '${ext || '(no extension)'}': expected an .onnx file`);
+}
