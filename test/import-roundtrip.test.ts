@@ -90,6 +90,24 @@ describe('export and --model round trip', () => {
     });
   });
 
+  test('transfer: a model file as source or target gives the same records as the checkpoint in its place', async () => {
+    const a = path.join(tmp, 'tr-a', 'results.json');
+    const b = path.join(tmp, 'tr-b', 'results.json');
+    const args = ['--attack', 'pgd', '--eps', '8/255', '--steps', '3', '--samples', '8', '--batch-size', '8', '--dataset', 'synthetic', ...common];
+    const ra = await run(['transfer', '--source', ckpt, '--targets', onnxFile, '--out', a, ...args]);
+    expect(ra.err).not.toMatch(/internal error/);
+    expect(ra.code).toBe(0);
+    const rb = await run(['transfer', '--source', onnxFile, '--targets', ckpt, '--out', b, ...args]);
+    expect(rb.code).toBe(0);
+    const A = JSON.parse(fs.readFileSync(a, 'utf8')) as ResultsFile;
+    const B = JSON.parse(fs.readFileSync(b, 'utf8')) as ResultsFile;
+    expect(A.runs[0]).toMatchObject({ source: 'vgg11-w0.125-none-bp', model: 'file:vgg.onnx' });
+    expect(B.runs[0]).toMatchObject({ source: 'file:vgg.onnx', model: 'vgg11-w0.125-none-bp' });
+    expect(A.models.find((m) => m.id === 'file:vgg.onnx')?.modelFile).toMatchObject({ format: 'onnx' });
+    expect(perSample(b, B, 0).map((p) => p.adversarialPrediction)).toEqual(perSample(a, A, 0).map((p) => p.adversarialPrediction));
+    expect(B.runs[0].robustAccuracy).toBe(A.runs[0].robustAccuracy);
+  });
+
   test('an unsupported operator: one line naming it and its node, exit 2, nothing written', async () => {
     const file = writeModel(tmp, 'lrn.onnx', unsupportedModel());
     const out = path.join(tmp, 'lrn', 'results.json');

@@ -44,6 +44,12 @@ export function withModelFileOptions<T>(y: Argv<T>, modelFlag = true): Argv<T> {
     .option('classes', { type: 'number', describe: "Model file: class count (default: read from the graph's output)" }) as unknown as Argv<T>;
 }
 
+/** A path that names a model file (not a checkpoint directory): an .onnx or .json file. */
+export function isModelFile(p: string): boolean {
+  if (!/\.(onnx|json)$/i.test(p)) return false;
+  return !(fs.existsSync(p) && fs.statSync(p).isDirectory());
+}
+
 /** The file and import options of the flags, the file checked (format, operators) before any work. */
 export function modelFileRef(a: ModelFileArgs & { gradient?: string }): ModelFileRef {
   if (!a.model) throw new UserError('expected --model FILE');
