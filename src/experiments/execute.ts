@@ -109,16 +109,18 @@ export async function runAttackOnModel(
  * images and on the images every compared model classifies correctly (the reference's common-correct mask).
  */
 export async function runTransfer(
-  source: Network,
-  targets: Network[],
+  source: Network | Classifier,
+  targets: (Network | Classifier)[],
   data: Dataset,
   indices: number[],
   req: AttackRequest,
   sets: { save?: string; load?: string } = {},
 ): Promise<JobOutput> {
-  const src = attackedClassifier(source, { ...req, gradient: 'natural' });
-  const attack = resolveAttack(req.attack, attackParams(req, source.config.normalization.std));
-  const { pixel, inSpace } = epsInPixels(req, source.config.normalization.std);
+  // a Classifier (a model file, src/import) is used as it is: its gradient is its natural one
+  const src = source instanceof Network ? attackedClassifier(source, { ...req, gradient: 'natural' }) : source;
+  const std = source instanceof Network ? source.config.normalization.std : source.normalizationStd;
+  const attack = resolveAttack(req.attack, attackParams(req, std));
+  const { pixel, inSpace } = epsInPixels(req, std);
   const { x, y } = takeTensors(data, indices);
   const labels = Int32Array.from(y.dataSync());
   y.dispose();
@@ -131,7 +133,7 @@ export async function runTransfer(
       throw new UserError(`transfer set '${sets.load}' holds ${set.manifest.indices.length} images that are not the ${indices.length} requested: use the same --samples as when it was saved`);
     }
     if (sets.save) saveTransferSet(sets.save, set);
-    const targetClassifiers = targets.map((t) => withEngine(t, classifierFor(t, 'natural'), 'natural', 'ste', req.engine ?? 'tfjs'));
+    const targetClassifiers = targets.map((t) => (t instanceof Network ? withEngine(t, classifierFor(t, 'natural'), 'natural', 'ste', req.engine ?? 'tfjs') : t));
     const ev = await evaluateTransfer(set, x, src, targetClassifiers, { batchSize: req.batchSize });
     const perSample: PerSampleRecord[][] = ev.runs.map((run) => {
       const e = set.manifest.eps.findIndex((p) => Math.abs(p - run.eps) < 1e-12);
@@ -150,7 +152,7 @@ export async function runTransfer(
     return { runs: ev.runs, perSample };
   } finally {
     x.dispose();
-    for (const n of [source, ...targets]) releaseEngine(n);
+    for (const n of [source, ...targets]) if (n instanceof Network) releaseEngine(n);
   }
 }
 

@@ -24,10 +24,14 @@ import { deriveSeed } from '../util/rng';
 import { UserError } from '../util/errors';
 import { WorkerPool } from './pool';
 import { EngineName, releaseEngine } from '../engine';
+import { loadModelFile, type ImportOptions } from '../import';
 
 /** A plain, structured-cloneable description of one evaluation (what every worker needs to rebuild it). */
 export interface EvalJob {
+  /** The checkpoint attacked ('' when `modelFile` names the model instead). */
   checkpointDir: string;
+  /** A model file made outside opulab (src/import) instead of a checkpoint; gradientMode applies to it. */
+  modelFile?: { path: string; options: ImportOptions };
   gradientMode: string;
   signSurrogate: string;
   /** EOT gradient samples for a stochastic model (absent or 0 = off). */
@@ -80,13 +84,32 @@ export function chunkIndices(job: Pick<EvalJob, 'dataset' | 'batchSize'>, k: num
 export class EvalChunkRunner {
   private constructor(
     readonly job: EvalJob,
-    private readonly net: Network,
+    private readonly net: Network | null,
     private readonly model: Classifier,
     private readonly data: Dataset,
+    private readonly release: () => void = () => undefined,
   ) {}
+
+  private static loadData(job: EvalJob): Dataset {
+    const { name, dataDir, split, indices, seed } = job.dataset;
+    // Read only the prefix that holds the requested examples (CIFAR files and the synthetic set are prefix-stable).
+    const limit = Math.max(...indices) + 1;
+    const data = loadDataset(name, split, { dataDir, limit, seed });
+    if (data.n < limit) throw new UserError(`index ${limit - 1} is out of range for dataset ${name} ${split}: it has ${data.n} examples`);
+    return data;
+  }
 
   static open(job: EvalJob): EvalChunkRunner {
     validateEvalJob(job);
+    if (job.modelFile) {
+      const m = loadModelFile(job.modelFile.path, { ...job.modelFile.options, gradient: job.gradientMode, engine: job.engine, threads: job.engineThreads, id: job.modelId });
+      try {
+        return new EvalChunkRunner(job, null, m.classifier, EvalChunkRunner.loadData(job), () => m.dispose());
+      } catch (e) {
+        m.dispose();
+        throw e;
+      }
+    }
     const { net } = loadNetwork(job.checkpointDir);
     try {
       const model = attackedClassifier(net, {
@@ -97,12 +120,7 @@ export class EvalChunkRunner {
         engine: job.engine,
         engineThreads: job.engineThreads,
       });
-      const { name, dataDir, split, indices, seed } = job.dataset;
-      // Read only the prefix that holds the requested examples (CIFAR files and the synthetic set are prefix-stable).
-      const limit = Math.max(...indices) + 1;
-      const data = loadDataset(name, split, { dataDir, limit, seed });
-      if (data.n < limit) throw new UserError(`index ${limit - 1} is out of range for dataset ${name} ${split}: it has ${data.n} examples`);
-      return new EvalChunkRunner(job, net, model, data);
+      return new EvalChunkRunner(job, net, model, EvalChunkRunner.loadData(job));
     } catch (e) {
       releaseEngine(net);
       net.dispose();
@@ -114,11 +132,11 @@ export class EvalChunkRunner {
     const idx = chunkIndices(this.job, k);
     if (idx.length === 0) throw new Error(`chunk ${k} is empty (job has ${numChunks(this.job)} chunks)`);
     // each chunk draws its own camera noise stream, whichever worker runs it
-    this.net.opu?.camera.reseedNoise(deriveSeed(this.job.seed, 'chunk-camera', k));
+    this.net?.opu?.camera.reseedNoise(deriveSeed(this.job.seed, 'chunk-camera', k));
     const { x, y } = takeTensors(this.data, idx);
     y.dispose();
     const labels = Int32Array.from(idx, (i) => this.data.labels[i]);
-    this.net.opu?.resetCounters();
+    this.net?.opu?.resetCounters();
     try {
       const runs = await evaluateAttack(this.model, { x, labels, indices: Int32Array.from(idx) }, resolveAttack(this.job.attack, this.job.attackParams), this.job.epsPixel, {
         seed: deriveSeed(this.job.seed, 'chunk', k),
@@ -130,7 +148,7 @@ export class EvalChunkRunner {
       });
       // Simulated hardware time (frames x frame time) of this chunk's attack. One attack call covers all eps, so
       // the time is shared equally between the eps runs (their sum is the job's optical time).
-      const optical = this.net.opu?.opticalTimeSec();
+      const optical = this.net?.opu?.opticalTimeSec();
       if (optical !== undefined) for (const r of runs) r.run.opticalTimeSec = optical / runs.length;
       return runs;
     } finally {
@@ -139,8 +157,11 @@ export class EvalChunkRunner {
   }
 
   dispose(): void {
-    releaseEngine(this.net);
-    this.net.dispose();
+    if (this.net) {
+      releaseEngine(this.net);
+      this.net.dispose();
+    }
+    this.release();
   }
 }
 
@@ -201,7 +222,7 @@ export async function evaluateAttackParallel(job: EvalJob, opts: ParallelEvalOpt
   validateEvalJob(job);
   if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new UserError(`bad workers '${opts.workers}': expected an integer >= 1`);
   // Fail early, in this thread, on a missing checkpoint or a bad attack name/parameters.
-  readCheckpointMeta(job.checkpointDir);
+  if (!job.modelFile) readCheckpointMeta(job.checkpointDir);
   resolveAttack(job.attack, job.attackParams);
   const count = numChunks(job);
   const fractions = new Array<number>(count).fill(0);

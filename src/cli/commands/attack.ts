@@ -21,9 +21,10 @@ import { attackNames } from '../../../attacks/registry';
 import { formatEps, parseEps } from '../../../attacks/eps';
 import { ATTACK_PRESETS, PRESET_NAMES, getPreset } from '../../../attacks/presets';
 import { attackParamSummary } from '../../../attacks/param-docs';
+import { attackModelFile, modelFileRef, rejectStrayModelFlags, withModelFileOptions, type ModelFileArgs } from './model-file';
 
-export interface AttackArgs extends GlobalArgs {
-  checkpoint: string;
+export interface AttackArgs extends GlobalArgs, ModelFileArgs {
+  checkpoint?: string;
   attack?: string;
   preset?: string;
   eps: string;
@@ -60,10 +61,11 @@ export function paramsFromFlags(a: AttackArgs): Record<string, unknown> {
 
 export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
   command: 'attack',
-  describe: 'Attack a trained checkpoint at one or more epsilons; appends the runs to a results.json',
+  describe: 'Attack a trained checkpoint (or a model file) at one or more epsilons; appends the runs to a results.json',
   builder: (y) =>
-    withEngineOption(withGradientOptions(y))
-      .option('checkpoint', { type: 'string', demandOption: true, describe: 'Checkpoint directory (from opulab train)' })
+    withModelFileOptions(withEngineOption(withGradientOptions(y)))
+      .option('checkpoint', { type: 'string', describe: 'Checkpoint directory (from opulab train); or give --model FILE' })
+      .option('dataset', { type: 'string', describe: 'With --model: the test set attacked (default cifar10); a checkpoint uses its own' })
       .option('attack', { type: 'string', describe: `Attack name (${attackNames().join(', ')}) or a plugin file` })
       .option('preset', { type: 'string', describe: `A fixed protocol instead of --attack: ${PRESET_NAMES.map((n) => `${n} (${ATTACK_PRESETS[n].description})`).join('; ')}` })
       .option('eps', { type: 'string', default: '8/255', describe: "Comma-separated epsilons; '8/255' and decimals accepted" })
@@ -88,12 +90,34 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
     if (args.preset) getPreset(args.preset);
     if (!Number.isInteger(args.samples) || args.samples < 1) throw new UserError(`bad --samples ${args.samples}: expected a positive integer`);
     if (!Number.isInteger(args.batchSize) || args.batchSize < 1) throw new UserError(`bad --batch-size ${args.batchSize}: expected a positive integer`);
+    if (!args.checkpoint === !args.model) throw new UserError('give exactly one of --checkpoint DIR or --model FILE');
+    if (args.model) modelFileRef(args);
+    else {
+      rejectStrayModelFlags(args);
+      if (args.dataset !== undefined) throw new UserError('--dataset applies to --model FILE: a checkpoint is attacked on the dataset it was trained on');
+    }
     // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
     await initBackend(args.backend, true);
     if (args.attack) checkAttackFlags({ ...args, params: paramsFromFlags(args) });
     else checkGradientModeText(args.gradient, args.signSurrogate);
     const backend = await initBackend(args.backend);
-    const { net, meta } = loadNetwork(args.checkpoint);
+    const common = { gradient: args.gradient, signSurrogate: args.signSurrogate, eot: args.eot, batchSize: args.batchSize, seed, engine };
+    const requests: AttackRequest[] = args.preset
+      ? getPreset(args.preset).groups.flatMap((g) =>
+          g.attacks.map((a) => ({ ...common, attack: a.attack, params: { ...a.params }, norm: g.norm, eps: g.eps.map(String), epsSpace: g.epsSpace })),
+        )
+      : [
+          {
+            ...common,
+            attack: args.attack!,
+            params: paramsFromFlags(args),
+            norm: args.norm as 'linf' | 'l2',
+            eps: args.eps.split(','),
+            epsSpace: args.epsSpace as 'pixel' | 'normalized',
+          },
+        ];
+    if (args.model) return attackModelFile(args, requests, { backend: backend.name, workers, seed, engine });
+    const { net, meta } = loadNetwork(args.checkpoint!);
     try {
       // the mode must be one the model's defense declares (a one-line error listing them, before any data is read)
       resolveGradientMode(net, args.gradient, args.signSurrogate);
@@ -101,21 +125,6 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       await prepareDataset(datasetName, { dataDir: args.dataDir, download: args.download });
       const data = loadDataset(datasetName, 'test', { dataDir: args.dataDir, limit: args.samples, seed: Number(meta.train.seed ?? 0) });
       const indices = Array.from({ length: data.n }, (_, i) => i);
-      const common = { gradient: args.gradient, signSurrogate: args.signSurrogate, eot: args.eot, batchSize: args.batchSize, seed, engine };
-      const requests: AttackRequest[] = args.preset
-        ? getPreset(args.preset).groups.flatMap((g) =>
-            g.attacks.map((a) => ({ ...common, attack: a.attack, params: { ...a.params }, norm: g.norm, eps: g.eps.map(String), epsSpace: g.epsSpace })),
-          )
-        : [
-            {
-              ...common,
-              attack: args.attack!,
-              params: paramsFromFlags(args),
-              norm: args.norm as 'linf' | 'l2',
-              eps: args.eps.split(','),
-              epsSpace: args.epsSpace as 'pixel' | 'normalized',
-            },
-          ];
       const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workers, seed, { engine }));
       recordDataProvenance(results.environment, data.provenance);
       const id = modelId(net.config);
@@ -129,7 +138,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
           cleanAccuracy: clean.accuracy,
           n: clean.n,
           normalizationStd: net.config.normalization.std,
-          checkpoint: path.resolve(args.checkpoint),
+          checkpoint: path.resolve(args.checkpoint!),
           train: meta.train,
         });
       }
@@ -137,7 +146,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       for (const req of requests) {
         const bar = progress(`${req.attack} on ${id}`, 100);
         const t0 = Date.now();
-        const out = await runAttackOnModel(args.checkpoint, net.config, dataRef, indices, req, workers, (f, m) => bar.update(Math.round(f * 100), m));
+        const out = await runAttackOnModel(args.checkpoint!, net.config, dataRef, indices, req, workers, (f, m) => bar.update(Math.round(f * 100), m));
         bar.done();
         attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
         results.runs.push(...out.runs);

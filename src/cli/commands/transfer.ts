@@ -17,6 +17,11 @@ import { writeFileAtomic } from '../../util/atomic';
 import { UserError } from '../../util/errors';
 import { formatEps } from '../../../attacks/eps';
 import { AttackArgs, paramsFromFlags } from './attack';
+import type { Classifier } from '../../types';
+import type { ImportedModel } from '../../import';
+import { checkDataFits, classifierAccuracy, importedModelRecord, importOptionsFromFlags, openModelFile } from '../../experiments/imported';
+import { checkModelFile } from '../../import';
+import { isModelFile, withModelFileOptions } from './model-file';
 
 export interface TransferArgs extends Omit<AttackArgs, 'checkpoint' | 'gradient' | 'signSurrogate' | 'eot' | 'attack' | 'preset'> {
   attack: string;
@@ -30,9 +35,10 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
   command: 'transfer',
   describe: 'Craft adversarial examples on a source model and evaluate them on target models (all images and common-correct)',
   builder: (y) =>
-    withEngineOption(y)
-      .option('source', { type: 'string', demandOption: true, describe: 'Source checkpoint (crafts the examples with its true gradient)' })
-      .option('targets', { type: 'string', demandOption: true, describe: 'Comma-separated target checkpoints' })
+    withModelFileOptions(withEngineOption(y), false)
+      .option('source', { type: 'string', demandOption: true, describe: 'Source checkpoint or model file (.onnx) (crafts the examples with its true gradient)' })
+      .option('targets', { type: 'string', demandOption: true, describe: 'Comma-separated target checkpoints or model files (.onnx)' })
+      .option('dataset', { type: 'string', describe: "Test set (default: the source checkpoint's; cifar10 for a model file)" })
       .option('attack', { type: 'string', default: 'pgd', describe: 'White-box attack on the source: fgsm, pgd, apgd-ce, mi-fgsm, di-fgsm, ...' })
       .option('eps', { type: 'string', default: '8/255', describe: 'Comma-separated epsilons' })
       .option('eps-space', { type: 'string', default: 'pixel', choices: ['pixel', 'normalized'] })
@@ -58,11 +64,22 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
     const backend = await initBackend(args.backend);
     const targetDirs = args.targets.split(',').filter((s) => s !== '');
     if (targetDirs.length === 0) throw new UserError(`bad --targets '${args.targets}': expected comma-separated checkpoint directories`);
-    const src = loadNetwork(args.source);
-    const targets: Network[] = [];
+    // model files (src/import) beside checkpoints: all read with the same --mean/--std/--layout/--classes
+    const fileOptions = importOptionsFromFlags(args);
+    for (const f of [args.source, ...targetDirs]) if (isModelFile(f)) checkModelFile(f);
+    const files: ImportedModel[] = [];
+    const open = (p: string): Network | Classifier => {
+      if (!isModelFile(p)) return loadNetwork(p).net;
+      const m = openModelFile({ path: p, options: fileOptions }, { engine });
+      files.push(m);
+      return m.classifier;
+    };
+    const srcIsFile = isModelFile(args.source);
+    const src = srcIsFile ? { net: open(args.source), meta: { train: {} as Record<string, unknown> } } : loadNetwork(args.source);
+    const targets: (Network | Classifier)[] = [];
     try {
-      for (const d of targetDirs) targets.push(loadNetwork(d).net);
-      const dataset = parseDatasetName(String(src.meta.train.dataset ?? 'cifar10'));
+      for (const d of targetDirs) targets.push(open(d));
+      const dataset = parseDatasetName(String(args.dataset ?? src.meta.train.dataset ?? 'cifar10'));
       await prepareDataset(dataset, { dataDir: args.dataDir, download: args.download });
       const data = loadDataset(dataset, 'test', { dataDir: args.dataDir, limit: args.samples });
       const indices = Array.from({ length: data.n }, (_, i) => i);
@@ -81,7 +98,13 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
       };
       const results: ResultsFile = fs.existsSync(args.out) ? loadResultsFile(args.out) : emptyResults(environmentInfo(backend.name, workerCount(args), seed, { engine }));
       recordDataProvenance(results.environment, data.provenance);
+      for (const m of files) checkDataFits(m, data);
       for (const net of [src.net, ...targets]) {
+        if (!(net instanceof Network)) {
+          const m = files.find((f) => f.classifier === net)!;
+          if (!results.models.some((r) => r.id === net.id)) results.models.push(importedModelRecord(m, await classifierAccuracy(net, data, args.batchSize)));
+          continue;
+        }
         const id = modelId(net.config);
         if (results.models.some((m) => m.id === id)) continue;
         const ev = evaluate(net, data, args.batchSize);
@@ -100,8 +123,8 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
         );
       }
     } finally {
-      src.net.dispose();
-      targets.forEach((t) => t.dispose());
+      for (const n of [src.net, ...targets]) if (n instanceof Network) n.dispose();
+      files.forEach((m) => m.dispose());
     }
   },
 };

@@ -1,0 +1,250 @@
+/**
+ * ONNX import (src/import): models built in the test, read into a Classifier; logits of ONNX Runtime against the
+ * tfjs mapping, every input gradient against finite differences, straight-through gradients against the
+ * gradient of the model with the step replaced by the identity, the one-line errors, memory and sessions.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/backend';
+import { loadOnnxClassifier, OnnxClassifier } from '../src/import/onnx';
+import { loadModelFile } from '../src/import';
+import { openSessionCount } from '../src/engine/session';
+import { lossFor } from '../attacks/losses';
+import { UserError } from '../src/util/errors';
+import { makeRng } from '../src/util/rng';
+import { expectMemoryFlat } from './helpers/memory';
+import { maxRelErr } from './helpers/numeric';
+import { residualModel, normalizedNhwcModel, stepModel, unsupportedModel, tempDir, writeModel } from './helpers/onnx-models';
+
+let dir: string;
+beforeAll(async () => {
+  await initBackend('wasm', true);
+  dir = tempDir('opulab-import-');
+});
+
+function images(n: number, seed: number): tf.Tensor4D {
+  return tf.randomUniform([n, 8, 8, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
+}
+
+/**
+ * Central finite differences of one image's CE loss, one input coordinate at a time (the 8 coordinates of
+ * largest gradient and 8 random ones), against the gradient: the loss read from the classifier's forward (ONNX
+ * Runtime where it runs), the gradient from its tfjs mapping. One coordinate at a time keeps most ReLU kinks out
+ * of the difference quotient; a per-example loss keeps float32 rounding far below it.
+ */
+function expectGradientMatchesFd(c: OnnxClassifier, x: tf.Tensor4D, labels: tf.Tensor1D, h = 1e-2): void {
+  const loss = lossFor('ce', false);
+  const { loss: l0, grad } = c.lossAndGradient(x, labels, loss);
+  const g = grad.dataSync();
+  const base = x.dataSync();
+  const per = x.size / x.shape[0];
+  const rng = makeRng(9, 'fd');
+  const byMagnitude = Array.from(g.keys()).sort((i, j) => Math.abs(g[j]) - Math.abs(g[i]));
+  const coords = [...byMagnitude.slice(0, 8), ...Array.from({ length: 8 }, () => Math.floor(rng.range(0, g.length)))];
+  const lossAt = (i: number, delta: number): number => {
+    const v = Float32Array.from(base);
+    v[i] += delta;
+    return tf.tidy(() => loss(c.logits(tf.tensor4d(v, x.shape)), labels).dataSync()[Math.floor(i / per)]);
+  };
+  for (const i of coords) {
+    // a kink (ReLU, max-pool tie) within h of x bends one quotient; a wrong gradient misses at every step size
+    const err = Math.min(...[h, h / 3, h / 10].map((d) => Math.abs((lossAt(i, d) - lossAt(i, -d)) / (2 * d) - g[i])));
+    expect(err).toBeLessThanOrEqual(2e-2 * Math.abs(g[i]) + 2e-4);
+  }
+  tf.dispose([l0, grad]);
+}
+
+/** The loss that is the true class's logit: linear in the logits, so a straight-through gradient equals the identity twin's. */
+const trueLogit = (logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D =>
+  tf.tidy(() => tf.sum(tf.mul(logits, tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1])), 1) as tf.Tensor1D);
+
+describe('reading the graph', () => {
+  test('layout, classes and output kind are read from the graph and recorded', () => {
+    const a = loadOnnxClassifier(writeModel(dir, 'res.onnx', residualModel()), { announce: false });
+    const b = loadOnnxClassifier(writeModel(dir, 'nhwc.onnx', normalizedNhwcModel()), { announce: false });
+    const p = loadOnnxClassifier(writeModel(dir, 'probs.onnx', residualModel({ softmax: true })), { announce: false });
+    try {
+      expect(a.info).toMatchObject({ layout: 'nchw', classes: 5, outputKind: 'logits', inputName: 'image', inputShape: [8, 8, 3], batch: 'dynamic', format: 'onnx' });
+      expect(a.info.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(b.info).toMatchObject({ layout: 'nhwc', classes: 4, outputKind: 'logits' });
+      expect(p.info.outputKind).toBe('probabilities');
+      expect(p.info.outputSource).toMatch(/Softmax/);
+      expect(a.numClasses).toBe(5);
+      expect(a.inputShape).toEqual([8, 8, 3]);
+    } finally {
+      [a, b, p].forEach((c) => c.dispose());
+    }
+  });
+
+  test('an unsupported operator is one line naming the op type and the node, before any session opens', () => {
+    const file = writeModel(dir, 'lrn.onnx', unsupportedModel());
+    const before = openSessionCount();
+    let err: unknown;
+    try {
+      loadOnnxClassifier(file);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(/unsupported ONNX operator 'LRN' in node 'n_lrn'/);
+    expect((err as Error).message).not.toMatch(/\n/);
+    expect(openSessionCount()).toBe(before);
+  });
+
+  test('bad files and contradicting options are one-line UserErrors', () => {
+    const res = writeModel(dir, 'res2.onnx', residualModel());
+    expect(() => loadModelFile(writeModel(dir, 'model.json', new TextEncoder().encode('{}')))).toThrow(/TensorFlow.js models \(model.json\) are not supported/);
+    expect(() => loadModelFile(writeModel(dir, 'junk.onnx', new Uint8Array([1, 2, 3, 4, 5])))).toThrow(UserError);
+    expect(() => loadModelFile(res.replace('.onnx', '.pt'))).toThrow(/unknown format '.pt'/);
+    expect(() => loadOnnxClassifier(res, { classes: 10 })).toThrow(/--classes 10 contradicts .* 5 classes/);
+    expect(() => loadOnnxClassifier(res, { mean: [0.5, 0.5] , std: [0.2, 0.2, 0.2] })).toThrow(/bad --mean/);
+    expect(() => loadOnnxClassifier(res, { gradient: 'bpda-random' })).toThrow(/expected one of natural, bpda-identity/);
+    expect(openSessionCount()).toBe(0);
+  });
+});
+
+describe('queries and gradients', () => {
+  const labels5 = (): tf.Tensor1D => tf.tensor1d([0, 1, 2, 3, 4, 0], 'int32');
+
+  test('residual block + global average pooling: ONNX Runtime and the tfjs mapping agree; gradient = finite differences', () => {
+    const file = writeModel(dir, 'res3.onnx', residualModel());
+    const ort = loadOnnxClassifier(file, { announce: false });
+    const tfj = loadOnnxClassifier(file, { engine: 'tfjs' });
+    const x = images(6, 1);
+    const y = labels5();
+    try {
+      expect(ort.info.queryEngine).toBe('onnxruntime');
+      const a = ort.logits(x);
+      const b = tfj.logits(x);
+      expect(maxRelErr(a.dataSync(), b.dataSync())).toBeLessThan(1e-5);
+      expect(ort.runs.onnxruntime).toBe(1);
+      expect(tfj.runs.tfjs).toBe(1);
+      tf.dispose([a, b]);
+      expectGradientMatchesFd(ort, x, y);
+    } finally {
+      tf.dispose([x, y]);
+      ort.dispose();
+      tfj.dispose();
+    }
+  });
+
+  test('normalization inside, NHWC input, PyTorch-style flatten: same agreement and gradient', () => {
+    const file = writeModel(dir, 'nhwc2.onnx', normalizedNhwcModel());
+    const ort = loadOnnxClassifier(file, { announce: false });
+    const tfj = loadOnnxClassifier(file, { engine: 'tfjs' });
+    const x = images(4, 2);
+    const y = tf.tensor1d([0, 1, 2, 3], 'int32');
+    try {
+      const a = ort.logits(x);
+      const b = tfj.logits(x);
+      expect(maxRelErr(a.dataSync(), b.dataSync())).toBeLessThan(1e-5);
+      tf.dispose([a, b]);
+      expectGradientMatchesFd(ort, x, y);
+    } finally {
+      tf.dispose([x, y]);
+      ort.dispose();
+      tfj.dispose();
+    }
+  });
+
+  test('--mean/--std outside the graph: the same as the normalization inside, gradients in pixel units', () => {
+    // The residual model fed (x - m) / s equals a model that normalizes inside; check against FD in pixel space.
+    const file = writeModel(dir, 'res4.onnx', residualModel());
+    const c = loadOnnxClassifier(file, { mean: [0.5, 0.4, 0.3], std: [0.2, 0.25, 0.3], announce: false });
+    const plain = loadOnnxClassifier(file, { announce: false });
+    const x = images(6, 3);
+    const y = labels5();
+    try {
+      expect(c.normalizationStd).toEqual([0.2, 0.25, 0.3]);
+      const a = c.logits(x);
+      const xn = tf.tidy(() => tf.div(tf.sub(x, tf.tensor1d([0.5, 0.4, 0.3])), tf.tensor1d([0.2, 0.25, 0.3])) as tf.Tensor4D);
+      const b = plain.logits(xn);
+      expect(maxRelErr(b.dataSync(), a.dataSync())).toBeLessThan(1e-5);
+      tf.dispose([a, b, xn]);
+      expectGradientMatchesFd(c, x, y, 2e-3);
+    } finally {
+      tf.dispose([x, y]);
+      c.dispose();
+      plain.dispose();
+    }
+  });
+
+  test('a fixed batch size in the graph: run in chunks, same logits and gradients as the dynamic graph', () => {
+    const fixed = loadOnnxClassifier(writeModel(dir, 'res-b2.onnx', residualModel({ batch: 2 })), { announce: false });
+    const dyn = loadOnnxClassifier(writeModel(dir, 'res5.onnx', residualModel()), { announce: false });
+    const x = images(5, 4);
+    const y = tf.tensor1d([0, 1, 2, 3, 4], 'int32');
+    try {
+      expect(fixed.info.batch).toBe(2);
+      const a = fixed.logits(x);
+      const b = dyn.logits(x);
+      expect(maxRelErr(b.dataSync(), a.dataSync())).toBeLessThan(1e-6);
+      const ga = fixed.lossAndGradient(x, y, lossFor('ce', false));
+      const gb = dyn.lossAndGradient(x, y, lossFor('ce', false));
+      expect(maxRelErr(gb.grad.dataSync(), ga.grad.dataSync())).toBeLessThan(1e-5);
+      expect(maxRelErr(gb.loss.dataSync(), ga.loss.dataSync())).toBeLessThan(1e-5);
+      tf.dispose([a, b, ga.grad, ga.loss, gb.grad, gb.loss]);
+    } finally {
+      tf.dispose([x, y]);
+      fixed.dispose();
+      dyn.dispose();
+    }
+  });
+
+  test.each(['sign', 'quantize', 'greater'] as const)(
+    'a %s step: zero true gradient under natural (= finite differences), the identity twin\'s under bpda-identity',
+    (step) => {
+      // uint8 quantization of values in (0, 1) (a Sigmoid before it): no saturation, only the rounding
+      const squash = step === 'quantize' ? 'Sigmoid' : 'Tanh';
+      const file = writeModel(dir, `step-${step}.onnx`, stepModel(step, { squash }));
+      const twinFile = writeModel(dir, `step-identity-${squash}.onnx`, stepModel('identity', { squash }));
+      const natural = loadOnnxClassifier(file, { announce: false });
+      const bpda = loadOnnxClassifier(file, { gradient: 'bpda-identity', announce: false });
+      const twin = loadOnnxClassifier(twinFile, { announce: false });
+      const x = images(4, 5);
+      const y = tf.tensor1d([0, 1, 2, 0], 'int32');
+      const loss = lossFor('ce', false);
+      try {
+        expect(bpda.gradientMode).toBe('bpda-identity');
+        const n = natural.lossAndGradient(x, y, loss);
+        const b = bpda.lossAndGradient(x, y, trueLogit);
+        const t = twin.lossAndGradient(x, y, trueLogit);
+        const nGrad = n.grad.dataSync();
+        if (step === 'greater') {
+          // the mask's gradient is zero, the gated path's is not: natural = FD (the mask is constant near x)
+          expectGradientMatchesFd(natural, x, y, 1e-3);
+          // straight-through: the mask passes a gradient (d(mask * t)/dt = mask + t), so bpda-identity differs from natural
+          expect(maxRelErr(n.grad.dataSync(), b.grad.dataSync())).toBeGreaterThan(1e-2);
+        } else {
+          expect(Array.from(nGrad).every((v) => v === 0)).toBe(true);
+          expectGradientMatchesFd(natural, x, y, 1e-5);
+          expect(maxRelErr(t.grad.dataSync(), b.grad.dataSync())).toBeLessThan(1e-5);
+        }
+        expectGradientMatchesFd(twin, x, y);
+        tf.dispose([n.grad, n.loss, b.grad, b.loss, t.grad, t.loss]);
+      } finally {
+        tf.dispose([x, y]);
+        [natural, bpda, twin].forEach((c) => c.dispose());
+      }
+    },
+  );
+
+  test('tensor count flat over repeated queries and gradient steps; the session released on dispose', () => {
+    const before = openSessionCount();
+    const c = loadOnnxClassifier(writeModel(dir, 'res6.onnx', residualModel()), { announce: false });
+    expect(openSessionCount()).toBe(before + 1);
+    const x = images(3, 6);
+    const y = tf.tensor1d([0, 1, 2], 'int32');
+    try {
+      expectMemoryFlat(() => {
+        const r = c.lossAndGradient(x, y, lossFor('ce', false));
+        const l = c.logits(x);
+        tf.dispose([r.grad, r.loss, l]);
+      }, 5);
+    } finally {
+      tf.dispose([x, y]);
+      c.dispose();
+    }
+    expect(openSessionCount()).toBe(before);
+    expect(c.openSessions).toBe(0);
+  });
+});
