@@ -14,7 +14,7 @@ import { attackLabel, escapeHtml as h, formatEps, formatInt, formatSeconds, form
 import { checkItemHtml, computeHeadline, headlineSection } from './headline';
 import { epsHeader, epsHtml, headers, heat, MUTED_DASH, pageStart, section, table, type Cell } from './markup';
 import { encodePng, pngDataUri, upscaleNearest } from './png';
-import { epsKey, gradientOf, groupBy, numParam, sameEps, seriesLabel } from './runs';
+import { epsKey, gradientOf, groupBy, isSingleStep, numParam, sameEps, seriesLabel } from './runs';
 import { REPORT_CSS } from './style';
 import { defenseCell, DEFENSE_KEYS } from './defense';
 
@@ -318,7 +318,7 @@ function budgetHtml(r: RunRecord): string {
   const q = numParam(r, 'maxQueries', 'queries');
   const parts: string[] = [];
   if (steps !== undefined) parts.push(`${formatInt(steps)} step${steps === 1 ? '' : 's'}${step !== undefined ? ` × ${sig3(step)}` : ''}`);
-  else if (/^fgsm$/i.test(r.attack)) parts.push(`1 step × ${sig3(step ?? r.eps)}`);
+  else if (isSingleStep(r)) parts.push(`1 step × ${sig3(step ?? r.eps)}`);
   else if (step !== undefined) parts.push(`step ${sig3(step)}`);
   if (restarts !== undefined && restarts > 1) parts.push(`${restarts} restarts`);
   if (q !== undefined) parts.push(`${formatInt(q)} queries`);

@@ -2,6 +2,7 @@
  * Running one attack job: a model (checkpoint), an attack with its parameters, a list of epsilons, a gradient
  * mode, the test images to attack. Shared by `opulab attack`, `opulab run` and `opulab demo`.
  */
+import type { Classifier } from '../types';
 import type { RunRecord, PerSampleRecord } from '../results/schema';
 import { Dataset, DatasetName } from '../../datasets/types';
 import { takeTensors } from '../../datasets/batches';
@@ -14,7 +15,7 @@ import { parseEpsList, toPixelEps } from '../../attacks/eps';
 import { craftTransferSet, evaluateTransfer, loadTransferSet, saveTransferSet } from '../../attacks/transfer';
 import { UserError } from '../util/errors';
 import { classifierFor } from '../models/classifier';
-import type { Network } from '../models/network';
+import { Network } from '../models/network';
 import { modelId, ModelConfig } from '../models/config';
 import { announceEngine, EngineName, releaseEngine, threadsPerWorker, withEngine } from '../engine';
 

@@ -29,7 +29,7 @@ export function loadModelFile(file: string, opts: ImportOptions = {}): ImportedM
     const c = loadOnnxClassifier(file, opts);
     return { classifier: c, info: c.info, dispose: () => c.dispose() };
   }
-  if (ext === '.json') throw new UserError(`model file '${file}': TensorFlow.js models (model.json) are not supported by this build: expected an .onnx file`);
+  if (ext === '.json') throw new UserError(`model file '${file}': --model takes ONNX files; load a TensorFlow.js model (model.json) with loadTfjsClassifier from a script (README: Attacking your own model): expected an .onnx file`);
   throw new UserError(`model file '${file}': unknown format '${ext || '(no extension)'}': expected an .onnx file`);
 }
 
