@@ -92,7 +92,7 @@ describe('reading the graph', () => {
 
   test('bad files and contradicting options are one-line UserErrors', () => {
     const res = writeModel(dir, 'res2.onnx', residualModel());
-    expect(() => loadModelFile(writeModel(dir, 'model.json', new TextEncoder().encode('{}')))).toThrow(/TensorFlow.js models \(model.json\) are not supported/);
+    expect(() => loadModelFile(writeModel(dir, 'model.json', new TextEncoder().encode('{}')))).toThrow(/--model takes ONNX files; load a TensorFlow.js model \(model.json\) with loadTfjsClassifier/);
     expect(() => loadModelFile(writeModel(dir, 'junk.onnx', new Uint8Array([1, 2, 3, 4, 5])))).toThrow(UserError);
     expect(() => loadModelFile(res.replace('.onnx', '.pt'))).toThrow(/unknown format '.pt'/);
     expect(() => loadOnnxClassifier(res, { classes: 10 })).toThrow(/--classes 10 contradicts .* 5 classes/);
