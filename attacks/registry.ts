@@ -81,3 +81,13 @@ export function createAttack(name: string, params: RawParams = {}): Attack {
 export function attackFactsByName(name: string, params: RawParams = {}): AttackFacts | undefined {
   return registry.get(name)?.facts?.(params);
 }
+
+/**
+ * The norm an attack runs in when the user names none: the one a built-in preset fixes (square-l2-autoattack,
+ * hsja-l2: l2), else L-inf. The CLI's `--norm` and a spec attack's `norm` override it.
+ */
+export function defaultNorm(name: string): 'linf' | 'l2' {
+  const preset = Object.prototype.hasOwnProperty.call(BLACKBOX_PRESETS, name) ? BLACKBOX_PRESETS[name] : undefined;
+  const norm = preset?.params.norm;
+  return norm === 'l2' ? 'l2' : 'linf';
+}

@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ParamSchema, bool, int, num, oneOf, schemaFromDefaults } from '../attacks/params';
-import { BUILTIN_ATTACKS, attackFactsByName, attackNames, createAttack, describeAttacks } from '../attacks/registry';
+import { BUILTIN_ATTACKS, attackFactsByName, attackNames, createAttack, defaultNorm, describeAttacks } from '../attacks/registry';
+import { parseSpec } from '../src/experiments/spec';
 import { attackParamSummary, withAttackParamReference } from '../attacks/param-docs';
 import { attackParams, type AttackRequest } from '../src/experiments/execute';
 import { loadAttackPlugin } from '../src/plugins';
@@ -194,5 +195,26 @@ describe('generated docs', () => {
     const s = attackParamSummary();
     for (const d of BUILTIN_ATTACKS) expect(s).toContain(`  ${d.name}: `);
     expect(s).toContain('pgd: norm=linf, steps=50, randomStart=true, restarts=1, loss=ce, stepSize, relStepSize=2.5/steps');
+  });
+});
+
+describe('the norm when none is given', () => {
+  it("is the preset's own (square-l2-autoattack, hsja-l2: l2), else linf; a given norm wins", () => {
+    expect(defaultNorm('square-l2-autoattack')).toBe('l2');
+    expect(defaultNorm('hsja-l2')).toBe('l2');
+    expect(defaultNorm('hsja-linf')).toBe('linf');
+    expect(defaultNorm('square')).toBe('linf');
+    expect(defaultNorm('pgd')).toBe('linf');
+    const spec = parseSpec({
+      models: [{ name: 'm' }],
+      attacks: [
+        { attack: 'square-l2-autoattack', eps: [0.5] },
+        { attack: 'square-l2-autoattack', eps: [0.5], norm: 'linf' },
+        { attack: 'pgd', eps: ['8/255'] },
+      ],
+    });
+    expect(spec.attacks.map((a) => a.norm)).toEqual(['l2', 'linf', 'linf']);
+    const req: AttackRequest = { attack: 'square-l2-autoattack', params: {}, norm: spec.attacks[0].norm, eps: [0.5], epsSpace: 'pixel', gradient: 'natural', signSurrogate: 'ste', eot: 0, batchSize: 10, seed: 0 };
+    expect(createAttack(req.attack, attackParams(req, [0.5, 0.5, 0.5])).params.norm).toBe('l2');
   });
 });

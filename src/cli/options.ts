@@ -6,6 +6,7 @@ import { GRADIENT_MODES, checkGradientModeText } from '../models/classifier';
 import { parseEps, parseEpsList } from '../../attacks/eps';
 import { resolveAttack } from '../plugins/attack';
 import { attackParams } from '../experiments/execute';
+import { defaultNorm } from '../../attacks/registry';
 import { ENGINE_NAMES, EngineName, parseEngine } from '../engine';
 
 export interface GlobalArgs {
@@ -73,7 +74,7 @@ export function checkAttackFlags(a: { attack?: string; eps: string; stepSize?: s
   if (a.stepSize !== undefined) flag('step-size', () => parseEps(a.stepSize!));
   if (a.gradient !== undefined) checkGradientModeText(a.gradient, a.signSurrogate ?? 'ste');
   if (a.attack !== undefined) {
-    const req = { attack: a.attack, params: a.params, norm: (a.norm ?? 'linf') as 'linf' | 'l2', epsSpace: (a.epsSpace ?? 'pixel') as 'pixel' | 'normalized' };
+    const req = { attack: a.attack, params: a.params, norm: (a.norm ?? defaultNorm(a.attack ?? '')) as 'linf' | 'l2', epsSpace: (a.epsSpace ?? 'pixel') as 'pixel' | 'normalized' };
     resolveAttack(a.attack, attackParams({ ...req, eps: [], gradient: 'natural', signSurrogate: 'ste', eot: 0, batchSize: 1, seed: 0 }, [0.5]));
   }
 }

@@ -15,6 +15,7 @@ import { resolveAttack } from '../plugins/attack';
 import { buildModelConfig } from '../models/build-config';
 import { checkGradientModeText } from '../models/classifier';
 import { Camera, CameraOptions, CAMERA_OPTION_KEYS } from '../optics/camera';
+import { defaultNorm } from '../../attacks/registry';
 import { parseEps } from '../../attacks/eps';
 import { attackParams } from './execute';
 import { declaredGradientModes, formatGradientModes } from './gradient-modes';
@@ -195,7 +196,7 @@ export const ATTACK_SCHEMA: ObjectSchema = {
     models: { schema: nameList, defaultText: 'every model (transfer: every model but the source)', doc: 'names of the models to attack (transfer: the targets)' },
     eps: { schema: { kind: 'array', items: epsItem, minItems: 1, expected: "a non-empty list of numbers >= 0 or strings such as '8/255'" }, required: true, doc: "epsilons, in `epsSpace` units: numbers or strings such as '8/255'" },
     epsSpace: { schema: choice(['pixel', 'normalized']), default: 'pixel', doc: "units of `eps` and of `params.stepSize`: pixel ([0,1] images) or the model's normalized input space" },
-    norm: { schema: choice(['linf', 'l2']), default: 'linf', doc: 'threat-model norm' },
+    norm: { schema: choice(['linf', 'l2']), defaultText: "the preset's norm (square-l2-autoattack, hsja-l2: l2), else linf", doc: 'threat-model norm' },
     gradients: {
       schema: { kind: 'array', items: gradientMode, minItems: 1, expected: "a non-empty list of gradient modes (natural, true, bpda-random, bpda-true, bpda-estimated[:N], bpda-none, or ones a defense plugin declares)" },
       defaultText: '`["natural"]`',
@@ -264,6 +265,7 @@ export function parseSpec(raw: unknown, where = 'spec'): ExperimentSpec {
   const spec = validate(SPEC_SCHEMA, raw, where) as ExperimentSpec;
   if (spec.probe) spec.probe.eps = String(spec.probe.eps);
   for (const a of spec.attacks) if (a.attack === 'transfer' && a.craft === undefined) a.craft = 'pgd';
+  for (const a of spec.attacks) if (a.norm === undefined) a.norm = defaultNorm(a.attack);
   const data = (raw as { data?: { attackSamples?: unknown } }).data;
   checkSpec(spec, where, typeof data === 'object' && data !== null && data.attackSamples !== undefined);
   return spec;

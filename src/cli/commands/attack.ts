@@ -17,7 +17,7 @@ import { addOpticalTime } from '../../experiments/runner';
 import { writeFileAtomic } from '../../util/atomic';
 import { UserError } from '../../util/errors';
 import { progress } from '../../util/progress';
-import { attackNames } from '../../../attacks/registry';
+import { attackNames, defaultNorm } from '../../../attacks/registry';
 import { formatEps, parseEps } from '../../../attacks/eps';
 import { ATTACK_PRESETS, PRESET_NAMES, getPreset } from '../../../attacks/presets';
 import { attackParamSummary } from '../../../attacks/param-docs';
@@ -29,7 +29,7 @@ export interface AttackArgs extends GlobalArgs, ModelFileArgs {
   preset?: string;
   eps: string;
   epsSpace: string;
-  norm: string;
+  norm?: string;
   steps?: number;
   stepSize?: string;
   restarts?: number;
@@ -70,7 +70,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       .option('preset', { type: 'string', describe: `A fixed protocol instead of --attack: ${PRESET_NAMES.map((n) => `${n} (${ATTACK_PRESETS[n].description})`).join('; ')}` })
       .option('eps', { type: 'string', default: '8/255', describe: "Comma-separated epsilons; '8/255' and decimals accepted" })
       .option('eps-space', { type: 'string', default: 'pixel', choices: ['pixel', 'normalized'], describe: 'Units of --eps: pixel ([0,1] images) or normalized (the model input space)' })
-      .option('norm', { type: 'string', default: 'linf', choices: ['linf', 'l2'], describe: 'Threat-model norm' })
+      .option('norm', { type: 'string', choices: ['linf', 'l2'], describe: "Threat-model norm (default: the preset's norm for square-l2-autoattack, hsja-l2; else linf)" })
       .option('steps', { type: 'number', describe: 'Iterations (PGD/APGD)' })
       .option('step-size', { type: 'string', describe: 'Step size in --eps-space units (PGD)' })
       .option('restarts', { type: 'number', describe: 'Restarts, best kept per example (PGD/APGD)' })
@@ -111,7 +111,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
             ...common,
             attack: args.attack!,
             params: paramsFromFlags(args),
-            norm: args.norm as 'linf' | 'l2',
+            norm: (args.norm as 'linf' | 'l2' | undefined) ?? defaultNorm(args.attack!),
             eps: args.eps.split(','),
             epsSpace: args.epsSpace as 'pixel' | 'normalized',
           },
