@@ -7,7 +7,7 @@ import { initBackend } from '../src/backend';
 import { Network } from '../src/models/network';
 import { defaultModelConfig, ModelConfig } from '../src/models/config';
 import { saveCheckpoint } from '../src/training/checkpoint';
-import { chunkIndices, EvalChunkRunner, EvalJob, evaluateAttackParallel, mergeChunkRuns } from '../src/parallel/evaluate-parallel';
+import { chunkIndices, EvalChunkRunner, EvalJob, evaluateAttackParallel, mergeChunkRuns, startEvalPool } from '../src/parallel/evaluate-parallel';
 import { evaluateAttack, type EvaluationRun } from '../attacks/evaluate';
 import { createAttack } from '../attacks/registry';
 import { loadNetwork } from '../src/training/trainer';
@@ -119,6 +119,24 @@ describe('evaluateAttackParallel', () => {
     expect(withoutWallTime(two)).toEqual(withoutWallTime(one));
     expect(one[0].perSample.every((r) => typeof r.queries === 'number')).toBe(true);
     expect(one[0].run.eot).toEqual({ samples: 2, evalPasses: 10 });
+  });
+
+  test('one pool handed in serves several jobs, in any order, with the numbers of a pool per job', async () => {
+    const a = writeCheckpoint('pool-a', {});
+    const b = writeCheckpoint('pool-b', { defense: 'optical', training: 'hybrid', camera: { readNoiseStd: 0.5 } });
+    const jobs = [job(a), job(b, { attack: 'square', attackParams: { maxQueries: 20 }, epsPixel: [0.05], epsInSpace: undefined, eot: 2, gradientMode: 'bpda-random' }), job(a, { seed: 12 })];
+    const own = [];
+    for (const j of jobs) own.push(withoutWallTime(await evaluateAttackParallel(j, { workers: 2 })));
+    const pool = await startEvalPool(2);
+    try {
+      const shared = [];
+      for (const j of jobs) shared.push(withoutWallTime(await evaluateAttackParallel(j, { workers: 2, pool })));
+      expect(shared).toEqual(own);
+      // the pool stays open for the caller: a job after the others still runs on it
+      expect(withoutWallTime(await evaluateAttackParallel(jobs[0], { workers: 2, pool }))).toEqual(own[0]);
+    } finally {
+      await pool.close();
+    }
   });
 
   test('the parallel wrapper adds no tensors of its own (in-process path)', async () => {

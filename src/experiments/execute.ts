@@ -10,6 +10,7 @@ import { resolveAttack } from '../plugins/attack';
 import { attackFactsByName } from '../../attacks/registry';
 import { writePerSample } from '../../attacks/evaluate';
 import { evaluateAttackParallel } from '../parallel/evaluate-parallel';
+import type { WorkerPool } from '../parallel/pool';
 import { attackedClassifier } from '../parallel/attacked-classifier';
 import { parseEpsList, toPixelEps } from '../../attacks/eps';
 import { craftTransferSet, evaluateTransfer, loadTransferSet, saveTransferSet } from '../../attacks/transfer';
@@ -79,6 +80,7 @@ export async function runAttackOnModel(
   req: AttackRequest,
   workers: number,
   onProgress?: (fraction: number, message?: string) => void,
+  pool?: WorkerPool,
 ): Promise<JobOutput> {
   const { pixel, inSpace } = epsInPixels(req, config.normalization.std);
   if (req.engine) announceEngine(config, req.engine);
@@ -100,7 +102,7 @@ export async function runAttackOnModel(
       engine: req.engine,
       engineThreads: threadsPerWorker(workers),
     },
-    { workers, onProgress },
+    { workers, onProgress, pool },
   );
   return { runs: out.map((o) => o.run), perSample: out.map((o) => o.perSample) };
 }

@@ -24,6 +24,8 @@ import type { ExperimentSpec } from './spec';
 import { contentHash, readJournal, appendJournal } from './store';
 import { foldAppendedRuns } from './fold';
 import { runAttackOnModel, runTransfer, JobOutput } from './execute';
+import { startEvalPool } from '../parallel/evaluate-parallel';
+import type { WorkerPool } from '../parallel/pool';
 import type { EngineName } from '../engine';
 import type { Network } from '../models/network';
 import { modelId } from '../models/config';
@@ -95,6 +97,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const environment: EnvironmentInfo = { ...opts.environment, dataset: testSet.name, datasetSource: testSet.source, spec: spec.name, shard: `${opts.shard.index}/${opts.shard.count}` };
   recordDataProvenance(environment, trainSet.provenance, testSet.provenance);
   const nets = new Map<string, Network>();
+  let pool: WorkerPool | undefined;
   const total = neededModels.size + mine.length;
   let step = 0;
   const netFor = (name: string): Network => {
@@ -136,7 +139,9 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
         out.runs.forEach((r) => (r.attack = `transfer-${req.attack}`));
       } else {
         const m = plan.models.find((mm) => mm.spec.name === job.models[0])!;
-        out = await runAttackOnModel(m.dir, m.config, { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1);
+        // One pool of evaluation workers serves every attack job of the run (started at the first one).
+        if ((opts.workers ?? 1) > 1 && !pool) pool = await startEvalPool(opts.workers!);
+        out = await runAttackOnModel(m.dir, m.config, { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, undefined, pool);
       }
       if (job.spec.label) out.runs.forEach((r) => (r.attack = job.spec.label!));
       out.runs.forEach((r) => (r.wallTimeSec = (Date.now() - t0) / 1000));
@@ -149,6 +154,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     if (spec.probe && opts.shard.index === 0) await runProbeJob(spec, plan.models, testSet, opts, done, log);
   } finally {
     for (const n of nets.values()) n.dispose();
+    await pool?.close();
   }
   return assembleResults(opts.outDir, { ...environment, wallTimeSec: (Date.now() - started) / 1000 });
 }

@@ -1,16 +1,34 @@
-/** Worker-side handler of evaluation chunks: one EvalChunkRunner per worker, kept for the whole job. */
+/**
+ * Worker-side handler of evaluation chunks. A pool started for one job opens that job at once; a pool shared by
+ * several jobs (startEvalPool) gets the job with each task and keeps the last one open, so the chunks of one job
+ * reuse the model it loaded. Either way the numbers of a chunk depend only on the job and the chunk index.
+ */
 import type { TaskHandler } from './protocol';
 import { EvalChunkRunner, type EvalJob } from './evaluate-parallel';
 
 export function createEvalHandler(init: unknown): TaskHandler {
-  const runner = EvalChunkRunner.open(init as EvalJob);
+  let openKey: string | null = null;
+  let runner: EvalChunkRunner | null = null;
+  const open = (job: EvalJob): EvalChunkRunner => {
+    const key = JSON.stringify(job);
+    if (runner && key === openKey) return runner;
+    runner?.dispose();
+    runner = null;
+    openKey = null;
+    runner = EvalChunkRunner.open(job);
+    openKey = key;
+    return runner;
+  };
+  if (init) open(init as EvalJob);
   return {
     async run(payload, progress) {
-      const { chunk } = payload as { chunk: number };
-      const result = await runner.runChunk(chunk, progress);
+      const { chunk, job } = payload as { chunk: number; job?: EvalJob };
+      const r = job ? open(job) : runner;
+      if (!r) throw new Error('evaluation worker: a task without a job on a pool started without one');
+      const result = await r.runChunk(chunk, progress);
       progress(1, `chunk ${chunk + 1} done`);
       return { result };
     },
-    dispose: () => runner.dispose(),
+    dispose: () => runner?.dispose(),
   };
 }

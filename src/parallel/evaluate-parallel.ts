@@ -57,6 +57,16 @@ export interface ParallelEvalOptions {
   onProgress?: (fraction: number, message?: string) => void;
   /** Backend of the worker threads (default: this thread's current tfjs backend). */
   backend?: string;
+  /**
+   * A pool the caller started with `startEvalPool` and closes itself (a run hands one pool to all its attack
+   * jobs); without it, `workers` > 1 starts a pool for this job and closes it after.
+   */
+  pool?: WorkerPool;
+}
+
+/** A pool of evaluation workers shared by several jobs: each task carries its job (see eval-worker.ts). */
+export function startEvalPool(workers: number, backend?: string): Promise<WorkerPool> {
+  return WorkerPool.start({ workers, kind: 'eval', init: null, backend });
 }
 
 export function validateEvalJob(job: EvalJob): void {
@@ -242,6 +252,8 @@ export async function evaluateAttackParallel(job: EvalJob, opts: ParallelEvalOpt
     } finally {
       runner.dispose();
     }
+  } else if (opts.pool) {
+    chunks = await opts.pool.run<EvaluationRun[]>(Array.from({ length: count }, (_, k) => ({ chunk: k, job })), report);
   } else {
     const pool = await WorkerPool.start({ workers: Math.min(opts.workers, count), kind: 'eval', init: job, backend: opts.backend });
     try {

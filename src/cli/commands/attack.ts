@@ -9,6 +9,8 @@ import { loadDataset, parseDatasetName, prepareDataset } from '../../../datasets
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { modelId } from '../../models/config';
 import { runAttackOnModel, attachPerSample, AttackRequest } from '../../experiments/execute';
+import { startEvalPool } from '../../parallel/evaluate-parallel';
+import type { WorkerPool } from '../../parallel/pool';
 import { defenseFields } from '../../experiments/model-record';
 import { loadResultsFile } from '../../../reports/load';
 import { emptyResults, environmentInfo, recordDataProvenance } from '../../results/environment';
@@ -118,6 +120,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
         ];
     if (args.model) return attackModelFile(args, requests, { backend: backend.name, workers, seed, engine });
     const { net, meta } = loadNetwork(args.checkpoint!);
+    let pool: WorkerPool | undefined;
     try {
       // the mode must be one the model's defense declares (a one-line error listing them, before any data is read)
       resolveGradientMode(net, args.gradient, args.signSurrogate);
@@ -143,10 +146,12 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
         });
       }
       const dataRef = { name: datasetName, dataDir: args.dataDir, seed: Number(meta.train.seed ?? 0) };
+      // one pool of evaluation workers for all the requests (a preset is several)
+      if (workers > 1 && requests.length > 1) pool = await startEvalPool(workers, backend.name);
       for (const req of requests) {
         const bar = progress(`${req.attack} on ${id}`, 100);
         const t0 = Date.now();
-        const out = await runAttackOnModel(args.checkpoint!, net.config, dataRef, indices, req, workers, (f, m) => bar.update(Math.round(f * 100), m));
+        const out = await runAttackOnModel(args.checkpoint!, net.config, dataRef, indices, req, workers, (f, m) => bar.update(Math.round(f * 100), m), pool);
         bar.done();
         attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
         results.runs.push(...out.runs);
@@ -165,6 +170,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
       }
     } finally {
       net.dispose();
+      await pool?.close();
     }
   },
 };
