@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { main } from '../src/cli/main';
+import { runCli } from './helpers/cli';
 import { initBackend } from '../src/backend';
 import { Network } from '../src/models/network';
 import { defaultModelConfig } from '../src/models/config';
@@ -19,19 +19,7 @@ import { tempDir, unsupportedModel, residualModel, writeModel } from './helpers/
 const tmp = tempDir('opulab-roundtrip-');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
+const run = runCli;
 
 const common = ['--backend', 'wasm', '--seed', '3', '--workers', '1'];
 
