@@ -226,7 +226,7 @@ function ablationSection(extras: ReportExtras): string {
       return v === undefined || v === null ? { html: MUTED_DASH } : h(formatValue(v));
     }),
   ]);
-  return section('ablation', 'Ablation', table(headers('variant', ...cols), rows), 'Which part of the defense buys the robustness (REFERENCE §4: DFA only, + binarization, + fixed random projection, + both).');
+  return section('ablation', 'Ablation', table(headers('variant', ...cols), rows), 'Which part of the defense buys the robustness (docs/method.md §1: DFA only, + binarization, + fixed random projection, + both).');
 }
 
 function imageUri(img: ExampleImage): string | null {

@@ -13,7 +13,7 @@ export const C4_UNBOUNDED_LINF_EPS = 0.3;
 export const C4_UNBOUNDED_L2_EPS = 10;
 /** C4: accuracy at or below this under an unbounded attack passes; up to chance (1/classes) warns. */
 export const C4_PASS_ACCURACY = 0.02;
-/** C5: more steps/restarts must move accuracy by less than ~1 point (REFERENCE §5); above FAIL fails. */
+/** C5: more steps/restarts must move accuracy by less than ~1 point (Carlini et al. 2019; docs/method.md §6); above FAIL fails. */
 export const C5_CONVERGED_DELTA = 0.01;
 export const C5_FAIL_DELTA = 0.03;
 /** C6: a black-box/transfer attack beating the best white-box by more than this (aggregate) fails. */

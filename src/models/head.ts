@@ -1,6 +1,6 @@
 /**
  * The classifier head as data: a sequence of primitive stages that a defense declares (defenses/) and Network
- * builds and runs without knowing which defense it is. The stages are the building blocks of REFERENCE-style
+ * builds and runs without knowing which defense it is. The stages are the building blocks of the paper-style
  * heads:
  *
  *   dropout                    Dropout(p = config.dropout), its own seed offset within the step

@@ -2,6 +2,7 @@
  * `opulab report results.json --out report.html [--recheck] [--title T]`: render the self-contained HTML
  * robustness report. Checks C1–C17 are recomputed when the models or runs changed since results.checks was
  * computed (or it is empty), and always with --recheck.
+ * `--markdown FILE` also writes the report's tables as Markdown (reports/markdown.ts) for a write-up beside the results.
  * `opulab report a/results.json b/results.json --out compare.html [--match id|name]` puts two runs side by
  * side instead. Reports are written atomically; the results files are never modified.
  */
@@ -13,6 +14,7 @@ import { UserError } from '../../util/errors';
 import { computeChecks, formatCheck } from '../../../reports/checks';
 import { renderCompare, type MatchBy } from '../../../reports/compare';
 import { renderReport } from '../../../reports/html';
+import { renderMarkdown } from '../../../reports/markdown';
 import { loadResultsFile, perSampleLoaderFor } from '../../../reports/load';
 import { checksAreCurrent } from '../../results/fingerprint';
 
@@ -22,6 +24,7 @@ export interface ReportArgs {
   recheck?: boolean;
   title?: string;
   match?: string;
+  markdown?: string;
 }
 
 export interface RunReportOptions {
@@ -30,6 +33,8 @@ export interface RunReportOptions {
   out?: string;
   recheck?: boolean;
   title?: string;
+  /** Also write the tables as Markdown here. */
+  markdown?: string;
   log?: (line: string) => void;
 }
 
@@ -47,6 +52,9 @@ export function runReport(opts: RunReportOptions): ReportOutcome {
   if (path.resolve(out) === path.resolve(opts.results)) {
     throw new UserError(`--out ${out} is the results file itself; expected a different path such as report.html`);
   }
+  if (opts.markdown !== undefined && [opts.results, out].some((f) => path.resolve(f) === path.resolve(opts.markdown as string))) {
+    throw new UserError(`--markdown ${opts.markdown} is the results file or the report; expected a different path such as tables.md`);
+  }
   const perSampleLoader = perSampleLoaderFor(opts.results);
   // the stored checks are used only when they were computed from exactly these models and runs
   const recompute = opts.recheck === true || !checksAreCurrent(results);
@@ -55,6 +63,11 @@ export function runReport(opts: RunReportOptions): ReportOutcome {
   if (missing) log(`note: ${missing} run(s) reference per-sample files that are missing; per-example checks use aggregates for them`);
   const html = renderReport(results, { perSampleLoader, checks, ...(opts.title ? { title: opts.title } : {}) });
   writeFileAtomic(out, html);
+  if (opts.markdown !== undefined) {
+    const md = renderMarkdown(results, { perSampleLoader, checks, ...(opts.title ? { title: opts.title } : {}) });
+    writeFileAtomic(opts.markdown, md);
+    log(`wrote ${opts.markdown} (${(Buffer.byteLength(md) / 1024).toFixed(0)} KiB of Markdown tables)`);
+  }
   log(`checks (${recompute ? 'computed' : 'from results.json'}):`);
   for (const c of checks) log(`  ${formatCheck(c)}`);
   log(`wrote ${out} (${(Buffer.byteLength(html) / 1024).toFixed(0)} KiB, ${results.runs.length} runs, ${results.models.length} models)`);
@@ -110,16 +123,18 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       .option('out', { type: 'string', describe: 'output HTML file (default: report.html beside the results file; compare.html beside the second one when comparing)' })
       .option('recheck', { type: 'boolean', default: false, describe: 'recompute checks even when results.json carries current ones (they are recomputed anyway when its runs changed)' })
       .option('match', { type: 'string', describe: 'comparing two files: match models by id (default) or by spec name' })
-      .option('title', { type: 'string', describe: 'report title' }) as unknown as Argv<ReportArgs>,
+      .option('title', { type: 'string', describe: 'report title' })
+      .option('markdown', { type: 'string', describe: "also write the report's tables (headline worst case, models, white-box, black-box, transfer, ablation, checks) as Markdown to this file" }) as unknown as Argv<ReportArgs>,
   handler: (argv: ArgumentsCamelCase<ReportArgs>): void => {
     const files = argv.results.map(String);
     const matchBy = parseMatch(argv.match);
     if (files.length === 2) {
+      if (argv.markdown !== undefined) throw new UserError(`--markdown ${argv.markdown}: expected one results file (a report), got two (a comparison)`);
       runCompare({ a: files[0], b: files[1], out: argv.out, matchBy, recheck: argv.recheck, title: argv.title });
       return;
     }
     if (files.length !== 1) throw new UserError(`report: got ${files.length} results files; expected one (a report) or two (a comparison)`);
     if (matchBy !== undefined) throw new UserError(`--match ${matchBy}: expected two results files to compare, got one`);
-    runReport({ results: files[0], out: argv.out, recheck: argv.recheck, title: argv.title });
+    runReport({ results: files[0], out: argv.out, recheck: argv.recheck, title: argv.title, markdown: argv.markdown });
   },
 };
