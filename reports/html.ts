@@ -14,7 +14,7 @@ import { attackLabel, escapeHtml as h, formatEps, formatInt, formatSeconds, form
 import { checkItemHtml, computeHeadline, headlineSection } from './headline';
 import { epsHeader, epsHtml, headers, heat, MUTED_DASH, pageStart, section, table, type Cell } from './markup';
 import { encodePng, pngDataUri, upscaleNearest } from './png';
-import { epsKey, gradientOf, groupBy, isSingleStep, numParam, sameEps, seriesLabel } from './runs';
+import { epsKey, gradientOf, groupBy, isSingleStep, numParam, sameEps, seriesLabel, variantLabel, varyingParams } from './runs';
 import { REPORT_CSS } from './style';
 import { defenseCell, DEFENSE_KEYS } from './defense';
 
@@ -153,9 +153,15 @@ function gradientModesSection(results: ResultsFile, charts: ChartSpec[]): string
 function blackBoxSection(results: ResultsFile, charts: ChartSpec[]): string {
   const runs = results.runs.filter((r) => r.threat === 'black-box-score' || r.threat === 'decision');
   if (!runs.length) return section('black-box', 'Black-box attacks', '<p class="muted">No score- or decision-based runs.</p>');
+  // what tells two runs of one attack on one model apart (Bandits at several fd_eta, ...)
+  const variants = new Map<RunRecord, string>();
+  for (const series of groupBy(runs, (r) => JSON.stringify([r.model, r.attack, r.norm])).values()) {
+    const keys = varyingParams(series).filter((k) => k !== 'maxQueries' && k !== 'queries');
+    for (const r of series) variants.set(r, variantLabel(r, keys));
+  }
   const rows: Cell[][] = runs.map((r) => [
     h(r.model),
-    h(attackLabel(r.attack)),
+    h(attackLabel(r.attack)) + (variants.get(r) ? `<br><span class="muted small">${h(variants.get(r))}</span>` : ''),
     h(r.threat),
     epsHtml(r.eps),
     h(fmtInt(numParam(r, 'maxQueries', 'queries'))),

@@ -10,7 +10,7 @@ import { worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { readExtras } from './extras';
 import { attackLabel, epsAs255, formatInt, formatValue, pct, sig3 } from './format';
 import { computeHeadline } from './headline';
-import { epsKey, gradientOf, groupBy, numParam, sameEps } from './runs';
+import { epsKey, gradientOf, groupBy, numParam, sameEps, variantLabel, varyingParams } from './runs';
 
 export interface MarkdownOptions {
   perSampleLoader: PerSampleLoader;
@@ -18,9 +18,6 @@ export interface MarkdownOptions {
   /** First-level heading; default "Results". */
   title?: string;
 }
-
-/** Parameters that never tell two runs apart for a reader (seeds, batching, bookkeeping). */
-const IGNORED_PARAMS = new Set(['seed', 'batchSize', 'maxRowsPerCall', 'norm', 'stepSize', 'sourceThreat']);
 
 /** A Markdown table cell: pipes escaped, newlines folded. */
 function cell(v: unknown): string {
@@ -53,29 +50,6 @@ function epsHeading(runs: RunRecord[], eps: number): string {
 
 function epsList(runs: RunRecord[]): number[] {
   return [...new Set(runs.map((r) => epsKey(r.eps)))].map(Number).sort((a, b) => a - b);
-}
-
-/**
- * The parameters that tell runs of one series apart beyond eps: those whose values differ between two runs at
- * the same eps (a step size that merely follows eps is not one).
- */
-function varyingParams(runs: RunRecord[]): string[] {
-  const keys = new Set<string>();
-  for (const atEps of groupBy(runs, (r) => epsKey(r.eps)).values()) {
-    const all = new Set(atEps.flatMap((r) => Object.keys(r.params)));
-    for (const k of all) {
-      if (IGNORED_PARAMS.has(k)) continue;
-      const values = new Set(atEps.map((r) => JSON.stringify(r.params[k] ?? null)));
-      if (values.size > 1) keys.add(k);
-    }
-  }
-  return [...keys].sort();
-}
-
-function variantLabel(run: RunRecord, keys: string[]): string {
-  const parts = keys.filter((k) => run.params[k] !== undefined).map((k) => `${k} ${formatValue(run.params[k])}`);
-  if (run.eot && run.eot.samples > 1) parts.push(`EOT ${run.eot.samples}`);
-  return parts.join(', ');
 }
 
 // ---- sections ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import type { AttackFacts } from '../src/types';
 import type { ModelRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { attackFactsByName } from '../attacks/registry';
 import { MARGIN_LOSSES } from '../attacks/definition';
-import { attackLabel } from './format';
+import { attackLabel, formatValue } from './format';
 
 /** Two eps closer than this (pixel units) are the same eps: they come from the same k/255 or decimal. */
 export const EPS_MATCH_TOLERANCE = 1e-6;
@@ -157,4 +157,31 @@ export function normalizationStdOf(results: ResultsFile, modelId: string): numbe
     results.runs.find((r) => r.model === modelId && r.epsSpace === 'normalized' && (r.epsInSpace ?? 0) > 0) ??
     results.runs.find((r) => r.epsSpace === 'normalized' && (r.epsInSpace ?? 0) > 0);
   return run && run.epsInSpace ? run.eps / run.epsInSpace : undefined;
+}
+
+/** Parameters that never tell two runs apart for a reader (seeds, batching, bookkeeping). */
+const IGNORED_PARAMS = new Set(['seed', 'batchSize', 'maxRowsPerCall', 'norm', 'stepSize', 'sourceThreat']);
+
+/**
+ * The parameters that tell runs of one series apart beyond eps: those whose values differ between two runs at
+ * the same eps (a step size that merely follows eps is not one).
+ */
+export function varyingParams(runs: RunRecord[]): string[] {
+  const keys = new Set<string>();
+  for (const atEps of groupBy(runs, (r) => epsKey(r.eps)).values()) {
+    const all = new Set(atEps.flatMap((r) => Object.keys(r.params)));
+    for (const k of all) {
+      if (IGNORED_PARAMS.has(k)) continue;
+      const values = new Set(atEps.map((r) => JSON.stringify(r.params[k] ?? null)));
+      if (values.size > 1) keys.add(k);
+    }
+  }
+  return [...keys].sort();
+}
+
+/** The values of `keys` (from varyingParams) in a run, and its EOT samples: "fdEta 0.5, EOT 10". */
+export function variantLabel(run: RunRecord, keys: string[]): string {
+  const parts = keys.filter((k) => run.params[k] !== undefined).map((k) => `${k} ${formatValue(run.params[k])}`);
+  if (run.eot && run.eot.samples > 1) parts.push(`EOT ${run.eot.samples}`);
+  return parts.join(', ');
 }

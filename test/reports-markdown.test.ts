@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { PerSampleRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { renderMarkdown } from '../reports/markdown';
+import { renderReport } from '../reports/html';
 import { runReport } from '../src/cli/commands/report';
 import { UserError } from '../src/util/errors';
 import { tempDir } from './helpers/tmp';
@@ -100,6 +101,13 @@ describe('renderMarkdown', () => {
   it('transfer matrix on the common-correct subset, eps as specified (normalized)', () => {
     expect(md).toContain('### Transfer-PGD at 0.1 normalized = 6.3/255 (0.0247)');
     expect(row(md, '### Transfer-PGD', 'baseline')).toEqual([`baseline (${BASE})`, '62.5% (n=8)']);
+  });
+
+  it('the HTML black-box table names the same variants', () => {
+    const html = renderReport(results, { perSampleLoader: (r) => (r.perSample ? records.get(r.perSample) ?? null : null), checks: results.checks });
+    const bb = html.slice(html.indexOf('<section id="black-box">'), html.indexOf('<section id="transfer">'));
+    expect(bb).toContain('Bandits-TD<br><span class="muted small">fdEta 0.1</span>');
+    expect(bb).toContain('Bandits-TD<br><span class="muted small">fdEta 1</span>');
   });
 
   it('ablation rows and checks, with table pipes escaped', () => {
