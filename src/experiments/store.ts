@@ -6,7 +6,6 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as crypto from 'crypto';
 import { appendLineDurable } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { ModelRecord, ResultsExtras, RunRecord } from '../results/schema';
@@ -31,23 +30,7 @@ export type JournalEntry = ModelEntry | RunsEntry;
 
 export const JOURNAL = 'journal.jsonl';
 
-/** A short stable hash of any JSON-serialisable value (key order normalised). */
-export function contentHash(value: unknown): string {
-  return crypto.createHash('sha256').update(stableStringify(value)).digest('hex').slice(0, 16);
-}
-
-export function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { contentHash, stableStringify } from '../util/stable-json';
 
 /**
  * Read a journal. A torn final line (a process killed mid-write on a filesystem without atomic appends) is

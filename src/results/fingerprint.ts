@@ -5,28 +5,17 @@
  */
 import * as crypto from 'crypto';
 import type { ResultsFile } from './schema';
+import { stableStringify } from '../util/stable-json';
 
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stable(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 /** A run as the results loader sees it (reports/load.ts fills in params {} and norm 'linf'), as stable text. */
 export function runKey(run: unknown): string {
   const r = run as Record<string, unknown>;
-  return stable({ ...r, params: r.params ?? {}, norm: r.norm ?? 'linf' });
+  return stableStringify({ ...r, params: r.params ?? {}, norm: r.norm ?? 'linf' });
 }
 
 export function checksFingerprint(results: Pick<ResultsFile, 'models' | 'runs'>): string {
-  const text = `${stable(results.models)}|${results.runs.map(runKey).join(',')}`;
+  const text = `${stableStringify(results.models)}|${results.runs.map(runKey).join(',')}`;
   return crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
