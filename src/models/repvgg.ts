@@ -22,7 +22,7 @@ import { Rng } from '../util/rng';
 import { UserError } from '../util/errors';
 import { BN_EPSILON, BN_MOMENTUM, ForwardContext } from './layers';
 import { ParamStore } from './params';
-import type { FeatureStage } from './vgg';
+import { applyStages, type FeatureStage } from './vgg';
 import type { RepVggArchitecture, RepVggForm } from './config';
 
 export const REPVGG_A_DEPTHS: readonly number[] = [1, 2, 4, 14, 1];
@@ -224,12 +224,7 @@ export class RepVggFeatures {
   }
 
   apply(x: tf.Tensor4D, ctx: ForwardContext, between?: (stage: number, x: tf.Tensor4D) => tf.Tensor4D): tf.Tensor2D {
-    let h = x;
-    this.stages.forEach((stage, i) => {
-      h = stage.apply(h, ctx);
-      if (between) h = between(i, h);
-    });
-    return tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D;
+    return applyStages(this.stages, x, ctx, between);
   }
 
   /**

@@ -27,6 +27,19 @@ export interface FeatureStage {
   apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D;
 }
 
+/**
+ * Run `stages` in order; `between(i, x)` may wrap the output of stage i (per-layer DFA feedback points, feature
+ * probes). Returns the flattened [batch, features] tensor. Shared by the VGG and RepVGG feature extractors.
+ */
+export function applyStages(stages: readonly FeatureStage[], x: tf.Tensor4D, ctx: ForwardContext, between?: (stage: number, x: tf.Tensor4D) => tf.Tensor4D): tf.Tensor2D {
+  let h = x;
+  stages.forEach((stage, i) => {
+    h = stage.apply(h, ctx);
+    if (between) h = between(i, h);
+  });
+  return tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D;
+}
+
 class MaxPoolStage implements FeatureStage {
   constructor(readonly name: string) {}
   apply(x: tf.Tensor4D): tf.Tensor4D {
@@ -61,11 +74,6 @@ export class VggFeatures {
    * and feature probes). Returns the flattened [batch, features] tensor.
    */
   apply(x: tf.Tensor4D, ctx: ForwardContext, between?: (stage: number, x: tf.Tensor4D) => tf.Tensor4D): tf.Tensor2D {
-    let h = x;
-    this.stages.forEach((stage, i) => {
-      h = stage.apply(h, ctx);
-      if (between) h = between(i, h);
-    });
-    return tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D;
+    return applyStages(this.stages, x, ctx, between);
   }
 }
