@@ -39,6 +39,12 @@ type Val = Host | Dev;
 
 const isHost = (v: Val): v is Host => 'host' in v;
 
+/** A value's shape in the ONNX graph (NCHW for images) and, for a small integer value computed on the host, its values. */
+export interface ValueShape {
+  dims: number[];
+  host?: number[];
+}
+
 /** Operators with a forward and an input gradient here (the supported set; docs/import.md). */
 export const DIFFERENTIABLE_OPS = [
   'Conv', 'ConvTranspose', 'BatchNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Elu', 'Sigmoid', 'Tanh', 'Softplus',
@@ -245,6 +251,28 @@ export class TfjsOnnxGraph {
    * marks an NHWC tensor of a graph that reads NCHW). Returns the first output as a tensor. Call inside tf.tidy.
    */
   run(input: tf.Tensor, inputIsNhwcOfNchw: boolean): tf.Tensor {
+    const env = this.evaluate(input, inputIsNhwcOfNchw);
+    const out = env.get(this.info.output.name);
+    if (!out) throw new Error(`graph output '${this.info.output.name}' is not computed`);
+    return this.dev(out);
+  }
+
+  /**
+   * The ONNX (logical) shape of every value of the graph, from one run on a zero input of `batch` images, and
+   * the values of the small integer ones computed on the host (shapes, axes, pads): what a builder of a graph
+   * derived from this one needs to know statically (onnx-backward.ts).
+   */
+  valueShapes(batch: number): Map<string, ValueShape> {
+    const out = new Map<string, ValueShape>();
+    tf.tidy(() => {
+      const dims = this.info.input.dims.map((d, i) => (i === 0 ? batch : (d as number)));
+      const env = this.evaluate(tf.zeros(dims), false);
+      for (const [name, v] of env) out.set(name, isHost(v) ? { dims: v.dims, host: v.host } : { dims: this.shapeOf(v) });
+    });
+    return out;
+  }
+
+  private evaluate(input: tf.Tensor, inputIsNhwcOfNchw: boolean): Map<string, Val> {
     if (this.disposed) throw new Error('TfjsOnnxGraph used after dispose()');
     const env = new Map<string, Val>(this.consts);
     env.set(this.info.input.name, { t: input, nhwc: inputIsNhwcOfNchw });
@@ -258,9 +286,7 @@ export class TfjsOnnxGraph {
         if (node.outputs[i]) env.set(node.outputs[i], v);
       });
     }
-    const out = env.get(this.info.output.name);
-    if (!out) throw new Error(`graph output '${this.info.output.name}' is not computed`);
-    return this.dev(out);
+    return env;
   }
 
   private pads2d(node: OnnxNode): [number, number, number, number] {
