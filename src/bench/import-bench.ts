@@ -10,7 +10,8 @@
  *   node dist/src/bench/import-bench.js --file model.onnx [--batch 64] [--repeats 3]
  *
  * `--equivalence N` (with OPULAB_DATA_DIR): on the first N real CIFAR-10 test images, the two imported engines'
- * predictions, per-image input gradients (1e-3 relative) and PGD (10 steps, L-inf 8/255, seed 3) successes.
+ * predictions, per-image input gradients (1e-3 relative) and PGD (10 steps, L-inf, seed 3) successes at
+ * `--eq-eps E` (in 1/255 units, default 8).
  */
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
@@ -148,8 +149,9 @@ async function equivalence(ort: Classifier, tfj: Classifier, n: number, batch: n
     }
     tf.dispose([xb, yb, a.grad, a.loss, b.grad, b.loss]);
   }
+  const eps = arg('eq-eps', 8);
   const pgd = async (c: Classifier): Promise<boolean[]> => {
-    const [o] = await resolveAttack('pgd', { steps: 10, norm: 'linf' }).run(c, x, labels, [8 / 255], { seed: 3 });
+    const [o] = await resolveAttack('pgd', { steps: 10, norm: 'linf' }).run(c, x, labels, [eps / 255], { seed: 3 });
     tf.dispose(o.adversarial);
     return o.success;
   };
@@ -159,7 +161,7 @@ async function equivalence(ort: Classifier, tfj: Classifier, n: number, batch: n
   process.stdout.write(
     `real CIFAR-10 test, ${n} images: clean accuracy ${((100 * correct) / n).toFixed(1)}%; predictions differing ${predDiffer}; ` +
       `CE gradients off by > 1e-3 relative: ${gradOff} (worst ${worst.toExponential(2)}); ` +
-      `PGD-10 L-inf 8/255 successes ${sa.filter(Boolean).length} (ORT graph) vs ${sb.filter(Boolean).length} (tfjs mapping), differing images ${differ}\n`,
+      `PGD-10 L-inf ${eps}/255 successes ${sa.filter(Boolean).length} (ORT graph) vs ${sb.filter(Boolean).length} (tfjs mapping), differing images ${differ}\n`,
   );
   tf.dispose([x, y]);
 }
