@@ -15,7 +15,7 @@ import { UserError } from '../src/util/errors';
 import { expectMemoryFlat } from './helpers/memory';
 import { relErr } from './helpers/numeric';
 import { expectGradientMatchesFd } from './helpers/gradient-check';
-import { OP_FAMILIES, opFamilyModel, residualModel, normalizedNhwcModel, stepModel, unsupportedModel, tempDir, writeModel } from './helpers/onnx-models';
+import { OP_FAMILIES, fallbackModel, opFamilyModel, residualModel, normalizedNhwcModel, stepModel, unsupportedModel, tempDir, writeModel } from './helpers/onnx-models';
 
 let dir: string;
 beforeAll(async () => {
@@ -139,6 +139,30 @@ describe('the fixtures', () => {
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toMatch(/^unsupported ONNX operator 'LRN' in node 'n_lrn'[^\n]*$/);
     expect(openSessionCount()).toBe(before);
+  });
+});
+
+describe('what the backward graph has no rule for: the tfjs mapping, said and recorded', () => {
+  test.each([
+    ['opset-12', 'at load', /opset 12/],
+    ['batch-concat', 'at the first gradient', /Concat over the batch axis in node 'n_twice'/],
+  ] as const)('%s: found %s', (kind, when, reason) => {
+    const c = loadOnnxClassifier(writeModel(dir, `fallback-${kind}.onnx`, fallbackModel(kind)), { announce: false });
+    const x = images(3, 26);
+    const y = tf.tensor1d([0, 1, 2], 'int32');
+    try {
+      expect(c.info.gradientEngine).toBe(when === 'at load' ? 'tfjs' : 'onnxruntime');
+      const r = c.lossAndGradient(x, y, lossFor('ce', false));
+      tf.dispose([r.grad, r.loss]);
+      expect(c.info.gradientEngine).toBe('tfjs');
+      expect(c.info.gradientEngineReason).toMatch(reason);
+      expect(c.runs.tfjs).toBe(1);
+      expect(c.openSessions).toBe(1);
+      expectGradientMatchesFd(c, x, y);
+    } finally {
+      tf.dispose([x, y]);
+      c.dispose();
+    }
   });
 });
 

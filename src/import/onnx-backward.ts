@@ -22,7 +22,8 @@
  *   activations          from the output (Relu: sign(y); Sigmoid: y (1 - y); Tanh: 1 - y^2; Softmax:
  *                        y (dy - sum(dy y))) or the input (LeakyRelu, Elu, Softplus, HardSigmoid, Clip masks)
  *   shape ops            Reshape/Flatten/Squeeze/Unsqueeze back to the input's shape; Transpose by the inverse
- *                        permutation; Concat by slices; Pad by a slice; Slice by a pad
+ *                        permutation; Concat by slices; Pad by a slice (reflect: the mirrored entries added back);
+ *                        Slice by a pad (strided: the transposed selection); Gather (constant indices) by the transposed selection
  *
  * Non-differentiable operators (Sign, Round, Floor, Ceil, QuantizeLinear, integer Casts, comparisons, Not) stop
  * the gradient under `natural` (their derivative almost everywhere is zero) and pass it straight through under
@@ -34,7 +35,7 @@
  * run time (Shape), so one graph serves any batch.
  *
  * The loss emission and its axes inputs are written for the default-domain opsets 13-17; a model of another
- * opset, or a construct with no rule here (reflect Pad, strided Slice, Gather of a tensor, ...), raises
+ * opset, or a construct with no rule here (Slice, Gather or Concat over the batch axis, ...), raises
  * BackwardUnsupported, and the classifier takes the tfjs mapping instead (said once).
  */
 import { onnx } from 'onnx-proto';
@@ -83,7 +84,7 @@ export function backwardSupport(info: OnnxGraphInfo): string | null {
   if (info.opset < BACKWARD_OPSETS.min || info.opset > BACKWARD_OPSETS.max) return `opset ${info.opset} (the ONNX Runtime backward graph is written for opsets ${BACKWARD_OPSETS.min}-${BACKWARD_OPSETS.max})`;
   for (const n of info.nodes) {
     const mode = typeof n.attrs.mode === 'string' ? n.attrs.mode : 'constant';
-    if (n.opType === 'Pad' && mode !== 'constant') return `Pad mode '${mode}' in node '${n.name}'`;
+    if (n.opType === 'Pad' && mode !== 'constant' && mode !== 'reflect') return `Pad mode '${mode}' in node '${n.name}'`;
     if ((n.opType === 'Max' || n.opType === 'Min') && n.inputs.length > 2) return `${n.opType} of ${n.inputs.length} inputs in node '${n.name}'`;
   }
   return null;
@@ -171,6 +172,19 @@ class Backward {
     const axis = num(node.attrs.axis, 1);
     const ax = axis < 0 ? axis + rank : axis;
     return this.g.float('d_q', Float32Array.from(c.data), Array.from({ length: rank }, (_, i) => (i === ax ? c.data.length : 1)));
+  }
+
+  /**
+   * dy contracted along `axis` with the 0/1 matrix m [dy's size there, x's size there]: the adjoint of a forward
+   * that picks or repeats entries along one axis (Gather, a reflect Pad), as a MatMul with the axis moved last.
+   */
+  private contract(dy: string, axis: number, rank: number, m: Float32Array, rows: number, cols: number): string {
+    const perm = [...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis), axis];
+    const inv = new Array<number>(rank);
+    perm.forEach((p, i) => (inv[p] = i));
+    const moved = axis === rank - 1 ? dy : this.op('Transpose', [dy], { perm });
+    const r = this.op('MatMul', [moved, this.g.float('d_contract', m, [rows, cols])]);
+    return axis === rank - 1 ? r : this.op('Transpose', [r], { perm: inv });
   }
 
   /** (top, left, bottom, right) pads of a 2-d window op (auto_pad resolved with the known sizes). */
@@ -545,6 +559,29 @@ class Backward {
       case 'Pad': {
         const pads = this.hostOf(node, 1, 'Pad pads');
         const rank = pads.length / 2;
+        if (a.mode === 'reflect') {
+          // each padded axis: output o reads input |o - before| mirrored at the ends (no edge repeated)
+          const d = this.dims(x);
+          set(0, () => {
+            let g = dy;
+            for (let ax = 0; ax < rank; ax++) {
+              const [p0, p1] = [pads[ax], pads[ax + rank]];
+              if (p0 === 0 && p1 === 0) continue;
+              if (ax === 0) throw new BackwardUnsupported(`reflect Pad over the batch axis in node '${node.name}'`);
+              const n = d[ax];
+              const rows = n + p0 + p1;
+              const m = new Float32Array(rows * n);
+              for (let o = 0; o < rows; o++) {
+                let i = Math.abs(o - p0);
+                if (i >= n) i = 2 * (n - 1) - i;
+                m[o * n + i] = 1;
+              }
+              g = this.contract(g, ax, rank, m, rows, n);
+            }
+            return g;
+          });
+          break;
+        }
         set(0, () =>
           op('Slice', [
             dy,
@@ -561,7 +598,24 @@ class Backward {
         const ends = this.hostOf(node, 2, 'Slice ends');
         const axes = node.inputs[3] ? this.hostOf(node, 3, 'Slice axes') : starts.map((_, i) => i);
         const steps = node.inputs[4] ? this.hostOf(node, 4, 'Slice steps') : starts.map(() => 1);
-        if (steps.some((v) => v !== 1)) throw new BackwardUnsupported(`strided Slice in node '${node.name}'`);
+        if (steps.some((v) => v !== 1)) {
+          // strided: each sliced axis a selection of every step-th entry from its start
+          set(0, () => {
+            let g = dy;
+            axes.forEach((ax0, i) => {
+              const ax = ax0 < 0 ? ax0 + d.length : ax0;
+              if (ax === 0) throw new BackwardUnsupported(`Slice over the batch axis in node '${node.name}'`);
+              const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + d[ax] : v, 0), d[ax]);
+              const picked: number[] = [];
+              for (let j = clamp(starts[i]); j < clamp(ends[i]); j += steps[i]) picked.push(j);
+              const m = new Float32Array(picked.length * d[ax]);
+              picked.forEach((j, r) => (m[r * d[ax] + j] = 1));
+              g = this.contract(g, ax, d.length, m, picked.length, d[ax]);
+            });
+            return g;
+          });
+          break;
+        }
         const before = d.map(() => 0);
         const after = d.map(() => 0);
         axes.forEach((ax0, i) => {
@@ -572,6 +626,21 @@ class Backward {
           if (ax === 0 && (before[0] !== 0 || after[0] !== 0)) throw new BackwardUnsupported(`Slice over the batch axis in node '${node.name}'`);
         });
         set(0, () => op('Pad', [dy, this.i64([...before, ...after])]));
+        break;
+      }
+      case 'Gather': {
+        const d = this.dims(x);
+        const rank = d.length;
+        const axis = num(a.axis, 0) < 0 ? num(a.axis, 0) + rank : num(a.axis, 0);
+        const idxShape = this.shapes.get(node.inputs[1])?.dims ?? this.info.constants.get(node.inputs[1])?.dims ?? [];
+        if (axis === 0 || idxShape.length > 1) throw new BackwardUnsupported(`Gather over the batch axis or with multi-dimensional indices in node '${node.name}'`);
+        const idx = this.hostOf(node, 1, 'Gather indices').map((i) => (i < 0 ? i + d[axis] : i));
+        set(0, () => {
+          const m = new Float32Array(idx.length * d[axis]);
+          idx.forEach((i, j) => (m[j * d[axis] + i] = 1));
+          const dyFull = idxShape.length === 0 ? op('Unsqueeze', [dy, this.i64([axis])]) : dy;
+          return this.contract(dyFull, axis, rank, m, idx.length, d[axis]);
+        });
         break;
       }
       case 'Softmax':

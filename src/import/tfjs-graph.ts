@@ -178,6 +178,40 @@ function maxPoolValid(x: tf.Tensor4D, k: [number, number], s: [number, number]):
   }))(x) as tf.Tensor4D;
 }
 
+/**
+ * x contracted along `axis` with the 0/1 matrix m [rows, n]: out[..., o, ...] = sum_i m[o][i] x[..., i, ...]. A
+ * selection or repetition of entries along one axis as a matrix product, whose gradient the wasm backend has.
+ */
+function selectAlong(x: tf.Tensor, axis: number, m: Float32Array, rows: number): tf.Tensor {
+  const rank = x.rank;
+  const n = x.shape[axis];
+  const perm = [...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis), axis];
+  const inv = new Array<number>(rank);
+  perm.forEach((p, i) => (inv[p] = i));
+  const moved = axis === rank - 1 ? x : tf.transpose(x, perm);
+  const r = tf.matMul(tf.reshape(moved, [-1, n]), tf.tensor2d(m, [rows, n]), false, true);
+  const shaped = tf.reshape(r, [...moved.shape.slice(0, -1), rows]);
+  return axis === rank - 1 ? shaped : tf.transpose(shaped, inv);
+}
+
+/** ONNX reflect Pad (mirrored at the ends, no edge repeated), axis by axis as selections (see selectAlong). */
+function reflectPad(x: tf.Tensor, pairs: [number, number][]): tf.Tensor {
+  let t = x;
+  pairs.forEach(([p0, p1], ax) => {
+    if (p0 === 0 && p1 === 0) return;
+    const n = t.shape[ax];
+    const rows = n + p0 + p1;
+    const m = new Float32Array(rows * n);
+    for (let o = 0; o < rows; o++) {
+      let i = Math.abs(o - p0);
+      if (i >= n) i = 2 * (n - 1) - i;
+      m[o * n + i] = 1;
+    }
+    t = selectAlong(t, ax, m, rows);
+  });
+  return t;
+}
+
 /** SAME_UPPER pads (top, left, bottom, right) of a window over an NHWC map: the extra pad at the end. */
 function samePads(shape: number[], k: number[], s: number[]): [number, number, number, number] {
   const pad = (size: number, kk: number, ss: number): [number, number] => {
@@ -694,7 +728,11 @@ export class TfjsOnnxGraph {
         const ids = isHost(idx) ? idx.host.map((i) => (i < 0 ? i + size : i)) : null;
         if (!ids) throw unsupported(node, 'Gather with indices computed from tensors');
         const idims = (idx as Host).dims;
-        const g = tf.gather(t, tf.tensor(ids, idims.length ? idims : [1], 'int32'), axis);
+        if (idims.length > 1) throw unsupported(node, 'Gather with multi-dimensional indices');
+        // as a product with the 0/1 selection matrix (tf.gather's gradient needs a kernel the wasm backend lacks)
+        const m = new Float32Array(ids.length * size);
+        ids.forEach((i, j) => (m[j * size + i] = 1));
+        const g = selectAlong(t, axis, m, ids.length);
         return [{ t: idims.length ? g : tf.squeeze(g, [axis]), nhwc: false }];
       }
       case 'Slice': {
@@ -723,7 +761,17 @@ export class TfjsOnnxGraph {
         }
         // tf.slice where every step is 1: tfjs has no gradient for stridedSlice
         if (stride.every((v) => v === 1)) return [{ t: tf.slice(this.dev(x), begin, end.map((e, i) => Math.max(0, e - begin[i]))), nhwc: false }];
-        return [{ t: tf.stridedSlice(this.dev(x), begin, end, stride), nhwc: false }];
+        // strided: a selection of every step-th entry per axis (tfjs has no gradient for stridedSlice)
+        let t = this.dev(x);
+        for (let ax = 0; ax < shape.length; ax++) {
+          if (stride[ax] === 1 && begin[ax] === 0 && end[ax] === shape[ax]) continue;
+          const picked: number[] = [];
+          for (let j = begin[ax]; j < end[ax]; j += stride[ax]) picked.push(j);
+          const m = new Float32Array(picked.length * shape[ax]);
+          picked.forEach((j, r) => (m[r * shape[ax] + j] = 1));
+          t = selectAlong(t, ax, m, picked.length);
+        }
+        return [{ t, nhwc: false }];
       }
       case 'Pad': {
         const rank = this.shapeOf(x).length;
@@ -734,10 +782,10 @@ export class TfjsOnnxGraph {
         const mode = str(a.mode, 'constant');
         if (rank === 4 && !isHost(x) && x.nhwc) {
           const p4 = TO_NHWC.map((i) => pairs[i]);
-          return [{ t: mode === 'reflect' ? tf.mirrorPad(x.t, p4, 'reflect') : tf.pad(x.t, p4, value), nhwc: true }];
+          return [{ t: mode === 'reflect' ? reflectPad(x.t, p4) : tf.pad(x.t, p4, value), nhwc: true }];
         }
         const t = this.dev(x);
-        return [{ t: mode === 'reflect' ? tf.mirrorPad(t, pairs, 'reflect') : tf.pad(t, pairs, value), nhwc: false }];
+        return [{ t: mode === 'reflect' ? reflectPad(t, pairs) : tf.pad(t, pairs, value), nhwc: false }];
       }
       case 'Softmax':
       case 'LogSoftmax': {

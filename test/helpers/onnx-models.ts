@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { onnx } from 'onnx-proto';
 import { GraphBuilder, Dim } from '../../src/engine/onnx-graph';
 import { makeRng } from '../../src/util/rng';
 
@@ -132,7 +133,7 @@ export const OP_FAMILIES: readonly OpFamily[] = ['conv', 'pool', 'activation', '
  * activation: LeakyRelu, Elu, Sigmoid, Tanh, Softplus, HardSigmoid, Clip, Softmax over channels-last;
  * broadcast: Add/Sub/Mul/Div against [1,C,1,1] constants and against an [N,1,H,W] map computed from the input
  * (ReduceMean), a divisor computed from the input, Pow, Max/Min, MatMul then Gemm; shape: Concat of two
- * branches, Pad, Slice, Transpose, Squeeze/Unsqueeze, Reshape, Identity, Dropout, Flatten.
+ * branches, Gather of channels, reflect and constant Pad, Slice (and strided), Transpose, Squeeze/Unsqueeze, Reshape, Identity, Dropout, Flatten.
  */
 export function opFamilyModel(family: OpFamily, opts: ModelOptions = {}): Uint8Array {
   const g = new GraphBuilder();
@@ -204,15 +205,19 @@ export function opFamilyModel(family: OpFamily, opts: ModelOptions = {}): Uint8A
       const c1 = g.op('Tanh', [conv(x, 3, 2, 3, { pads: [1, 1, 1, 1] }, 'c1')]);
       const c2 = g.op('Sigmoid', [conv(x, 3, 3, 1, {}, 'c2')]);
       const cat = g.op('Concat', [c1, c2], { axis: 1 }); // [N,5,8,8]
-      const padded = g.op('Pad', [cat, i64('pads', [0, 0, 1, 2, 0, 0, 2, 1]), g.scalar(0.25)]); // [N,5,11,11]
-      const sliced = g.op('Slice', [padded, i64('st', [1, 2]), i64('en', [10, 9]), i64('ax', [2, 3])]); // [N,5,9,7]
-      const t = g.op('Transpose', [sliced], { perm: [0, 2, 3, 1] }); // [N,9,7,5]
-      const u = g.op('Unsqueeze', [t, i64('uax', [1])]); // [N,1,9,7,5]
+      const picked = g.op('Gather', [cat, i64('channels', [4, 0, 2, 2])], { axis: 1 }); // [N,4,8,8]
+      const mirrored = g.op('Pad', [picked, i64('rpads', [0, 0, 1, 2, 0, 0, 2, 1])], { mode: 'reflect' }); // [N,4,11,11]
+      const padded = g.op('Pad', [mirrored, i64('pads', [0, 0, 1, 0, 0, 0, 0, 1]), g.scalar(0.25)]); // [N,4,12,12]
+      const sliced = g.op('Slice', [padded, i64('st', [1, 2]), i64('en', [10, 9]), i64('ax', [2, 3])]); // [N,4,9,7]
+      const strided = g.op('Slice', [padded, i64('st2', [0, 1]), i64('en2', [12, 12]), i64('ax2', [2, 3]), i64('steps2', [2, 3])]); // [N,4,6,4]
+      const skip = g.op('Mul', [g.op('ReduceMean', [strided], { axes: [2, 3], keepdims: 1 }), g.scalar(0.5)]); // [N,4,1,1]
+      const t = g.op('Transpose', [g.op('Add', [sliced, skip])], { perm: [0, 2, 3, 1] }); // [N,9,7,4]
+      const u = g.op('Unsqueeze', [t, i64('uax', [1])]); // [N,1,9,7,4]
       const sq = g.op('Squeeze', [g.op('Identity', [u]), i64('sax', [1])]);
       const d = g.op('Dropout', [sq]);
-      const r = g.op('Reshape', [d, i64('shape', [0, 63, 5])]); // [N,63,5]
+      const r = g.op('Reshape', [d, i64('shape', [0, 63, 4])]); // [N,63,4]
       h = g.op('Flatten', [r], { axis: 1 });
-      features = 315;
+      features = 252;
       break;
     }
   }
@@ -220,4 +225,31 @@ export function opFamilyModel(family: OpFamily, opts: ModelOptions = {}): Uint8A
   const out = g.op('Gemm', [flat, w(g, s, 'fc_w', [5, features], 1.5 / Math.sqrt(features)), w(g, s, 'fc_b', [5], 0.1)], { transB: 1 }, 'fc');
   g.output(out, 'logits', [N, 5]);
   return g.serialize(`family-${family}`);
+}
+
+/**
+ * Models the ONNX Runtime backward graph does not cover (the tfjs mapping differentiates them): NCHW [N,3,8,8] ->
+ * Conv -> Tanh -> Flatten -> Gemm -> 3 classes, written for opset 12 (known at load), or with the identity
+ * written as a Concat of the batch with itself, averaged back (a Concat over the batch: found when the graph is
+ * built).
+ */
+export function fallbackModel(kind: 'opset-12' | 'batch-concat'): Uint8Array {
+  const g = new GraphBuilder();
+  const x = g.input('x', ['N', 3, 8, 8]);
+  let h = x;
+  if (kind === 'batch-concat') {
+    const twice = g.op('Concat', [x, x], { axis: 0 }, 'twice');
+    const rows = g.op('Reshape', [twice, g.int64('two_rows', [2, -1])]);
+    const mean = g.op('ReduceMean', [rows], { axes: [0], keepdims: 0 });
+    h = g.op('Reshape', [mean, g.op('Shape', [x])], {}, 'back');
+  }
+  const c = g.op('Tanh', [g.op('Conv', [h, w(g, 5, 'c_w', [2, 3, 3, 3], 0.5)], { kernel_shape: [3, 3], strides: [2, 2] }, 'conv')]);
+  const out = g.op('Gemm', [g.op('Flatten', [c]), w(g, 5, 'fc_w', [3, 18], 0.5)], { transB: 1 }, 'fc');
+  g.output(out, 'logits', ['N', 3]);
+  const bytes = g.serialize(`fallback-${kind}`);
+  if (kind !== 'opset-12') return bytes;
+  const model = onnx.ModelProto.decode(bytes);
+  model.opsetImport = [{ domain: '', version: 12 }];
+  model.irVersion = 7;
+  return onnx.ModelProto.encode(model).finish();
 }
