@@ -193,7 +193,7 @@ export class OnnxClassifier implements Classifier {
       }
       trackSession(1);
     }
-    const noBackward = queryEngine === 'onnxruntime' ? backwardSupport(g) : '--engine tfjs';
+    const noBackward = queryEngine === 'onnxruntime' ? backwardSupport(g) : engine === 'tfjs' ? '--engine tfjs' : `onnxruntime-node does not load here (${ortUnavailableReason()})`;
     this.info = {
       file: path.resolve(file),
       sha256: sha256(bytes),
