@@ -5,14 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend';
-import { loadOnnxClassifier, OnnxClassifier } from '../src/import/onnx';
+import { loadOnnxClassifier } from '../src/import/onnx';
 import { loadModelFile } from '../src/import';
 import { openSessionCount } from '../src/engine/session';
 import { lossFor } from '../attacks/losses';
 import { UserError } from '../src/util/errors';
-import { makeRng } from '../src/util/rng';
 import { expectMemoryFlat } from './helpers/memory';
 import { maxRelErr } from './helpers/numeric';
+import { expectGradientMatchesFd } from './helpers/gradient-check';
 import { residualModel, normalizedNhwcModel, stepModel, unsupportedModel, tempDir, writeModel } from './helpers/onnx-models';
 
 let dir: string;
@@ -23,34 +23,6 @@ beforeAll(async () => {
 
 function images(n: number, seed: number): tf.Tensor4D {
   return tf.randomUniform([n, 8, 8, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
-}
-
-/**
- * Central finite differences of one image's CE loss, one input coordinate at a time (the 8 coordinates of
- * largest gradient and 8 random ones), against the gradient: the loss read from the classifier's forward (ONNX
- * Runtime where it runs), the gradient from its tfjs mapping. One coordinate at a time keeps most ReLU kinks out
- * of the difference quotient; a per-example loss keeps float32 rounding far below it.
- */
-function expectGradientMatchesFd(c: OnnxClassifier, x: tf.Tensor4D, labels: tf.Tensor1D, h = 1e-2): void {
-  const loss = lossFor('ce', false);
-  const { loss: l0, grad } = c.lossAndGradient(x, labels, loss);
-  const g = grad.dataSync();
-  const base = x.dataSync();
-  const per = x.size / x.shape[0];
-  const rng = makeRng(9, 'fd');
-  const byMagnitude = Array.from(g.keys()).sort((i, j) => Math.abs(g[j]) - Math.abs(g[i]));
-  const coords = [...byMagnitude.slice(0, 8), ...Array.from({ length: 8 }, () => Math.floor(rng.range(0, g.length)))];
-  const lossAt = (i: number, delta: number): number => {
-    const v = Float32Array.from(base);
-    v[i] += delta;
-    return tf.tidy(() => loss(c.logits(tf.tensor4d(v, x.shape)), labels).dataSync()[Math.floor(i / per)]);
-  };
-  for (const i of coords) {
-    // a kink (ReLU, max-pool tie) within h of x bends one quotient; a wrong gradient misses at every step size
-    const err = Math.min(...[h, h / 3, h / 10].map((d) => Math.abs((lossAt(i, d) - lossAt(i, -d)) / (2 * d) - g[i])));
-    expect(err).toBeLessThanOrEqual(2e-2 * Math.abs(g[i]) + 2e-4);
-  }
-  tf.dispose([l0, grad]);
 }
 
 /** The loss that is the true class's logit: linear in the logits, so a straight-through gradient equals the identity twin's. */

@@ -59,7 +59,7 @@ describe('export and --model round trip', () => {
     const rb = await run(['attack', '--model', onnxFile, '--dataset', 'synthetic', ...attackArgs, '--samples', '12', '--batch-size', '6', '--out', b, ...common]);
     expect(rb.err).not.toMatch(/internal error/);
     expect(rb.code).toBe(0);
-    expect(rb.err).toMatch(/NHWC input 32x32x3 .*10 classes, output logits .*queries on onnxruntime, gradient on tfjs \(natural\)/);
+    expect(rb.err).toMatch(/NHWC input 32x32x3 .*10 classes, output logits .*queries on onnxruntime, gradient on onnxruntime \(natural\)/);
     const A = JSON.parse(fs.readFileSync(a, 'utf8')) as ResultsFile;
     const B = JSON.parse(fs.readFileSync(b, 'utf8')) as ResultsFile;
     expect(B.models[0]).toMatchObject({ id: 'file:vgg.onnx', architecture: 'imported', cleanAccuracy: A.models[0].cleanAccuracy, n: 12 });

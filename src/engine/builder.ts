@@ -450,7 +450,7 @@ function emitOpu(
 }
 
 /** Per-example loss [N] and its gradient dL/dlogits [N, C] for L = sum of the losses (attacks/losses.ts). */
-function emitLoss(
+export function emitLoss(
   g: GraphBuilder,
   name: EngineLossName,
   targeted: boolean,

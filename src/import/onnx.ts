@@ -3,8 +3,13 @@
  *
  *  - queries (logits: clean evaluation, score-based and decision attacks, transfer targets) run the file itself
  *    through ONNX Runtime (one session per classifier, released by dispose()), or on tfjs with engine 'tfjs';
- *  - the input gradient comes from the same graph run as tfjs ops and differentiated (tfjs-graph.ts), under the
- *    gradient mode: natural (the true gradient) or bpda-identity (straight-through at non-differentiable ops).
+ *  - the input gradient (with the per-example attack loss) comes, under the gradient mode (natural: the true
+ *    gradient; bpda-identity: straight-through at non-differentiable ops), from one ONNX graph of the model's
+ *    nodes, the loss and an explicit backward pass run by ONNX Runtime (onnx-backward.ts; the faster way,
+ *    docs/import.md), or with engine 'tfjs', for a loss the graph cannot express, or for a model the backward
+ *    builder has no rule for, from the same graph run as tfjs ops and differentiated (tfjs-graph.ts).
+ *    Gradient sessions are cached per attack loss and batch size (the first size a loss sees gets a fixed-batch
+ *    graph, every other size one shared dynamic-batch graph), at most four open, all released by dispose().
  *
  * Images reach the classifier as NHWC pixels in [0, 1]. Normalization given as `mean`/`std` is applied before the
  * graph (inside the differentiated function, so gradients stay in pixel units); otherwise the graph is fed pixels
@@ -16,10 +21,15 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, LossAndGradient, LossFn } from '../types';
 import { UserError } from '../util/errors';
+import { onnx } from 'onnx-proto';
 import { OrtSession, ortAvailable, ortUnavailableReason, trackSession } from '../engine/session';
 import type { EngineName } from '../engine';
+import { lossKey, lossSpecOf } from '../engine/loss-spec';
+import { lossAndInputGradient } from '../util/loss-gradient';
 import { readOnnxGraph, Layout, OnnxGraphInfo, OutputKind } from './onnx-file';
-import { IMPORT_GRADIENT_MODES, ImportGradientMode, TfjsOnnxGraph } from './tfjs-graph';
+import { IMPORT_GRADIENT_MODES, ImportGradientMode, TfjsOnnxGraph, ValueShape } from './tfjs-graph';
+import { backwardSupport, BackwardUnsupported, buildImportedGradGraph, ImportedGradGraph } from './onnx-backward';
+import { modelInput } from './prologue';
 
 export interface ImportOptions {
   /** Per-channel mean/std applied to pixels before the graph (absent: the graph normalizes, or needs none). */
@@ -29,7 +39,10 @@ export interface ImportOptions {
   layout?: Layout;
   /** Class count (default: read from the graph's output shape). */
   classes?: number;
-  /** Engine of the queries (default auto: ONNX Runtime where it loads). The gradient always runs on tfjs. */
+  /**
+   * Engine (default auto: ONNX Runtime where it loads, for queries and gradients; the gradient on tfjs where the
+   * backward graph cannot be built). 'tfjs': queries and gradients on tfjs (the graph mapped onto tfjs ops).
+   */
   engine?: EngineName;
   /** Gradient mode: natural (default) or bpda-identity. */
   gradient?: string;
@@ -37,8 +50,10 @@ export interface ImportOptions {
   threads?: number;
   /** Model id in results (default: file:<file name>). */
   id?: string;
-  /** Print ONNX Runtime's device line (default true). */
+  /** Print ONNX Runtime's device line and the one-line notices (default true). */
   announce?: boolean;
+  /** Gradient sessions kept open at once (default 4). */
+  maxSessions?: number;
 }
 
 /** What a results.json model record says of an imported model. */
@@ -59,7 +74,10 @@ export interface ImportedModelInfo {
   /** Fixed batch size of the graph, or 'dynamic'. */
   batch: number | 'dynamic';
   queryEngine: 'onnxruntime' | 'tfjs';
-  gradientEngine: 'tfjs';
+  /** Where input gradients are computed: an ONNX Runtime backward graph, or the tfjs mapping. */
+  gradientEngine: 'onnxruntime' | 'tfjs';
+  /** Why the gradient runs on tfjs (absent when it runs on ONNX Runtime). */
+  gradientEngineReason?: string;
   gradientMode: ImportGradientMode;
   opset: number;
   producer: string;
@@ -97,9 +115,17 @@ export class OnnxClassifier implements Classifier {
   private readonly graph: TfjsOnnxGraph;
   private session: OrtSession | null = null;
   private readonly fixedBatch: number | null;
-  private readonly mean: tf.Tensor1D | null;
-  private readonly std: tf.Tensor1D | null;
-  /** Graph runs so far on each engine (tests). */
+  private readonly mean: number[] | undefined;
+  private readonly std: number[] | undefined;
+  private readonly bytes: Uint8Array;
+  private readonly graphInfo: OnnxGraphInfo;
+  private readonly opts: ImportOptions;
+  /** Gradient graphs and sessions, least recently used first (see the module comment). */
+  private readonly gradCache = new Map<string, { graph: ImportedGradGraph; session: OrtSession }>();
+  private readonly primaryBatch = new Map<string, number>();
+  private shapes: Map<string, ValueShape> | null = null;
+  private readonly noticed = new Set<string>();
+  /** Graph runs so far on each engine (tests): queries and gradients. */
   readonly runs = { onnxruntime: 0, tfjs: 0 };
 
   constructor(bytes: Uint8Array, file: string, opts: ImportOptions = {}) {
@@ -142,8 +168,11 @@ export class OnnxClassifier implements Classifier {
     this.inputShape = [h, w, c];
     this.gradientMode = mode;
     this.graph = new TfjsOnnxGraph(g, mode);
-    this.mean = mean ? tf.tensor1d(mean) : null;
-    this.std = std ? tf.tensor1d(std) : null;
+    this.mean = mean;
+    this.std = std;
+    this.bytes = bytes;
+    this.graphInfo = g;
+    this.opts = opts;
 
     const engine = opts.engine ?? 'auto';
     let queryEngine: 'onnxruntime' | 'tfjs' = 'tfjs';
@@ -164,6 +193,7 @@ export class OnnxClassifier implements Classifier {
       }
       trackSession(1);
     }
+    const noBackward = queryEngine === 'onnxruntime' ? backwardSupport(g) : engine === 'tfjs' ? '--engine tfjs' : `onnxruntime-node does not load here (${ortUnavailableReason()})`;
     this.info = {
       file: path.resolve(file),
       sha256: sha256(bytes),
@@ -179,16 +209,17 @@ export class OnnxClassifier implements Classifier {
       normalization: mean ? { mean, std: std!, source: '--mean/--std, applied before the graph' } : insideNorm ? { ...insideNorm, source: 'inside the graph (metadata opulab.normalization)' } : { source: 'none given: the graph is fed [0,1] pixels' },
       batch: this.fixedBatch ?? 'dynamic',
       queryEngine,
-      gradientEngine: 'tfjs',
+      gradientEngine: noBackward === null ? 'onnxruntime' : 'tfjs',
+      ...(noBackward === null ? {} : { gradientEngineReason: queryEngine === 'onnxruntime' ? `no ONNX Runtime backward graph: ${noBackward}` : noBackward }),
       gradientMode: mode,
       opset: g.opset,
       producer: g.producer,
     };
   }
 
-  /** NHWC pixels -> the graph's input (normalized; transposed for an NCHW graph on ONNX Runtime). */
-  private prepare(x: tf.Tensor4D): tf.Tensor4D {
-    return this.mean && this.std ? tf.div(tf.sub(x, this.mean), this.std) : x;
+  /** NHWC pixels -> the graph's input: normalized; NCHW for an NCHW graph where `transpose` (ONNX Runtime). */
+  private prepare(x: tf.Tensor4D, transpose = false): tf.Tensor4D {
+    return modelInput(x, { mean: this.mean, std: this.std, nchw: transpose && this.info.layout === 'nchw' });
   }
 
   private checkInput(x: tf.Tensor4D): void {
@@ -232,10 +263,7 @@ export class OnnxClassifier implements Classifier {
       );
     }
     return this.chunked(x, (chunk) => {
-      const feed = tf.tidy(() => {
-        const p = this.prepare(chunk);
-        return this.info.layout === 'nchw' ? tf.transpose(p, [0, 3, 1, 2]) : tf.clone(p);
-      });
+      const feed = tf.tidy(() => tf.clone(this.prepare(chunk, true)));
       const data = feed.dataSync() as Float32Array;
       const dims = feed.shape;
       const out = session.run({ [this.info.inputName]: { data, dims } });
@@ -279,25 +307,89 @@ export class OnnxClassifier implements Classifier {
   }
 
   private gradient(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn): LossAndGradient {
-    let perExample: tf.Tensor1D | null = null;
-    const grad = tf.tidy(() =>
-      tf.grad((xx: tf.Tensor) => {
-        const out = this.outputOf(this.graph.run(this.prepare(xx as tf.Tensor4D), this.info.layout === 'nchw'), xx.shape[0]);
-        const l = loss(out, labels);
-        perExample = tf.keep(tf.clone(l));
-        return tf.sum(l);
-      })(x),
-    ) as tf.Tensor4D;
+    const spec = lossSpecOf(loss);
+    if (this.info.gradientEngine === 'onnxruntime' && spec) {
+      const r = this.ortGradient(x, labels, spec);
+      if (r) return r;
+    } else if (this.info.gradientEngine === 'onnxruntime') {
+      this.notice('loss', `${this.id}: this attack loss has no ONNX form; its gradients run on tfjs (the graph mapped onto tfjs ops)`);
+    }
+    const nchw = this.info.layout === 'nchw';
+    const r = lossAndInputGradient((xx) => this.outputOf(this.graph.run(this.prepare(xx), nchw), xx.shape[0]), x, labels, loss);
     this.runs.tfjs++;
-    const kept = perExample as unknown as tf.Tensor1D;
-    const lossValues = tf.clone(kept);
-    kept.dispose();
-    return { loss: lossValues, grad };
+    return r;
   }
 
-  /** ONNX Runtime sessions this classifier holds (0 or 1). */
+  /** The gradient from the ONNX Runtime backward graph; null (said once) where the graph cannot be built. */
+  private ortGradient(x: tf.Tensor4D, labels: tf.Tensor1D, spec: NonNullable<ReturnType<typeof lossSpecOf>>): LossAndGradient | null {
+    const batch = x.shape[0];
+    let entry;
+    try {
+      entry = this.gradGraph(spec, batch);
+    } catch (e) {
+      if (!(e instanceof BackwardUnsupported)) throw e;
+      this.info.gradientEngine = 'tfjs';
+      this.info.gradientEngineReason = `no ONNX Runtime backward graph: ${e.message}`;
+      this.notice('backward', `${this.id}: ${this.info.gradientEngineReason}; gradients run on tfjs (the graph mapped onto tfjs ops)`);
+      return null;
+    }
+    const { graph, session } = entry;
+    const sig = graph.signature;
+    const column = (t: tf.Tensor1D): { data: Float32Array; dims: number[] } => ({ data: Float32Array.from(t.dataSync()), dims: [batch, 1] });
+    const feeds: Record<string, { data: Float32Array; dims: readonly number[] }> = {
+      [sig.x]: { data: x.dataSync() as Float32Array, dims: x.shape },
+      [sig.labels]: column(labels),
+    };
+    if (sig.trueLabels) feeds[sig.trueLabels] = column(spec.trueLabels!);
+    const out = session.run(feeds);
+    this.runs.onnxruntime++;
+    return { loss: tf.tensor1d(out[sig.loss]), grad: tf.tensor4d(out[sig.grad], x.shape) };
+  }
+
+  private gradGraph(spec: NonNullable<ReturnType<typeof lossSpecOf>>, batch: number): { graph: ImportedGradGraph; session: OrtSession } {
+    const kind = lossKey(spec);
+    let primary = this.primaryBatch.get(kind);
+    if (primary === undefined) this.primaryBatch.set(kind, (primary = batch));
+    const fixed = this.fixedBatch !== null || batch === primary;
+    const key = `${kind}:${fixed ? batch : 'N'}`;
+    const hit = this.gradCache.get(key);
+    if (hit) {
+      this.gradCache.delete(key);
+      this.gradCache.set(key, hit);
+      return hit;
+    }
+    this.shapes ??= this.graph.valueShapes(this.fixedBatch ?? 2);
+    const graph = buildImportedGradGraph(onnx.ModelProto.decode(this.bytes), this.graphInfo, this.shapes, {
+      mode: this.info.gradientMode,
+      loss: { name: spec.name, targeted: spec.targeted },
+      batch: fixed ? batch : 'N',
+      layout: this.info.layout,
+      inputShape: this.info.inputShape,
+      classes: this.numClasses,
+      mean: this.mean,
+      std: this.std,
+    });
+    const entry = { graph, session: new OrtSession(graph.bytes, { threads: this.opts.threads, announce: false }) };
+    trackSession(1);
+    this.gradCache.set(key, entry);
+    while (this.gradCache.size > (this.opts.maxSessions ?? 4)) {
+      const [oldest, old] = this.gradCache.entries().next().value as [string, { session: OrtSession }];
+      old.session.dispose();
+      trackSession(-1);
+      this.gradCache.delete(oldest);
+    }
+    return entry;
+  }
+
+  private notice(key: string, line: string): void {
+    if (this.noticed.has(key) || this.opts.announce === false) return;
+    this.noticed.add(key);
+    process.stderr.write(`${line}\n`);
+  }
+
+  /** ONNX Runtime sessions this classifier holds: the query session and the cached gradient sessions. */
   get openSessions(): number {
-    return this.session ? 1 : 0;
+    return (this.session ? 1 : 0) + this.gradCache.size;
   }
 
   dispose(): void {
@@ -306,8 +398,12 @@ export class OnnxClassifier implements Classifier {
       trackSession(-1);
       this.session = null;
     }
+    for (const e of this.gradCache?.values() ?? []) {
+      e.session.dispose();
+      trackSession(-1);
+    }
+    this.gradCache?.clear();
     this.graph?.dispose();
-    tf.dispose([this.mean, this.std].filter((t): t is tf.Tensor1D => t !== null && t !== undefined));
   }
 }
 

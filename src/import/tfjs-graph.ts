@@ -39,6 +39,12 @@ type Val = Host | Dev;
 
 const isHost = (v: Val): v is Host => 'host' in v;
 
+/** A value's shape in the ONNX graph (NCHW for images) and, for a small integer value computed on the host, its values. */
+export interface ValueShape {
+  dims: number[];
+  host?: number[];
+}
+
 /** Operators with a forward and an input gradient here (the supported set; docs/import.md). */
 export const DIFFERENTIABLE_OPS = [
   'Conv', 'ConvTranspose', 'BatchNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Elu', 'Sigmoid', 'Tanh', 'Softplus',
@@ -123,6 +129,89 @@ function elu(x: tf.Tensor, alpha: number): tf.Tensor {
   })(x);
 }
 
+/** maximum / minimum with the broadcast axes summed out of each operand's gradient (tfjs's own leaves them in). */
+function extremum(a: tf.Tensor, b: tf.Tensor, kind: 'max' | 'min'): tf.Tensor {
+  return customGradN(([p, q]) => ({
+    value: kind === 'max' ? tf.maximum(p, q) : tf.minimum(p, q),
+    gradFunc: (dy, [p0, q0]) => {
+      // a wins where a >= b (max) or a <= b (min), as tfjs's own gradient
+      const first = tf.cast(kind === 'max' ? tf.greaterEqual(p0, q0) : tf.lessEqual(p0, q0), 'float32');
+      return [reduceTo(tf.mul(dy, first), p0.shape), reduceTo(tf.mul(dy, tf.sub(1, first)), q0.shape)];
+    },
+  }))(a, b);
+}
+
+/**
+ * A 'valid' max-pool over NHWC x whose gradient goes to each window's first maximum (row-major), summed over
+ * overlapping windows. tfjs's own gradient is used where windows do not overlap; with overlapping windows (kernel
+ * larger than the stride) the wasm backend's disagreed with finite differences, so the backward is written out:
+ * each window offset compared with the maximum, the first kept, and the offsets scattered back with a one-hot
+ * transposed convolution.
+ */
+function maxPoolValid(x: tf.Tensor4D, k: [number, number], s: [number, number]): tf.Tensor4D {
+  if (k[0] <= s[0] && k[1] <= s[1]) return tf.maxPool(x, k, s, 'valid');
+  return customGradN(([xin]) => ({
+    value: tf.maxPool(xin as tf.Tensor4D, k, s, 'valid'),
+    gradFunc: (dy, [x0]) => {
+      const [n, hp, wp, c] = x0.shape;
+      const y = tf.maxPool(x0 as tf.Tensor4D, k, s, 'valid');
+      const [, ho, wo] = y.shape;
+      const cols: tf.Tensor[] = [];
+      let found: tf.Tensor | null = null;
+      for (let p = 0; p < k[0]; p++)
+        for (let q = 0; q < k[1]; q++) {
+          const win = tf.stridedSlice(x0, [0, p, q, 0], [n, p + (ho - 1) * s[0] + 1, q + (wo - 1) * s[1] + 1, c], [1, s[0], s[1], 1]);
+          const eq = tf.cast(tf.equal(win, y), 'float32');
+          const take: tf.Tensor = found ? tf.mul(eq, tf.sub(1, found)) : eq;
+          found = found ? tf.add(found, take) : take;
+          // [N, Ho, Wo, C] -> [N*C, Ho, Wo, 1]
+          cols.push(tf.reshape(tf.transpose(tf.mul(dy, take), [0, 3, 1, 2]), [n * c, ho, wo, 1]));
+        }
+      const K = k[0] * k[1];
+      const oneHot = new Float32Array(k[0] * k[1] * K);
+      for (let i = 0; i < K; i++) oneHot[i * K + i] = 1; // [kh, kw, out 1, in K]: offset i reads column i
+      const e = [(ho - 1) * s[0] + k[0], (wo - 1) * s[1] + k[1]];
+      let back: tf.Tensor4D = tf.conv2dTranspose(tf.concat(cols, 3) as tf.Tensor4D, tf.tensor4d(oneHot, [k[0], k[1], 1, K]), [n * c, e[0], e[1], 1], s, 'valid');
+      if (e[0] < hp || e[1] < wp) back = tf.pad(back, [[0, 0], [0, hp - e[0]], [0, wp - e[1]], [0, 0]]);
+      return [tf.transpose(tf.reshape(back, [n, c, hp, wp]), [0, 2, 3, 1])];
+    },
+  }))(x) as tf.Tensor4D;
+}
+
+/**
+ * x contracted along `axis` with the 0/1 matrix m [rows, n]: out[..., o, ...] = sum_i m[o][i] x[..., i, ...]. A
+ * selection or repetition of entries along one axis as a matrix product, whose gradient the wasm backend has.
+ */
+function selectAlong(x: tf.Tensor, axis: number, m: Float32Array, rows: number): tf.Tensor {
+  const rank = x.rank;
+  const n = x.shape[axis];
+  const perm = [...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis), axis];
+  const inv = new Array<number>(rank);
+  perm.forEach((p, i) => (inv[p] = i));
+  const moved = axis === rank - 1 ? x : tf.transpose(x, perm);
+  const r = tf.matMul(tf.reshape(moved, [-1, n]), tf.tensor2d(m, [rows, n]), false, true);
+  const shaped = tf.reshape(r, [...moved.shape.slice(0, -1), rows]);
+  return axis === rank - 1 ? shaped : tf.transpose(shaped, inv);
+}
+
+/** ONNX reflect Pad (mirrored at the ends, no edge repeated), axis by axis as selections (see selectAlong). */
+function reflectPad(x: tf.Tensor, pairs: [number, number][]): tf.Tensor {
+  let t = x;
+  pairs.forEach(([p0, p1], ax) => {
+    if (p0 === 0 && p1 === 0) return;
+    const n = t.shape[ax];
+    const rows = n + p0 + p1;
+    const m = new Float32Array(rows * n);
+    for (let o = 0; o < rows; o++) {
+      let i = Math.abs(o - p0);
+      if (i >= n) i = 2 * (n - 1) - i;
+      m[o * n + i] = 1;
+    }
+    t = selectAlong(t, ax, m, rows);
+  });
+  return t;
+}
+
 /** SAME_UPPER pads (top, left, bottom, right) of a window over an NHWC map: the extra pad at the end. */
 function samePads(shape: number[], k: number[], s: number[]): [number, number, number, number] {
   const pad = (size: number, kk: number, ss: number): [number, number] => {
@@ -177,9 +266,14 @@ export class TfjsOnnxGraph {
       let filter: tf.Tensor;
       if (group === 1) filter = tf.transpose(oihw, [2, 3, 1, 0]); // [kh, kw, in, out]
       else if (ipg === 1 && o % group === 0) {
-        // depthwise: output channel c*m + j reads input channel c -> [kh, kw, group, m]
+        // depthwise: output channel c*m + j reads input channel c. As a dense [kh, kw, group, o] filter, zero
+        // outside each channel's block: the wasm backend has no input-gradient kernel for depthwiseConv2d.
         const m = o / group;
-        filter = tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(oihw, [group, m, kh, kw]), [2, 3, 0, 1]), [kh, kw, group, m]));
+        const dense = new Float32Array(kh * kw * group * o);
+        for (let c = 0; c < group; c++)
+          for (let j = 0; j < m; j++)
+            for (let p = 0; p < kh; p++) for (let q = 0; q < kw; q++) dense[((p * kw + q) * group + c) * o + c * m + j] = w.data[((c * m + j) * kh + p) * kw + q];
+        filter = tf.tensor4d(dense, [kh, kw, group, o]);
       } else throw unsupported(node, `grouped Conv (group ${group}, ${ipg} input channels per group)`);
       oihw.dispose();
       const bias = node.inputs[2] ? tf.tensor1d(this.constant(node, 2, 'Conv bias').data) : null;
@@ -245,6 +339,28 @@ export class TfjsOnnxGraph {
    * marks an NHWC tensor of a graph that reads NCHW). Returns the first output as a tensor. Call inside tf.tidy.
    */
   run(input: tf.Tensor, inputIsNhwcOfNchw: boolean): tf.Tensor {
+    const env = this.evaluate(input, inputIsNhwcOfNchw);
+    const out = env.get(this.info.output.name);
+    if (!out) throw new Error(`graph output '${this.info.output.name}' is not computed`);
+    return this.dev(out);
+  }
+
+  /**
+   * The ONNX (logical) shape of every value of the graph, from one run on a zero input of `batch` images, and
+   * the values of the small integer ones computed on the host (shapes, axes, pads): what a builder of a graph
+   * derived from this one needs to know statically (onnx-backward.ts).
+   */
+  valueShapes(batch: number): Map<string, ValueShape> {
+    const out = new Map<string, ValueShape>();
+    tf.tidy(() => {
+      const dims = this.info.input.dims.map((d, i) => (i === 0 ? batch : (d as number)));
+      const env = this.evaluate(tf.zeros(dims), false);
+      for (const [name, v] of env) out.set(name, isHost(v) ? { dims: v.dims, host: v.host } : { dims: this.shapeOf(v) });
+    });
+    return out;
+  }
+
+  private evaluate(input: tf.Tensor, inputIsNhwcOfNchw: boolean): Map<string, Val> {
     if (this.disposed) throw new Error('TfjsOnnxGraph used after dispose()');
     const env = new Map<string, Val>(this.consts);
     env.set(this.info.input.name, { t: input, nhwc: inputIsNhwcOfNchw });
@@ -258,9 +374,7 @@ export class TfjsOnnxGraph {
         if (node.outputs[i]) env.set(node.outputs[i], v);
       });
     }
-    const out = env.get(this.info.output.name);
-    if (!out) throw new Error(`graph output '${this.info.output.name}' is not computed`);
-    return this.dev(out);
+    return env;
   }
 
   private pads2d(node: OnnxNode): [number, number, number, number] {
@@ -338,8 +452,7 @@ export class TfjsOnnxGraph {
         const [filter, bias] = this.prepared.get(node.name)!;
         const { x: xp, pad } = this.padded(this.nhwc(x) as tf.Tensor4D, node);
         const s = ints(a.strides, [1, 1]) as [number, number];
-        const depthwise = num(a.group, 1) !== 1;
-        let y: tf.Tensor = depthwise ? tf.depthwiseConv2d(xp, filter as tf.Tensor4D, s, pad) : tf.conv2d(xp, filter as tf.Tensor4D, s, pad);
+        let y: tf.Tensor = tf.conv2d(xp, filter as tf.Tensor4D, s, pad);
         if (bias) y = tf.add(y, bias);
         return [{ t: y, nhwc: true }];
       }
@@ -418,9 +531,9 @@ export class TfjsOnnxGraph {
       case 'Pow':
         return [this.elementwise([x, ins[1]!], tf.pow)];
       case 'Max':
-        return [this.elementwise(ins as Val[], (...t) => t.reduce((p, q) => tf.maximum(p, q)))];
+        return [this.elementwise(ins as Val[], (...t) => t.reduce((p, q) => extremum(p, q, 'max')))];
       case 'Min':
-        return [this.elementwise(ins as Val[], (...t) => t.reduce((p, q) => tf.minimum(p, q)))];
+        return [this.elementwise(ins as Val[], (...t) => t.reduce((p, q) => extremum(p, q, 'min')))];
       case 'Equal':
         return [this.elementwise([x, ins[1]!], (p, q) => this.compare(p, q, tf.equal, 0))];
       case 'Greater':
@@ -500,8 +613,8 @@ export class TfjsOnnxGraph {
           }
           // padding as an explicit pad (-inf) and a 'valid' pool: tfjs's pooling gradients assume no implicit padding
           if (str(a.auto_pad, 'NOTSET') === 'SAME_UPPER') [t, l, b, r] = samePads(xin.shape, k, s);
-          if (t + l + b + r === 0 || str(a.auto_pad, 'NOTSET') === 'VALID') return [{ t: tf.maxPool(xin, k, s, 'valid'), nhwc: true }];
-          return [{ t: tf.maxPool(tf.pad(xin, [[0, 0], [t, b], [l, r], [0, 0]], -3.4e38), k, s, 'valid'), nhwc: true }];
+          if (t + l + b + r === 0 || str(a.auto_pad, 'NOTSET') === 'VALID') return [{ t: maxPoolValid(xin, k, s), nhwc: true }];
+          return [{ t: maxPoolValid(tf.pad(xin, [[0, 0], [t, b], [l, r], [0, 0]], -3.4e38), k, s), nhwc: true }];
         }
         const includePad = num(a.count_include_pad, 0) === 1;
         let [t, l, b, r] = this.pads2d(node);
@@ -615,7 +728,11 @@ export class TfjsOnnxGraph {
         const ids = isHost(idx) ? idx.host.map((i) => (i < 0 ? i + size : i)) : null;
         if (!ids) throw unsupported(node, 'Gather with indices computed from tensors');
         const idims = (idx as Host).dims;
-        const g = tf.gather(t, tf.tensor(ids, idims.length ? idims : [1], 'int32'), axis);
+        if (idims.length > 1) throw unsupported(node, 'Gather with multi-dimensional indices');
+        // as a product with the 0/1 selection matrix (tf.gather's gradient needs a kernel the wasm backend lacks)
+        const m = new Float32Array(ids.length * size);
+        ids.forEach((i, j) => (m[j * size + i] = 1));
+        const g = selectAlong(t, axis, m, ids.length);
         return [{ t: idims.length ? g : tf.squeeze(g, [axis]), nhwc: false }];
       }
       case 'Slice': {
@@ -642,7 +759,19 @@ export class TfjsOnnxGraph {
           for (let i = begin[0]; i < end[0]; i += stride[0]) out.push(x.host[i]);
           return [{ host: out, dims: [out.length] }];
         }
-        return [{ t: tf.stridedSlice(this.dev(x), begin, end, stride), nhwc: false }];
+        // tf.slice where every step is 1: tfjs has no gradient for stridedSlice
+        if (stride.every((v) => v === 1)) return [{ t: tf.slice(this.dev(x), begin, end.map((e, i) => Math.max(0, e - begin[i]))), nhwc: false }];
+        // strided: a selection of every step-th entry per axis (tfjs has no gradient for stridedSlice)
+        let t = this.dev(x);
+        for (let ax = 0; ax < shape.length; ax++) {
+          if (stride[ax] === 1 && begin[ax] === 0 && end[ax] === shape[ax]) continue;
+          const picked: number[] = [];
+          for (let j = begin[ax]; j < end[ax]; j += stride[ax]) picked.push(j);
+          const m = new Float32Array(picked.length * shape[ax]);
+          picked.forEach((j, r) => (m[r * shape[ax] + j] = 1));
+          t = selectAlong(t, ax, m, picked.length);
+        }
+        return [{ t, nhwc: false }];
       }
       case 'Pad': {
         const rank = this.shapeOf(x).length;
@@ -653,10 +782,10 @@ export class TfjsOnnxGraph {
         const mode = str(a.mode, 'constant');
         if (rank === 4 && !isHost(x) && x.nhwc) {
           const p4 = TO_NHWC.map((i) => pairs[i]);
-          return [{ t: mode === 'reflect' ? tf.mirrorPad(x.t, p4, 'reflect') : tf.pad(x.t, p4, value), nhwc: true }];
+          return [{ t: mode === 'reflect' ? reflectPad(x.t, p4) : tf.pad(x.t, p4, value), nhwc: true }];
         }
         const t = this.dev(x);
-        return [{ t: mode === 'reflect' ? tf.mirrorPad(t, pairs, 'reflect') : tf.pad(t, pairs, value), nhwc: false }];
+        return [{ t: mode === 'reflect' ? reflectPad(t, pairs) : tf.pad(t, pairs, value), nhwc: false }];
       }
       case 'Softmax':
       case 'LogSoftmax': {

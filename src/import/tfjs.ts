@@ -16,6 +16,8 @@ import { GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
 import type { Classifier, LossAndGradient, LossFn } from '../types';
 import { UserError } from '../util/errors';
 import { readTfjsModelJson, tfjsFileHandler } from './tfjs-io';
+import { lossAndInputGradient } from '../util/loss-gradient';
+import { modelInput } from './prologue';
 
 export type TfjsModel = LayersModel | GraphModel;
 export type InputLayout = 'nhwc' | 'nchw';
@@ -79,19 +81,7 @@ export class TfjsClassifier implements Classifier {
   }
 
   lossAndGradient(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn): LossAndGradient {
-    let perExample: tf.Tensor1D | null = null;
-    const grad = tf.tidy(() =>
-      tf.grad((xx: tf.Tensor) => {
-        const l = loss(this.forward(xx as tf.Tensor4D), labels);
-        perExample = tf.keep(tf.clone(l));
-        return tf.sum(l);
-      })(x),
-    ) as tf.Tensor4D;
-    // The kept per-example loss escaped the gradient scope; hand back a clone the caller's scope tracks.
-    const kept = perExample as unknown as tf.Tensor1D;
-    const lossValues = tf.clone(kept);
-    kept.dispose();
-    return { loss: lossValues, grad };
+    return lossAndInputGradient((xx) => this.forward(xx), x, labels, loss);
   }
 
   /** Releases the model's weights. */
@@ -104,10 +94,7 @@ export class TfjsClassifier implements Classifier {
     if (x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== c) {
       throw new UserError(`input of shape [${x.shape.join(', ')}] for model '${this.id}': expected [batch, ${h}, ${w}, ${c}] (NHWC pixels in [0,1])`);
     }
-    let input: tf.Tensor4D = x;
-    if (this.mean) input = tf.sub(input, tf.tensor1d(this.mean as number[]));
-    if (this.std) input = tf.div(input, tf.tensor1d(this.std as number[]));
-    if (this.layout === 'nchw') input = tf.transpose(input, [0, 3, 1, 2]);
+    const input = modelInput(x, { mean: this.mean, std: this.std, nchw: this.layout === 'nchw' });
     const out = this.model instanceof GraphModel ? this.model.execute(input) : this.model.predict(input);
     if (Array.isArray(out)) throw new UserError(`model '${this.id}' has ${out.length} outputs: expected one output of class scores`);
     return tf.reshape(out as tf.Tensor, [x.shape[0], -1]) as tf.Tensor2D;

@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Classifier, LossAndGradient, LossFn } from '../types';
 import { UserError } from '../util/errors';
+import { lossAndInputGradient } from '../util/loss-gradient';
 import { Network } from './network';
 import type { GradientPath } from './head';
 import { DfaSession } from './dfa';
@@ -113,22 +114,9 @@ export class NetworkClassifier implements Classifier {
 
   lossAndGradient(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn): LossAndGradient {
     const session = this.path.dfa ? new DfaSession(this.net.feedback!) : undefined;
-    let perExample: tf.Tensor1D | null = null;
     try {
-      const grad = tf.tidy(() =>
-        tf.grad((xx: tf.Tensor) => {
-          const logits = this.net.forward(xx as tf.Tensor4D, { training: false, gradient: this.path, dfaSession: session });
-          const l = loss(logits, labels);
-          perExample = tf.keep(tf.clone(l));
-          return tf.sum(l);
-        })(x),
-      ) as tf.Tensor4D;
-      // The per-example loss escaped the gradient scope with tf.keep; hand back a clone tracked by the caller's
-      // scope (so a caller's tf.tidy disposes it) and release the kept one.
-      const kept = perExample as unknown as tf.Tensor1D;
-      const lossValues = tf.clone(kept);
-      kept.dispose();
-      return { loss: lossValues, grad };
+      const forward = (xx: tf.Tensor4D): tf.Tensor2D => this.net.forward(xx, { training: false, gradient: this.path, dfaSession: session });
+      return lossAndInputGradient(forward, x, labels, loss);
     } finally {
       session?.dispose();
     }

@@ -99,7 +99,7 @@ export async function attackModelFile(
     if (!results.models.some((r) => r.id === id)) results.models.push(importedModelRecord(m, await classifierAccuracy(m.classifier, data, args.batchSize)));
     const dataRef = { name: dataset, dataDir: args.dataDir };
     process.stderr.write(
-      `model ${ref.path}: ${m.info.layout.toUpperCase()} input ${m.info.inputShape.join('x')} (${m.info.layoutSource}), ${m.info.classes} classes, output ${m.info.outputKind} (${m.info.outputSource}); queries on ${m.info.queryEngine}, gradient on tfjs (${m.info.gradientMode})\n`,
+      `model ${ref.path}: ${m.info.layout.toUpperCase()} input ${m.info.inputShape.join('x')} (${m.info.layoutSource}), ${m.info.classes} classes, output ${m.info.outputKind} (${m.info.outputSource}); queries on ${m.info.queryEngine}, gradient on ${m.info.gradientEngine} (${m.info.gradientMode})\n`,
     );
     if (m.info.outputKind === 'probabilities') process.stderr.write(`warning: the model outputs probabilities: attack losses are computed on them (check C12 fails such runs); export the logits instead\n`);
     for (const req of requests) {
