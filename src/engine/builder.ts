@@ -47,6 +47,11 @@ export interface GraphOptions {
   /** Metadata properties of the model (a function of the built signature, e.g. for input descriptions). */
   metadata?: (signature: GraphSignature) => Record<string, string>;
   producerVersion?: string;
+  /**
+   * Small-map convolutions on the batch laid side by side (rowConv): 'auto' (default) where batchRows says it
+   * pays and the batch is not a single image, 'always' for every 3x3 stride-1 convolution, 'never'.
+   */
+  rowLayout?: 'auto' | 'always' | 'never';
 }
 
 /** Names of the graph's inputs and outputs (only those present are set). */
@@ -212,7 +217,8 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
       const input = h;
       const inHw = hw;
       const outHw = Math.floor((hw + 2 * stage.pad - 3) / stage.stride) + 1;
-      const rows = stage.stride === 1 && stage.pad === 1 && batchRows(inHw, ci);
+      const rowLayout = opts.rowLayout ?? 'auto';
+      const rows = stage.stride === 1 && stage.pad === 1 && (rowLayout === 'always' || (rowLayout === 'auto' && N !== 1 && batchRows(inHw, ci)));
       const y = rows
         ? rowConv(g, input, wName, bName, true, { cin: ci, cout: co, hw: inHw, batch: N }, stage.name)
         : g.op('Relu', [g.op('Conv', [input, wName, bName], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride] }, `${stage.name}_z`)], {}, stage.name);
