@@ -5,7 +5,9 @@
  *  - grad:   the same forward, a per-example attack loss (CE, CW margin, DLR; untargeted or targeted) and an
  *            explicit backward pass to the input under a gradient path (the surrogates of src/models/classifier.ts).
  *
- * Inside, activations are NCHW (ONNX Runtime's fast convolution layout); input and gradient stay NHWC.
+ * Inside, activations are NCHW (ONNX Runtime's fast convolution layout); input and gradient stay NHWC. 3x3
+ * convolutions on small maps with many channels run on the batch laid side by side as one image (rowConv,
+ * batchRows), where ONNX Runtime's blocked convolution is several times faster than on the batch of tiny maps.
  * Backward rules (each the exact derivative of its forward, or the surrogate the gradient path names):
  *   conv 3x3 + bias + ReLU   ReLU mask (dy * 1[y > 0], see reluMask), then the transposed convolution with the same
  *                            weights: for stride 1 a plain Conv with the flipped, channel-swapped kernel; for
