@@ -7,10 +7,10 @@
  * GFLOP/s counts 2 FLOPs per multiply-add: forward 2 MAC per image, input_grad 4 MAC (forward + input backward).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { buildGraph, BuiltGraph } from '../engine/builder';
+import { buildGraph, BuiltGraph, GraphOptions } from '../engine/builder';
 import { describeModel, ModelDescription } from '../engine/describe';
 import type { GraphWeights, ArrayParam } from '../engine/weights';
-import { OrtSession } from '../engine/session';
+import { OrtSession, SessionOptions } from '../engine/session';
 import { defaultModelConfig } from '../models/config';
 import { Network } from '../models/network';
 import { classifierFor, resolveGradientMode } from '../models/classifier';
@@ -49,7 +49,12 @@ export class OrtBench {
   private readonly x: Float32Array;
   private readonly labels: Float32Array;
 
-  constructor(readonly model: BenchModel, readonly threads: number) {
+  constructor(
+    readonly model: BenchModel,
+    readonly threads: number,
+    private readonly graphOptions: Pick<GraphOptions, 'rowLayout'> = {},
+    private readonly sessionOptions: Pick<SessionOptions, 'profilePrefix'> = {},
+  ) {
     this.x = model.x.dataSync().slice() as Float32Array;
     this.labels = Float32Array.from(tf.tidy(() => tf.argMax(model.labels, 1).dataSync()));
   }
@@ -58,8 +63,8 @@ export class OrtBench {
     let e = this.sessions.get(workload);
     if (!e) {
       const request = workload === 'forward' ? ({ kind: 'logits' } as const) : ({ kind: 'grad', path: { dfa: false, sign: 'zero', opu: 'true' }, loss: { name: 'ce', targeted: false } } as const);
-      const graph = buildGraph(benchDescription(this.model), storeWeights(this.model), request, { batch: this.model.batch, normalize: false });
-      e = { graph, session: new OrtSession(graph.bytes, { threads: this.threads, announce: false }) };
+      const graph = buildGraph(benchDescription(this.model), storeWeights(this.model), request, { ...this.graphOptions, batch: this.model.batch, normalize: false });
+      e = { graph, session: new OrtSession(graph.bytes, { ...this.sessionOptions, threads: this.threads, announce: false }) };
       this.sessions.set(workload, e);
     }
     return e;
@@ -79,6 +84,11 @@ export class OrtBench {
     const feeds: Record<string, { data: Float32Array; dims: number[] }> = { [graph.signature.x]: { data: this.x, dims: this.model.x.shape } };
     if (graph.signature.labels) feeds[graph.signature.labels] = { data: this.labels, dims: [this.model.batch, 1] };
     session.run(feeds);
+  }
+
+  /** Write the sessions' profiles (a bench opened with `profilePrefix`). */
+  endProfiling(): void {
+    for (const e of this.sessions.values()) e.session.endProfiling();
   }
 
   dispose(): void {

@@ -10,7 +10,8 @@ export const OPSET = 17;
 /** ONNX IR version of opset 17. */
 export const IR_VERSION = 8;
 
-export type AttrValue = number | number[] | string | { ints: number[] } | { floats: number[] };
+/** A JS number is an INT attribute when it is an integer, else FLOAT; `{ float }` forces FLOAT (e.g. 0 or 1e38). */
+export type AttrValue = number | number[] | string | { ints: number[] } | { floats: number[] } | { float: number };
 
 export interface NodeAttrs {
   [name: string]: AttrValue;
@@ -25,6 +26,7 @@ function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
   if (typeof v === 'number') return Number.isInteger(v) ? { name, type: A.INT, i: v } : { name, type: A.FLOAT, f: v };
   if (Array.isArray(v)) return { name, type: A.INTS, ints: v };
   if ('ints' in v) return { name, type: A.INTS, ints: v.ints };
+  if ('float' in v) return { name, type: A.FLOAT, f: v.float };
   return { name, type: A.FLOATS, floats: v.floats };
 }
 

@@ -26,6 +26,7 @@ interface BindingSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: Record<string, unknown>): void;
   run(feeds: Record<string, OrtTensorLike>, fetches: Record<string, null>, options: Record<string, unknown>): Record<string, OrtTensorLike>;
   readonly outputMetadata: { name: string }[];
+  endProfiling(): void;
   dispose(): void;
 }
 
@@ -92,6 +93,8 @@ export interface SessionOptions {
   device?: OrtDevice;
   /** Print the device once per process (default true). */
   announce?: boolean;
+  /** Write ONNX Runtime's per-operator profile (JSON) to files starting with this prefix (see endProfiling). */
+  profilePrefix?: string;
 }
 
 /** One ONNX Runtime session over a serialized model; `dispose()` releases its native memory. */
@@ -117,6 +120,7 @@ export class OrtSession {
       // oversubscribed machine spinning threads steal the cores the other workers need.
       extra: { session: { intra_op: { allow_spinning: process.env.OPULAB_ORT_SPIN === '1' ? '1' : '0' } } },
     };
+    if (opts.profilePrefix) Object.assign(options, { enableProfiling: true, profileFilePrefix: opts.profilePrefix });
     const s = new lib.binding.binding.InferenceSession();
     try {
       s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, options);
@@ -147,6 +151,11 @@ export class OrtSession {
     const result: Record<string, Float32Array> = {};
     for (const o of this.outputs) result[o] = out[o].data as Float32Array;
     return result;
+  }
+
+  /** Stop profiling and write the profile file (sessions opened with `profilePrefix`). */
+  endProfiling(): void {
+    this.session?.endProfiling();
   }
 
   dispose(): void {

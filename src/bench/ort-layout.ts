@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+/**
+ * `node dist/src/bench/ort-layout.js --width 1 0.25 --batch 64 --threads 2 --rounds 6 [--profile DIR]`
+ *
+ * A/B of the ONNX Runtime graphs' convolution layout (src/engine/builder.ts rowLayout 'never' = the plain batch
+ * layout, 'auto' = small maps with many channels on the batch laid side by side), in ONE process: the variants'
+ * runs alternate, so a loaded machine's drift hits both alike. Per variant: the best and the median img/s of the
+ * rounds, the CPU seconds per batch (process CPU time: less sensitive to other processes than wall time) and
+ * GFLOP/s (2 FLOPs per multiply-add; input_grad = forward + input backward). With --profile DIR, ONNX Runtime's
+ * per-operator profile of each variant: time per operator type per run, and the ten slowest nodes.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { initBackend } from '../backend/index';
+import { isUserError, UserError } from '../util/errors';
+import { BenchModel, benchForwardMacs, Workload } from './workloads';
+import { OrtBench } from './ort-workloads';
+
+type Layout = 'never' | 'auto';
+
+interface Variant {
+  workload: Workload;
+  layout: Layout;
+  bench: OrtBench;
+  wall: number[];
+  cpu: number[];
+}
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  ts: number;
+  args?: { op_name?: string };
+}
+
+/** Per operator type and per node: microseconds per run, runs after the first (the warm-up). */
+export function summarizeProfile(events: readonly ProfileEvent[]): { runs: number; byOp: [string, number][]; byNode: [string, number][] } {
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
+  const after = runs.length ? runs[0].ts + runs[0].dur : 0;
+  const n = Math.max(1, runs.length - 1);
+  const byOp = new Map<string, number>();
+  const byNode = new Map<string, number>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < after) continue;
+    const op = e.args?.op_name ?? '?';
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur / n);
+    const node = e.name.slice(0, -'_kernel_time'.length);
+    byNode.set(node, (byNode.get(node) ?? 0) + e.dur / n);
+  }
+  const sorted = (m: Map<string, number>): [string, number][] => [...m.entries()].sort((a, b) => b[1] - a[1]);
+  return { runs: n, byOp: sorted(byOp), byNode: sorted(byNode) };
+}
+
+function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = await yargs(argv)
+    .scriptName('opulab-bench-ort-layout')
+    .usage('$0 [options]: ONNX Runtime graphs, plain vs batch-as-rows convolution layout, alternating in one process')
+    .option('width', { type: 'number', array: true, default: [1], describe: 'width multipliers' })
+    .option('batch', { type: 'number', default: 64 })
+    .option('threads', { type: 'number', default: 2, describe: 'ONNX Runtime intra-op threads' })
+    .option('rounds', { type: 'number', default: 6, describe: 'timed runs per variant (after one warm-up)' })
+    .option('workloads', { type: 'string', default: 'forward,input_grad' })
+    .option('profile', { type: 'string', describe: "folder for ONNX Runtime's per-operator profiles (then summarized)" })
+    .option('seed', { type: 'number', default: 0 })
+    .strict()
+    .help()
+    .parseAsync();
+  const workloads = args.workloads.split(',').map((w) => w.trim());
+  for (const w of workloads) if (w !== 'forward' && w !== 'input_grad') throw new UserError(`bad --workloads '${args.workloads}': expected forward and/or input_grad`);
+  if (!Number.isInteger(args.rounds) || args.rounds < 1) throw new UserError(`bad --rounds ${args.rounds}: expected an integer >= 1`);
+  if (!Number.isInteger(args.threads) || args.threads < 1) throw new UserError(`bad --threads ${args.threads}: expected an integer >= 1`);
+  if (args.profile) fs.mkdirSync(args.profile, { recursive: true });
+  await initBackend('cpu', true);
+  for (const width of args.width) {
+    if (!(width > 0)) throw new UserError(`bad --width ${width}: expected positive numbers`);
+    const model = new BenchModel(width, args.batch, args.seed);
+    const variants: Variant[] = [];
+    const prefix = (wl: string, layout: Layout): string | undefined => (args.profile ? path.join(args.profile, `ort-w${width}-${wl}-${layout}`) : undefined);
+    try {
+      for (const workload of workloads as Workload[]) {
+        for (const layout of ['never', 'auto'] as const) {
+          const profilePrefix = prefix(workload, layout);
+          variants.push({ workload, layout, bench: new OrtBench(model, args.threads, { rowLayout: layout }, profilePrefix ? { profilePrefix } : {}), wall: [], cpu: [] });
+        }
+      }
+      const macs = benchForwardMacs(width);
+      for (const v of variants) v.bench.run(v.workload); // warm-up
+      for (let r = 0; r < args.rounds; r++) {
+        for (const v of variants) {
+          const c = process.cpuUsage();
+          const t = process.hrtime.bigint();
+          v.bench.run(v.workload);
+          v.wall.push(Number(process.hrtime.bigint() - t) / 1e9);
+          const d = process.cpuUsage(c);
+          v.cpu.push((d.user + d.system) / 1e6);
+        }
+      }
+      for (const v of variants) {
+        const best = Math.min(...v.wall);
+        const flops = 2 * macs * (v.workload === 'forward' ? 1 : 2) * args.batch;
+        const rec = {
+          impl: 'opulab-onnxruntime',
+          workload: v.workload,
+          width,
+          batch: args.batch,
+          threads: args.threads,
+          row_layout: v.layout,
+          img_per_s: Math.round((args.batch / best) * 10) / 10,
+          median_img_per_s: Math.round((args.batch / median(v.wall)) * 10) / 10,
+          cpu_s_per_batch: Math.round(Math.min(...v.cpu) * 1000) / 1000,
+          gflop_s: Math.round((flops / best / 1e9) * 10) / 10,
+        };
+        process.stdout.write(`${JSON.stringify(rec)}\n`);
+      }
+      if (args.profile) {
+        for (const v of variants) v.bench.endProfiling();
+        for (const v of variants) {
+          const p = prefix(v.workload, v.layout)!;
+          const file = fs
+            .readdirSync(args.profile)
+            .filter((f) => path.join(args.profile!, f).startsWith(p + '_') && f.endsWith('.json'))
+            .sort()
+            .pop();
+          if (!file) continue;
+          const s = summarizeProfile(JSON.parse(fs.readFileSync(path.join(args.profile, file), 'utf8')) as ProfileEvent[]);
+          const total = s.byOp.reduce((a, [, us]) => a + us, 0);
+          process.stdout.write(`\nprofile ${v.workload} width ${width} layout ${v.layout} (${file}): ${(total / 1000).toFixed(1)} ms of operators per run\n`);
+          for (const [op, us] of s.byOp) process.stdout.write(`  ${op.padEnd(22)} ${(us / 1000).toFixed(2).padStart(9)} ms  ${((100 * us) / total).toFixed(1).padStart(5)}%\n`);
+          process.stdout.write('  slowest nodes:\n');
+          for (const [node, us] of s.byNode.slice(0, 10)) process.stdout.write(`    ${node.padEnd(30)} ${(us / 1000).toFixed(2).padStart(9)} ms\n`);
+        }
+      }
+    } finally {
+      for (const v of variants) v.bench.dispose();
+      model.dispose();
+    }
+  }
+  process.stdout.write(`(load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')})\n`);
+}
+
+if (require.main === module) {
+  main(hideBin(process.argv)).catch((err: unknown) => {
+    if (isUserError(err)) {
+      process.stderr.write(`opulab-bench-ort-layout: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}
