@@ -2,9 +2,11 @@
  * Engine choice for evaluation and attacks (`--engine auto|onnxruntime|tfjs`). Training always runs on tfjs.
  *
  *  - tfjs:         the Network's own tfjs forward and autodiff (the reference path).
- *  - onnxruntime:  graphs built from the network (src/engine/builder.ts) run by ONNX Runtime; a model part the
- *                  graphs cannot express (a defense plugin's JavaScript input transform) runs the whole model on
- *                  tfjs, said once.
+ *  - onnxruntime:  graphs built from the network (src/engine/builder.ts) run by ONNX Runtime: evaluation, attack
+ *                  steps and the OPU's system-identification queries (bpda-estimated). A defense plugin's
+ *                  JavaScript input transform (and its surrogate) runs on tfjs in front of the graph
+ *                  (src/engine/classifier.ts); a model part the graphs cannot express runs the whole model on
+ *                  tfjs. Both said once.
  *  - auto:         onnxruntime where onnxruntime-node loads and the model has a graph, else tfjs; said once.
  */
 import * as os from 'os';
@@ -41,15 +43,22 @@ function sayOnce(line: string): void {
 }
 
 /** The engine a model gets, and why (for the one-line notice). */
-export function resolveEngine(config: ModelConfig, engine: EngineName): { engine: 'onnxruntime' | 'tfjs'; reason: string } {
+export function resolveEngine(config: ModelConfig, engine: EngineName): { engine: 'onnxruntime' | 'tfjs'; reason: string; onTfjs?: string; opu?: boolean } {
   if (engine === 'tfjs') return { engine: 'tfjs', reason: 'requested' };
-  const unsupported = describeModel(config).unsupported;
+  const desc = describeModel(config);
+  const unsupported = desc.unsupported;
   if (!ortAvailable()) {
     if (engine === 'onnxruntime') throw new UserError(`--engine onnxruntime: onnxruntime-node does not load here (${ortUnavailableReason()}); expected it installed (npm ci), or use --engine tfjs`);
     return { engine: 'tfjs', reason: `onnxruntime-node does not load (${ortUnavailableReason()})` };
   }
   if (unsupported.length) return { engine: 'tfjs', reason: `no ONNX graph for ${unsupported.join('; ')}` };
-  return { engine: 'onnxruntime', reason: engine === 'auto' ? 'auto' : 'requested' };
+  const transform = desc.inputTransform;
+  return {
+    engine: 'onnxruntime',
+    reason: engine === 'auto' ? 'auto' : 'requested',
+    opu: desc.head.some((s) => s.kind === 'opu'),
+    ...(transform ? { onTfjs: `the input transform of defense plugin '${transform.name}' runs on tfjs in front of the graph` } : {}),
+  };
 }
 
 /**
@@ -60,7 +69,10 @@ export function announceEngine(config: ModelConfig, engine: EngineName): 'onnxru
   const choice = resolveEngine(config, engine);
   if (choice.engine === 'tfjs') {
     if (engine !== 'tfjs') sayOnce(`engine: tfjs for ${modelId(config)} (${choice.reason})`);
-  } else sayOnce(`engine: onnxruntime (${choice.reason}) for evaluation and attack steps; training stays on tfjs`);
+  } else {
+    const what = choice.opu ? 'evaluation, attack steps and system-identification queries' : 'evaluation and attack steps';
+    sayOnce(`engine: onnxruntime (${choice.reason}) for ${what}${choice.onTfjs ? ` of ${modelId(config)}; ${choice.onTfjs}` : ''}; training stays on tfjs`);
+  }
   return choice.engine;
 }
 
