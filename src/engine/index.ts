@@ -13,12 +13,13 @@ import * as os from 'os';
 import { isMainThread } from 'worker_threads';
 import type { Classifier } from '../types';
 import type { Network } from '../models/network';
-import { resolveGradientMode } from '../models/classifier';
+import { classifierFor, resolveGradientMode } from '../models/classifier';
 import { modelId, type ModelConfig } from '../models/config';
 import { UserError } from '../util/errors';
 import { describeModel } from './describe';
 import { OrtClassifier } from './classifier';
 import { ortAvailable, ortUnavailableReason } from './session';
+import { OrtOpuQueries } from './opu-queries';
 
 export const ENGINE_NAMES = ['auto', 'onnxruntime', 'tfjs'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
@@ -101,4 +102,15 @@ export function withEngine(net: Network, base: Classifier, gradientMode: string,
 export function releaseEngine(net: Network): void {
   for (const c of byNetwork.get(net) ?? []) c.dispose();
   byNetwork.delete(net);
+}
+
+/**
+ * `classifierFor` then `withEngine` in one step: the classifier of `net` under `gradientMode` on the chosen engine.
+ * On ONNX Runtime the system identification of bpda-estimated[:N] (seeded by `sysidSeed`) also queries the OPU
+ * through ONNX Runtime (opu-queries.ts): the same queries and noise draws as on tfjs, so the same estimate.
+ */
+export function engineClassifier(net: Network, gradientMode: string, signSurrogate: string, sysidSeed: number, engine: EngineName, opts: EngineOptions = {}): Classifier {
+  const onOrt = announceEngine(net.config, engine) === 'onnxruntime';
+  const base = classifierFor(net, gradientMode, signSurrogate, sysidSeed, onOrt ? { blackBox: (opu) => new OrtOpuQueries(opu, { threads: opts.threads, announce: isMainThread }) } : {});
+  return withEngine(net, base, gradientMode, signSurrogate, engine, opts);
 }
