@@ -12,7 +12,6 @@ import { describeModel } from '../src/engine/describe';
 import { openSessionCount } from '../src/engine/session';
 import { lossFor } from '../attacks/losses';
 import { QueryCounter } from '../attacks/query-counter';
-import { makeRng } from '../src/util/rng';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -20,19 +19,8 @@ import { saveCheckpoint } from '../src/training/checkpoint';
 import { evaluateAttackParallel, EvalJob } from '../src/parallel/evaluate-parallel';
 import { resolveEngine, threadsPerWorker } from '../src/engine';
 import { relErr } from './helpers/numeric';
+import { perturb } from './helpers/perturb';
 
-/** Give BatchNorm statistics, gammas and the Sign center non-trivial values (a seeded "trained-like" model). */
-function perturb(net: Network, seed: number): void {
-  const rng = makeRng(seed, 'perturb');
-  for (const p of net.store.list()) {
-    const n = p.variable.size;
-    let v: Float32Array | null = null;
-    if (p.name.endsWith('running_var') || p.name.endsWith('gamma')) v = Float32Array.from({ length: n }, () => rng.range(0.5, 1.5));
-    else if (p.name.endsWith('running_mean') || p.name.endsWith('beta') || p.name.endsWith('/bias')) v = Float32Array.from({ length: n }, () => rng.range(-0.2, 0.2));
-    else if (p.name.endsWith('running_center')) v = Float32Array.from({ length: n }, () => 0.3);
-    if (v) p.variable.assign(tf.tensor(v, p.variable.shape));
-  }
-}
 
 const tiny = (p: Partial<ModelConfig>): ModelConfig =>
   defaultModelConfig({ architecture: 'vgg11', width: 0.125, opuIn: 32, opuOut: 64, dropout: 0, seed: 3, ...p });
@@ -196,9 +184,13 @@ describe('ONNX engine: noise, sessions, memory', () => {
     }
   });
 
-  it('describes a plugin defense as unsupported (the caller falls back to tfjs)', () => {
-    const d = describeModel(tiny({ plugin: { path: '/x.js', name: 'bits', params: {} } }));
-    expect(d.unsupported.length).toBe(1);
+  it('describes every built-in head with no part left to tfjs (plugins: test/engine-onnx-plugins.test.ts)', () => {
+    for (const defense of ['none', 'optical', 'dfa-only', 'dfa-binarize', 'dfa-projection']) {
+      const d = describeModel(tiny({ defense, training: 'hybrid' }));
+      expect(d.unsupported).toEqual([]);
+      expect(d.inputTransform).toBeNull();
+      expect(d.head.length).toBeGreaterThan(0);
+    }
   });
 });
 
@@ -235,6 +227,6 @@ describe('ONNX engine in evaluation jobs', () => {
     expect(threadsPerWorker(2, 2)).toBe(1);
     expect(threadsPerWorker(3, 16)).toBe(5);
     expect(resolveEngine(tiny({}), 'auto').engine).toBe('onnxruntime');
-    expect(resolveEngine(tiny({ plugin: { path: '/x.js', name: 'bits', params: {} } }), 'auto').engine).toBe('tfjs');
+    expect(resolveEngine(tiny({}), 'tfjs').engine).toBe('tfjs');
   });
 });

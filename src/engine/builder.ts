@@ -454,27 +454,8 @@ function emitOpu(
   const intensity = physical
     ? g.op('Add', [g.op('Slice', [sq, starts(0), starts(1), g.int64('opu_axis', [1])]), g.op('Slice', [sq, starts(1), starts(2), g.int64('opu_axis2', [1])])], {}, 'opu_intensity')
     : sq;
-  // Camera (src/optics/camera.ts read()).
-  let y = intensity;
-  const a = camera.gain * camera.exposure;
-  if (a !== 1) y = g.op('Mul', [y, g.scalar(a)]);
-  if (camera.darkOffset !== 0) y = g.op('Add', [y, g.scalar(camera.darkOffset)]);
-  if (camera.shotNoise) {
-    sig.shotNoise = g.input('shot_noise', [N, m]);
-    const std = g.op('Sqrt', [g.op('Mul', [g.op('Relu', [y]), g.scalar(camera.gain)])]);
-    y = g.op('Add', [y, g.op('Mul', [std, sig.shotNoise])]);
-  }
-  if (camera.readNoiseStd > 0) {
-    sig.readNoise = g.input('read_noise', [N, m]);
-    y = g.op('Add', [y, sig.readNoise]);
-  }
-  if (camera.quantize) y = g.op('Clip', [g.op('Round', [y]), g.scalar(0), g.scalar(camera.maxCount)]);
-  const center = (v: string): string =>
-    camera.hardwareNormalize === 'batch-mean'
-      ? g.op('Sub', [v, g.op('ReduceMean', [v], { keepdims: 1 })])
-      : g.op('Sub', [v, g.op('ReduceMean', [v], { axes: [1], keepdims: 1 })]);
-  if (camera.hardwareNormalize !== 'none') y = center(g.op('Div', [y, g.scalar(camera.maxCount)]));
-  const readout = g.op('Identity', [y], {}, 'opu_readout');
+  const readout = emitCamera(g, camera, intensity, N, m, sig);
+  const center = (v: string): string => centerReadout(g, camera, v);
 
   records.push({
     backward: (dy) => {
@@ -513,6 +494,37 @@ function emitOpu(
     },
   });
   return readout;
+}
+
+/** The camera's mean subtraction (batch or per sample) of [N, m] values; self-adjoint, so also its backward. */
+function centerReadout(g: GraphBuilder, camera: Camera, v: string): string {
+  return camera.hardwareNormalize === 'batch-mean'
+    ? g.op('Sub', [v, g.op('ReduceMean', [v], { keepdims: 1 })])
+    : g.op('Sub', [v, g.op('ReduceMean', [v], { axes: [1], keepdims: 1 })]);
+}
+
+/**
+ * The camera readout of an optical intensity [N, m] (src/optics/camera.ts read()): gain and exposure, dark
+ * offset, shot and read noise (graph inputs `shot_noise` / `read_noise`, named in `sig`), 8-bit rounding and
+ * saturation, the hardware /maxCount and mean subtraction. Also used by the OPU query graph (opu-queries.ts).
+ */
+export function emitCamera(g: GraphBuilder, camera: Camera, intensity: string, N: Dim, m: number, sig: Pick<GraphSignature, 'shotNoise' | 'readNoise'>): string {
+  let y = intensity;
+  const a = camera.gain * camera.exposure;
+  if (a !== 1) y = g.op('Mul', [y, g.scalar(a)]);
+  if (camera.darkOffset !== 0) y = g.op('Add', [y, g.scalar(camera.darkOffset)]);
+  if (camera.shotNoise) {
+    sig.shotNoise = g.input('shot_noise', [N, m]);
+    const std = g.op('Sqrt', [g.op('Mul', [g.op('Relu', [y]), g.scalar(camera.gain)])]);
+    y = g.op('Add', [y, g.op('Mul', [std, sig.shotNoise])]);
+  }
+  if (camera.readNoiseStd > 0) {
+    sig.readNoise = g.input('read_noise', [N, m]);
+    y = g.op('Add', [y, sig.readNoise]);
+  }
+  if (camera.quantize) y = g.op('Clip', [g.op('Round', [y]), g.scalar(0), g.scalar(camera.maxCount)]);
+  if (camera.hardwareNormalize !== 'none') y = centerReadout(g, camera, g.op('Div', [y, g.scalar(camera.maxCount)]));
+  return g.op('Identity', [y], {}, 'opu_readout');
 }
 
 /** Per-example loss [N] and its gradient dL/dlogits [N, C] for L = sum of the losses (attacks/losses.ts). */

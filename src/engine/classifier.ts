@@ -9,10 +9,17 @@
  * active set shrinks, or the last partial batch of an evaluation, builds no graph per size. At most
  * `maxSessions` stay open (least recently used released first), and `dispose()` releases them all. Camera noise is drawn from the OPU camera's own seeded
  * stream (Camera.drawNoise), exactly as the tfjs forward draws it, and fed to the graph.
+ *
+ * A defense's input transform (a plugin's JavaScript) runs on tfjs in front of the graph, through the network's
+ * own `transformInput`: the same seed stream as the tfjs forward (one draw per logits or gradient call) and the
+ * same backward. For a gradient, the transform runs inside a tfjs gradient scope, the graph's dL/d(transformed
+ * input) is the cotangent, and tfjs carries it back through the transform's backward: its autodiff under the
+ * modes that differentiate it as written, or the plugin's surrogate under the BPDA modes that name one, exactly as
+ * the tfjs engine composes them (src/models/network.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, LossAndGradient, LossFn } from '../types';
-import type { Network, GradientPath } from '../models/network';
+import type { Network, GradientPath, ForwardOptions } from '../models/network';
 import type { GradientModeSpec } from '../models/classifier';
 import { modelId } from '../models/config';
 import { buildGraph, BuiltGraph, GraphRequest } from './builder';
@@ -27,6 +34,9 @@ export interface OrtClassifierOptions extends SessionOptions {
   /** Called once with a line when a part runs on tfjs instead. */
   notice?: (line: string) => void;
 }
+
+/** The eval-mode forward of the input transform (no backward is taken from it). */
+const EVAL_FORWARD: ForwardOptions = { training: false, gradient: { dfa: false, sign: 'zero', opu: 'none' } };
 
 interface CachedGraph {
   graph: BuiltGraph;
@@ -43,6 +53,8 @@ export class OrtClassifier implements Classifier {
   private readonly desc: ModelDescription;
   private readonly weights: GraphWeights;
   private readonly path: GradientPath;
+  /** True when the model has an input transform (run on tfjs in front of the graph). */
+  private readonly transformed: boolean;
   private readonly cache = new Map<string, CachedGraph>();
   /** Per request kind: the batch size that has a fixed-batch graph (the first one seen). */
   private readonly primaryBatch = new Map<string, number>();
@@ -61,8 +73,9 @@ export class OrtClassifier implements Classifier {
     this.normalizationStd = net.config.normalization.std;
     this.gradientMode = fallback.gradientMode ?? mode.label;
     // as NetworkClassifier: a model without feedback points has plain backprop as its natural gradient
-    this.path = mode.label === 'natural' && !net.feedback ? { dfa: false, sign: 'zero', opu: 'true' } : mode.path;
-    this.desc = describeModel(net.config);
+    this.path = mode.label === 'natural' && !net.feedback ? { ...mode.path, dfa: false, sign: 'zero', opu: 'true' } : mode.path;
+    this.desc = describeModel(net.config, net.defense);
+    this.transformed = this.desc.inputTransform !== null;
     if (this.desc.unsupported.length) throw new Error(`OrtClassifier: ${this.desc.unsupported.join('; ')}`);
     this.weights = networkWeights(net);
   }
@@ -121,11 +134,36 @@ export class OrtClassifier implements Classifier {
 
   logits(x: tf.Tensor4D): tf.Tensor2D {
     const batch = x.shape[0];
-    return tf.tensor2d(this.logitsArray(x.dataSync() as Float32Array, batch), [batch, this.numClasses]);
+    const pixels = this.transformed ? this.transformedPixels(x) : (x.dataSync() as Float32Array);
+    return tf.tensor2d(this.graphLogits(pixels, batch), [batch, this.numClasses]);
   }
 
-  /** Logits of `rows` NHWC images given as a plain array (no tfjs tensor on the way): flat [rows, classes]. */
+  /**
+   * Logits of `rows` NHWC images given as a plain array: flat [rows, classes]. No tfjs tensor on the way, except
+   * for a model with an input transform, which runs on tfjs (its tensors are released before this returns).
+   */
   logitsArray(pixels: Float32Array, rows: number): Float32Array {
+    if (!this.transformed) return this.graphLogits(pixels, rows);
+    const [h, w, c] = this.inputShape;
+    const x = tf.tensor4d(pixels, [rows, h, w, c]);
+    try {
+      return this.graphLogits(this.transformedPixels(x), rows);
+    } finally {
+      x.dispose();
+    }
+  }
+
+  /** The input transform's eval-mode output (one draw of its seed stream, as the tfjs forward), as an array. */
+  private transformedPixels(x: tf.Tensor4D): Float32Array {
+    const y = tf.tidy(() => this.net.transformInput(x, EVAL_FORWARD));
+    try {
+      return y.dataSync() as Float32Array;
+    } finally {
+      y.dispose();
+    }
+  }
+
+  private graphLogits(pixels: Float32Array, rows: number): Float32Array {
     const { graph, session } = this.graph({ kind: 'logits' }, rows);
     const out = session.run(this.commonFeeds(pixels, rows, graph));
     this.runs++;
@@ -140,16 +178,32 @@ export class OrtClassifier implements Classifier {
     }
     const batch = x.shape[0];
     const { graph, session } = this.graph({ kind: 'grad', path: this.path, loss: spec }, batch);
-    const feeds = this.commonFeeds(x.dataSync() as Float32Array, batch, graph);
     const asColumn = (t: tf.Tensor1D): { data: Float32Array; dims: number[] } => ({ data: Float32Array.from(t.dataSync()), dims: [batch, 1] });
-    feeds[graph.signature.labels!] = asColumn(labels);
-    if (graph.signature.trueLabels) feeds[graph.signature.trueLabels] = asColumn(spec.trueLabels!);
-    const out = session.run(feeds);
-    this.runs++;
-    return {
-      loss: tf.tensor1d(out[graph.signature.loss!]),
-      grad: tf.tensor4d(out[graph.signature.grad!], x.shape),
+    const run = (pixels: Float32Array): { loss: Float32Array; grad: Float32Array } => {
+      const feeds = this.commonFeeds(pixels, batch, graph);
+      feeds[graph.signature.labels!] = asColumn(labels);
+      if (graph.signature.trueLabels) feeds[graph.signature.trueLabels] = asColumn(spec.trueLabels!);
+      const out = session.run(feeds);
+      this.runs++;
+      return { loss: out[graph.signature.loss!], grad: out[graph.signature.grad!] };
     };
+    if (!this.transformed) {
+      const out = run(x.dataSync() as Float32Array);
+      return { loss: tf.tensor1d(out.loss), grad: tf.tensor4d(out.grad, x.shape) };
+    }
+    // The transform on tfjs, the graph's gradient at its output as the cotangent: d/dx sum(T(x) * g) = J_T(x)^T g,
+    // with T's backward as the tfjs engine has it under this path (autodiff, or the plugin's surrogate).
+    const held: { loss?: Float32Array } = {};
+    const opts: ForwardOptions = { training: false, gradient: this.path };
+    const grad = tf.tidy(() =>
+      tf.grad((xx: tf.Tensor) => {
+        const xt = this.net.transformInput(xx as tf.Tensor4D, opts);
+        const out = run(xt.dataSync() as Float32Array);
+        held.loss = out.loss;
+        return tf.sum(tf.mul(xt, tf.tensor4d(out.grad, xt.shape)));
+      })(x),
+    ) as tf.Tensor4D;
+    return { loss: tf.tensor1d(held.loss!), grad };
   }
 
   private notice(key: string, line: string): void {

@@ -10,7 +10,8 @@
  */
 import type { BinarizeCenter, ModelConfig } from '../models/config';
 import { isRepVggArchitecture, modelId } from '../models/config';
-import { headStagesFor } from '../../defenses/registry';
+import { defenseContext, defenseForConfig } from '../../defenses/registry';
+import type { Defense } from '../../defenses/types';
 import { vggPlan } from '../models/vgg';
 import { repvggPlan } from '../models/repvgg';
 import type { CameraOptions } from '../optics/camera';
@@ -57,14 +58,27 @@ export interface ModelDescription {
   /** Output size of the features (flattened). */
   featureSize: number;
   head: HeadStageDesc[];
-  /** Parts the engine cannot express (the caller runs those on tfjs); empty when the whole model is a graph. */
+  /**
+   * The defense's pixel-space input transform, which the graphs do not contain: a plugin's JavaScript transform
+   * (and its surrogates) runs on tfjs before the graph, whose input is the transformed pixels (docs/architecture.md
+   * §2, Engine). null: the graph's input is the model's input.
+   */
+  inputTransform: { name: string; stochastic: boolean } | null;
+  /**
+   * Parts the engine cannot express (the caller runs the model on tfjs); empty when the model is a graph, with
+   * at most an input transform in front. Every head stage a defense can declare (src/models/head.ts) has a graph
+   * form today, so only a stage kind added later without one would land here.
+   */
   unsupported: string[];
 }
 
-/** The description of a network from its configuration (see the module comment). */
-export function describeModel(config: ModelConfig): ModelDescription {
+/**
+ * The description of a network from its configuration (see the module comment). `defense`: the model's defense
+ * when the caller already has it (a Network's), so a plugin file is not read again.
+ */
+export function describeModel(config: ModelConfig, defense: Defense = defenseForConfig(config)): ModelDescription {
   const unsupported: string[] = [];
-  if (config.plugin) unsupported.push(`defense plugin '${config.plugin.name}' (its input transform runs in JavaScript)`);
+  const transform = defense.inputTransform;
   const dfaEverywhere = config.training === 'dfa';
   const features: FeatureStageDesc[] = [];
   let featureSize: number;
@@ -108,8 +122,8 @@ export function describeModel(config: ModelConfig): ModelDescription {
     training: config.training,
     features,
     featureSize,
-    // a plugin's JavaScript parts run on tfjs: the whole model falls back (the head is not described)
-    head: config.plugin ? [] : describeHead(config, featureSize),
+    head: describeHead(config, defense, featureSize, unsupported),
+    inputTransform: transform ? { name: transform.name, stochastic: transform.stochastic } : null,
     unsupported,
   };
 }
@@ -118,11 +132,11 @@ export function describeModel(config: ModelConfig): ModelDescription {
  * The head stages of Network.forward, translated from the stages the model's defense declares (defenses/,
  * src/models/head.ts): dropout is the identity in eval mode; parameter names follow Network (`head/<name>`).
  */
-function describeHead(config: ModelConfig, featureSize: number): HeadStageDesc[] {
+function describeHead(config: ModelConfig, defense: Defense, featureSize: number, unsupported: string[]): HeadStageDesc[] {
   const head: HeadStageDesc[] = [];
   let width = featureSize;
   let signs = 0;
-  for (const stage of headStagesFor(config)) {
+  for (const stage of defense.head(defenseContext(config))) {
     switch (stage.op) {
       case 'dropout':
         break;
@@ -145,6 +159,8 @@ function describeHead(config: ModelConfig, featureSize: number): HeadStageDesc[]
       case 'relu':
         head.push({ kind: 'relu' });
         break;
+      default:
+        unsupported.push(`head stage '${(stage as { op: string }).op}' of defense '${defense.name}'`);
     }
   }
   return head;

@@ -35,8 +35,10 @@ export interface ExportedModel {
 }
 
 export function exportModel(net: Network, opts: ExportOptions = {}): ExportedModel {
-  const desc = describeModel(net.config);
+  const desc = describeModel(net.config, net.defense);
   if (desc.unsupported.length) throw new UserError(`cannot export '${modelId(net.config)}' to ONNX: ${desc.unsupported.join('; ')}`);
+  // the engine runs a plugin's input transform on tfjs in front of its graphs; a standalone file would lack it
+  if (desc.inputTransform) throw new UserError(`cannot export '${modelId(net.config)}' to ONNX: the input transform of defense plugin '${desc.inputTransform.name}' is JavaScript and has no ONNX form; expected a model without an input transform`);
   const loss = opts.loss ?? 'ce';
   if (!['ce', 'cw', 'dlr'].includes(loss)) throw new UserError(`unknown loss '${loss}': expected ce, cw or dlr`);
   if (opts.batch !== undefined && (!Number.isInteger(opts.batch) || opts.batch < 1)) throw new UserError(`bad batch ${opts.batch}: expected a positive integer`);

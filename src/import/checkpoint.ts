@@ -5,9 +5,8 @@
  */
 import type { Classifier } from '../types';
 import { loadNetwork } from '../training/checkpoint';
-import { classifierFor } from '../models/classifier';
 import type { Network } from '../models/network';
-import { releaseEngine, withEngine, type EngineName } from '../engine';
+import { releaseEngine, engineClassifier, type EngineName } from '../engine';
 import { withEot } from '../../attacks/eot';
 import { deriveSeed } from '../util/rng';
 
@@ -37,8 +36,7 @@ export function loadCheckpoint(dir: string, opts: CheckpointOptions = {}): Loade
   try {
     const gradient = opts.gradient ?? 'natural';
     const signSurrogate = opts.signSurrogate ?? 'ste';
-    const base = classifierFor(net, gradient, signSurrogate, deriveSeed(opts.seed ?? 0, 'sysid'));
-    const engined = withEngine(net, base, gradient, signSurrogate, opts.engine ?? 'tfjs');
+    const engined = engineClassifier(net, gradient, signSurrogate, deriveSeed(opts.seed ?? 0, 'sysid'), opts.engine ?? 'tfjs');
     const classifier = engined.stochastic && (opts.eot ?? 0) > 0 ? withEot(engined, { samples: opts.eot }) : engined;
     return {
       classifier,

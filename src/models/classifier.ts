@@ -16,6 +16,8 @@ import type { GradientPath } from './head';
 import { DfaSession } from './dfa';
 import { modelId } from './config';
 import { SignGradientMode } from '../optics/encoders';
+import type { OpticalProcessingUnit } from '../optics/opu';
+import type { BlackBoxOpu } from '../optics/sysid';
 import type { GradientModeDecl } from '../../defenses/types';
 import { defenseContext, findGradientMode } from '../../defenses/registry';
 import { BUILTIN_MODE_NAMES } from '../../defenses/gradient-modes';
@@ -123,15 +125,28 @@ export class NetworkClassifier implements Classifier {
   }
 }
 
+export interface ClassifierForOptions {
+  /**
+   * Who answers the system-identification queries of bpda-estimated (default: the OPU layer itself, on tfjs):
+   * the same OPU on another engine (src/engine/opu-queries.ts). Called only when the mode estimates.
+   */
+  blackBox?: (opu: OpticalProcessingUnit) => BlackBoxOpu & { dispose?(): void };
+}
+
 /**
  * A classifier for a network under a gradient mode. For bpda-estimated the OPU's matrix is first estimated from
  * `estimateQueries` input/output pairs (seeded), as an attacker without access to the hardware internals would.
  */
-export function classifierFor(net: Network, gradientMode = 'natural', signSurrogate = 'ste', seed = 0): NetworkClassifier {
+export function classifierFor(net: Network, gradientMode = 'natural', signSurrogate = 'ste', seed = 0, opts: ClassifierForOptions = {}): NetworkClassifier {
   const spec = resolveGradientMode(net, gradientMode, signSurrogate);
   if (spec.estimateQueries !== undefined) {
     if (!net.opu) throw new UserError(`gradient mode '${gradientMode}' needs a model with an OPU; '${modelId(net.config)}' has none`);
-    net.opu.estimateFromQueries(spec.estimateQueries, seed);
+    const box = opts.blackBox?.(net.opu);
+    try {
+      net.opu.estimateFromQueries(spec.estimateQueries, seed, {}, box ?? net.opu);
+    } finally {
+      box?.dispose?.();
+    }
   }
   return new NetworkClassifier(net, spec);
 }

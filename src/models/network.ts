@@ -157,9 +157,12 @@ export class Network {
 
   /**
    * Apply the defense's input transform. Training calls derive their seed from the step's dropout
-   * seed (so a resumed run repeats the same noise); eval calls draw from a per-network stream.
+   * seed (so a resumed run repeats the same noise); eval calls draw from a per-network stream. Under a gradient
+   * path that names one of the transform's surrogates, its backward is that surrogate. `forward` calls it first;
+   * another engine that runs the rest of the model as its own graph calls it the same way (src/engine/), so both
+   * draw the same seeds and compose the same backward. Returns `x` itself when the model has no transform.
    */
-  private transformInput(x: tf.Tensor4D, opts: ForwardOptions): tf.Tensor4D {
+  transformInput(x: tf.Tensor4D, opts: ForwardOptions): tf.Tensor4D {
     const t = this.inputTransform;
     if (!t) return x;
     const seed = !t.stochastic ? 0 : opts.training ? deriveSeed(opts.dropoutSeed ?? 0, 'input-transform') : this.transformRng.nextSeed();

@@ -174,7 +174,11 @@ export class OpticalProcessingUnit implements BlackBoxOpu {
     }
   }
 
-  private account(x: tf.Tensor2D): void {
+  /**
+   * Count `x`'s rows as device use (projections, frames, and the density check when on). Called by every readout
+   * of this OPU, and by another engine that computes its readout (src/engine/opu-queries.ts).
+   */
+  account(x: tf.Tensor2D): void {
     const rows = x.shape[0];
     this.projections += rows;
     this.frames += rows * this.cost.framesPerProjection;
@@ -263,9 +267,12 @@ export class OpticalProcessingUnit implements BlackBoxOpu {
     this.estimateInfo = estimate;
   }
 
-  /** System identification from `queries` black-box measurements (seeded), then setEstimate. */
-  estimateFromQueries(queries: number, seed: number, opts: Omit<EstimateOptions, 'queries' | 'seed'> = {}): TransmissionEstimate {
-    const estimate = estimateTransmission(this, { ...opts, queries, seed });
+  /**
+   * System identification from `queries` black-box measurements (seeded), then setEstimate. `blackBox` answers
+   * the queries instead of this layer's own `measure` (the same OPU on another engine, src/engine/opu-queries.ts).
+   */
+  estimateFromQueries(queries: number, seed: number, opts: Omit<EstimateOptions, 'queries' | 'seed'> = {}, blackBox: BlackBoxOpu = this): TransmissionEstimate {
+    const estimate = estimateTransmission(blackBox, { ...opts, queries, seed });
     this.setEstimate(estimate);
     return estimate;
   }

@@ -6,10 +6,9 @@
  */
 import type { Classifier } from '../types';
 import type { Network } from '../models/network';
-import { classifierFor } from '../models/classifier';
 import { withEot } from '../../attacks/eot';
 import { deriveSeed } from '../util/rng';
-import { EngineName, withEngine } from '../engine';
+import { EngineName, engineClassifier } from '../engine';
 
 /** What picks the attacked classifier of a network (the matching fields of an attack request). */
 export interface AttackedClassifierOptions {
@@ -27,7 +26,6 @@ export interface AttackedClassifierOptions {
 }
 
 export function attackedClassifier(net: Network, req: AttackedClassifierOptions): Classifier {
-  const base = classifierFor(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
-  const c = withEngine(net, base, req.gradient, req.signSurrogate, req.engine ?? 'tfjs', { threads: req.engineThreads });
+  const c = engineClassifier(net, req.gradient, req.signSurrogate, deriveSeed(req.seed, 'sysid'), req.engine ?? 'tfjs', { threads: req.engineThreads });
   return c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
 }

@@ -9,8 +9,8 @@ import { loadDataset, parseDatasetName, prepareDataset } from '../../datasets';
 import { takeTensors } from '../../datasets/batches';
 import { parseEps } from '../../attacks/eps';
 import { withEot } from '../../attacks/eot';
-import { classifierFor, gradientModesOf } from '../models/classifier';
-import { EngineName, releaseEngine, withEngine } from '../engine';
+import { gradientModesOf } from '../models/classifier';
+import { EngineName, releaseEngine, engineClassifier } from '../engine';
 import { modelId } from '../models/config';
 import { loadNetwork } from '../training/trainer';
 import { resolveAttack } from '../plugins/attack';
@@ -86,8 +86,7 @@ export async function runProbe(req: ProbeRequest): Promise<ProbeExtra> {
         const declared = findGradientMode(gradientModesOf(net), req.gradient) !== undefined;
         if (!declared) req.log?.(`${modelId(net.config)}: defense ${net.defense.name} has no '${req.gradient}' gradient; probing with its natural gradient`);
         const used = declared ? req.gradient : 'natural';
-        const base = classifierFor(net, used, req.signSurrogate, deriveSeed(req.seed, 'sysid'));
-        const c = withEngine(net, base, used, req.signSurrogate, req.engine ?? 'tfjs');
+        const c = engineClassifier(net, used, req.signSurrogate, deriveSeed(req.seed, 'sysid'), req.engine ?? 'tfjs');
         const model: Classifier = c.stochastic && req.eot > 0 ? withEot(c, { samples: req.eot }) : c;
         const adv = await craft(model, req, x, labels, eps);
         try {
