@@ -12,14 +12,10 @@ import { evaluateAttackParallel } from '../parallel/evaluate-parallel';
 import { predictFlat } from '../../attacks/transfer';
 import { UserError } from '../util/errors';
 import type { WorkerPool } from '../parallel/pool';
-import { loadModelFile, type ImportedModel, type ModelFileInfo, type ImportOptions } from '../import';
+import { loadModelFile, type ImportedModel, type ModelFileInfo, type ImportOptions, type ModelFileRef } from '../import';
 import { buildEvalJob, type AttackRequest, type DataRef, type JobOutput } from './execute';
 
-/** A model file and how to read it (a spec entry's "file" or `--model`). */
-export interface ModelFileRef {
-  path: string;
-  options: ImportOptions;
-}
+export { checkDataFits, type ModelFileRef } from '../import';
 
 /** `--mean 0.49,0.48,0.45`: comma-separated numbers (one-line error naming the flag). */
 export function parseNumberList(flag: string, text: string | undefined): number[] | undefined {
@@ -52,17 +48,6 @@ export async function classifierAccuracy(model: Classifier, data: Dataset, batch
   let ok = 0;
   for (let i = 0; i < n; i++) if (pred[i] === data.labels[i]) ok++;
   return { accuracy: ok / n, n };
-}
-
-/** Check that a dataset fits the imported model (image size, class count): one line before any attack. */
-export function checkDataFits(m: ImportedModel, data: Dataset): void {
-  const [h, w, c] = m.info.inputShape;
-  if (data.height !== h || data.width !== w || data.channels !== c) {
-    throw new UserError(`model '${m.info.file}' takes ${h}x${w}x${c} images, dataset ${data.name} has ${data.height}x${data.width}x${data.channels}: expected a dataset of the model's image size`);
-  }
-  if (data.numClasses !== m.info.classes) {
-    throw new UserError(`model '${m.info.file}' has ${m.info.classes} classes, dataset ${data.name} has ${data.numClasses}: expected the dataset the model was trained on (or --classes)`);
-  }
 }
 
 /** The results.json model record of an imported model. */

@@ -184,7 +184,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       log(`[${step}/${total}] ${describeJob(job)} (${formatSeconds((Date.now() - t0) / 1000)}): ${summarize(out.runs, job.spec.attack === 'transfer' ? undefined : modelIdOf(job.models[0]))}`);
       assembleResults(opts.outDir, { ...environment, wallTimeSec: (Date.now() - started) / 1000 });
     }
-    if (spec.probe && opts.shard.index === 0) await runProbeJob(spec, plan.models, testSet, opts, done, log);
+    if (spec.probe && opts.shard.index === 0) await runProbeJob(spec, plan.models, plan.files, testSet, opts, done, log);
   } finally {
     for (const n of nets.values()) n.dispose();
     for (const m of files.values()) m.dispose();
@@ -194,13 +194,15 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
 }
 
 /** The layer-similarity probe of every model (journaled like an attack job; shard 0 runs it). */
-async function runProbeJob(spec: ExperimentSpec, models: ModelJob[], testSet: Dataset, opts: RunOptions, done: Set<string>, log: (l: string) => void): Promise<void> {
+async function runProbeJob(spec: ExperimentSpec, models: ModelJob[], files: FileModelJob[], testSet: Dataset, opts: RunOptions, done: Set<string>, log: (l: string) => void): Promise<void> {
   const probe = spec.probe!;
-  const key = contentHash({ probe, models: models.map((m) => m.key), dataset: testSet.name });
+  // model files only in the key when there are some: a spec without them keeps its journal key
+  const key = contentHash({ probe, models: models.map((m) => m.key), dataset: testSet.name, ...(files.length ? { files: files.map((f) => f.key) } : {}) });
   if (done.has(`runs:${key}`)) return;
   const t0 = Date.now();
   const extra = await runProbe({
     checkpoints: models.map((m) => m.dir),
+    modelFiles: files.map((f) => f.ref),
     attack: probe.attack,
     params: { norm: 'linf', ...probe.params },
     eps: probe.eps,

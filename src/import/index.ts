@@ -8,6 +8,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Classifier } from '../types';
+import type { Dataset } from '../../datasets/types';
 import { UserError } from '../util/errors';
 import { loadOnnxClassifier, parseImportGradientMode, ImportOptions, ImportedModelInfo } from './onnx';
 import { readOnnxGraph, type Layout } from './onnx-file';
@@ -50,6 +51,23 @@ export interface ImportedModel {
   classifier: Classifier;
   info: ModelFileInfo;
   dispose(): void;
+}
+
+/** A model file and how to read it (a spec entry's "file" or `--model`). */
+export interface ModelFileRef {
+  path: string;
+  options: ImportOptions;
+}
+
+/** Check that a dataset fits the imported model (image size, class count): one line before any attack. */
+export function checkDataFits(m: ImportedModel, data: Pick<Dataset, 'name' | 'height' | 'width' | 'channels' | 'numClasses'>): void {
+  const [h, w, c] = m.info.inputShape;
+  if (data.height !== h || data.width !== w || data.channels !== c) {
+    throw new UserError(`model '${m.info.file}' takes ${h}x${w}x${c} images, dataset ${data.name} has ${data.height}x${data.width}x${data.channels}: expected a dataset of the model's image size`);
+  }
+  if (data.numClasses !== m.info.classes) {
+    throw new UserError(`model '${m.info.file}' has ${m.info.classes} classes, dataset ${data.name} has ${data.numClasses}: expected the dataset the model was trained on (or --classes)`);
+  }
 }
 
 export type ModelFileFormat = 'onnx' | 'tfjs';
