@@ -122,12 +122,17 @@ async function loadTfjsModelFile(file: string, opts: ImportOptions): Promise<Imp
     classesSource: opts.classes !== undefined ? '--classes (checked against the output)' : 'the output of one forward pass',
     outputKind: c.output,
     outputSource: c.outputEvidence,
-    normalization: opts.mean ? { mean: [...opts.mean], std: [...opts.std!], source: '--mean/--std, applied before the model' } : { source: 'none given: the model is fed [0,1] pixels' },
+    normalization: opts.mean ? { mean: perChannel(opts.mean, c.inputShape[2]), std: perChannel(opts.std!, c.inputShape[2]), source: '--mean/--std, applied before the model' } : { source: 'none given: the model is fed [0,1] pixels' },
     queryEngine: 'tfjs',
     gradientEngine: 'tfjs',
     gradientMode: 'natural',
   };
   return { classifier: c, info, dispose: () => c.dispose() };
+}
+
+/** One value per channel (a single value stands for all; the classifier has checked the length). */
+function perChannel(v: readonly number[], channels: number): number[] {
+  return v.length === 1 ? new Array<number>(channels).fill(v[0]) : [...v];
 }
 
 /** `file:<folder>` for `.../resnet/model.json`, `file:<name>.json` for another file name. */

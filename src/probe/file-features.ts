@@ -40,6 +40,7 @@ const LAYERS_CLASSES = new Set(['ReLU', 'LeakyReLU', 'ELU', 'PReLU', 'Softmax', 
 const CONV_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Conv2DTranspose']);
 const GRAPH_OPS = new Set(['Relu', 'Relu6', 'Elu', 'Selu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'MaxPool', 'AvgPool', 'MatMul', '_FusedMatMul']);
 const FUSED_CONV_OPS = new Set(['_FusedConv2D', 'FusedDepthwiseConv2dNative']);
+const PASS_THROUGH = new Set(['Identity', 'Dropout', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']);
 const ACTIVATIONS = /relu|elu|sigmoid|tanh|prelu|leakyrelu/i;
 
 /** The model's input from [0,1] NHWC pixels: the normalization of its record, NCHW when the model reads NCHW. */
@@ -55,7 +56,11 @@ function onnxSource(m: ImportedModel): FileFeatureSource {
   if (!ortAvailable()) throw new UserError(`probe of '${m.info.file}': the layers of an ONNX file are read with ONNX Runtime, which does not load here (${ortUnavailableReason()}): expected onnxruntime-node installed (npm ci)`);
   const bytes = new Uint8Array(fs.readFileSync(m.info.file));
   const g = readOnnxGraph(bytes, m.info.file);
-  const picked = g.nodes.filter((n) => ONNX_LAYER_OPS.has(n.opType) && n.domain === '' && n.outputs[0] && n.outputs[0] !== g.output.name);
+  // the node that computes the output (through shape-only nodes) is `logits`, not listed twice
+  const producer = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  let last = producer.get(g.output.name);
+  while (last && PASS_THROUGH.has(last.opType) && producer.get(last.inputs[0])) last = producer.get(last.inputs[0]);
+  const picked = g.nodes.filter((n) => ONNX_LAYER_OPS.has(n.opType) && n.domain === '' && n.outputs[0] && n !== last);
   const proto = onnx.ModelProto.decode(bytes);
   const declared = new Set((proto.graph!.output ?? []).map((o) => o.name));
   const outputs = picked.map((n) => n.outputs[0]).filter((o) => !declared.has(o));
@@ -117,7 +122,13 @@ function layersSource(m: ImportedModel, net: LayersModel): FileFeatureSource {
 function graphSource(m: ImportedModel, net: GraphModel): FileFeatureSource {
   const topology = (net as unknown as { artifacts?: { modelTopology?: { node?: { name: string; op: string; attr?: Record<string, { list?: { s?: string[] } }> }[] } } }).artifacts?.modelTopology;
   const nodes = topology?.node ?? [];
-  const outputNode = net.outputNodes[0]?.split(':')[0];
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  let outputNode = net.outputNodes[0]?.split(':')[0];
+  for (let hops = 0; hops < nodes.length; hops++) {
+    const n = byName.get(outputNode);
+    if (!n || n.op !== 'Identity' || !(n as { input?: string[] }).input?.length) break;
+    outputNode = (n as { input?: string[] }).input![0].split(':')[0].replace(/^\^/, '');
+  }
   const fusedActivation = (n: (typeof nodes)[number]): boolean => {
     const ops = n.attr?.fused_ops?.list?.s ?? [];
     // tfjs-converter stores attribute strings base64-encoded
