@@ -255,6 +255,10 @@ describe('spec model entries with "file"', () => {
   });
 
   test('runs without training, resumes without redoing work, reruns the jobs of a changed file; report renders it', async () => {
+    const check = await runCli(['run', specFile, '--out', outDir, '--check', ...common]);
+    expect(check.code).toBe(0);
+    expect(check.out).toMatch(/0 models:\n2 model files \(attacked as they are, not trained\):\n  tf: file:tf, .*m\/model.json\n  ox: file:ox, .*m.onnx\n4 attack jobs:/);
+    expect(fs.existsSync(outDir)).toBe(false);
     const first = await runCli(['run', specFile, '--out', outDir, ...common]);
     expect(first.err).not.toMatch(/internal error/);
     expect(first.code).toBe(0);
@@ -295,9 +299,11 @@ describe('spec model entries with "file"', () => {
       [{ name: 'tf', file: 'm/model.json', mean: [0.5] }, /^opulab: .*spec.models\[0\]: give both mean and std/],
       [{ name: 'tf', file: 'm/model.pt' }, /^opulab: .*unknown format '.pt'/],
     ];
+    // a trained model beside a file entry of the same name: named by its place in the models list
+    cases.push([[{ name: 'tf', file: 'm/model.json' }, { name: 'tf', architecture: 'vgg11' }], /^opulab: .*spec.models\[1\].name: duplicate model name 'tf'/]);
     for (const [entry, pattern] of cases) {
       const f = path.join(dir, 'bad.json');
-      fs.writeFileSync(f, JSON.stringify({ ...spec, models: [entry], attacks: [{ attack: 'fgsm', eps: ['4/255'] }] }));
+      fs.writeFileSync(f, JSON.stringify({ ...spec, models: Array.isArray(entry) ? entry : [entry], attacks: [{ attack: 'fgsm', eps: ['4/255'] }] }));
       const out = path.join(tmp, 'bad-out');
       const r = await runCli(['run', f, '--out', out, ...common]);
       expect(r.code).toBe(2);

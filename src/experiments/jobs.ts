@@ -1,7 +1,9 @@
 /**
- * Planning an experiment: the spec's models and attack jobs, each keyed by the content hash of everything that
- * determines its result (so a rerun skips what the journal holds), and the attack request of each job. Reads no
- * data, starts no backend, writes nothing (`opulab run --check` prints the same plan, ./plan.ts).
+ * Planning an experiment: the spec's models, its model files and attack jobs, each keyed by the content hash of
+ * everything that determines its result (a model file's key includes the hash of its bytes, so a changed file
+ * reruns its jobs while a rerun skips what the journal holds), and the attack request of each job. Reads no
+ * dataset (only the model files, to hash them), starts no backend, writes nothing (`opulab run --check` prints the
+ * same plan, ./plan.ts).
  */
 import * as path from 'path';
 import type { Dataset } from '../../datasets/types';

@@ -6,6 +6,9 @@
  *   OUT/runs/<key>-<i>.jsonl          per-example records of each run
  *   OUT/results.json                  assembled from the journal after every job (atomic replace)
  *
+ * Model files of the spec (entries with "file") are not trained: each gets a model record (its clean accuracy)
+ * and is attacked through the same evaluator (./imported.ts).
+ *
  * A killed run resumes where it stopped: finished jobs are in the journal and are skipped, training resumes from
  * the last epoch checkpoint. `--shard i/N` runs attack jobs whose order % N == i (and trains what they need);
  * `merge` unions the journals of several shard directories.

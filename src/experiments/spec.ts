@@ -232,7 +232,7 @@ export const FILE_MODEL_SCHEMA: ObjectSchema = {
 const MODEL_ENTRY: UnionSchema = {
   kind: 'union',
   of: [MODEL_SCHEMA, FILE_MODEL_SCHEMA],
-  expected: 'an object (models[]: training settings, or "file")',
+  expected: 'an object (models[])',
   select: (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && 'file' in v ? FILE_MODEL_SCHEMA : MODEL_SCHEMA),
 };
 
@@ -320,11 +320,13 @@ export function parseSpec(raw: unknown, where = 'spec', baseDir = process.cwd())
     at(`${where}.models[${i}].file`, () => checkModelFile(m.file));
   });
   const spec: ExperimentSpec = { ...parsed, models: parsed.models.filter((m): m is ModelSpec => !isFile(m)), modelFiles: parsed.models.filter(isFile) };
+  // errors name an entry by its place in the spec's models list (trained models and files mixed)
+  const indexOf = new Map<object, number>(parsed.models.map((m, i) => [m, i]));
   if (spec.probe) spec.probe.eps = String(spec.probe.eps);
   for (const a of spec.attacks) if (a.attack === 'transfer' && a.craft === undefined) a.craft = 'pgd';
   for (const a of spec.attacks) if (a.norm === undefined) a.norm = defaultNorm(a.attack);
   const data = (raw as { data?: { attackSamples?: unknown } }).data;
-  checkSpec(spec, where, typeof data === 'object' && data !== null && data.attackSamples !== undefined);
+  checkSpec(spec, where, typeof data === 'object' && data !== null && data.attackSamples !== undefined, (m) => indexOf.get(m)!);
   return spec;
 }
 
@@ -339,21 +341,21 @@ function at<T>(path: string, f: () => T): T {
 }
 
 /** The checks that need the whole spec (names across objects) or the registries (attacks, plugins). */
-function checkSpec(spec: ExperimentSpec, where: string, explicitAttackSamples: boolean): void {
+function checkSpec(spec: ExperimentSpec, where: string, explicitAttackSamples: boolean, indexOf: (m: object) => number): void {
   const names = new Set<string>();
   /** The gradient modes each model's defense declares (defenses/). */
   const modesByName = new Map<string, readonly GradientModeDecl[]>();
   const dataset = spec.dataset as DatasetName;
   const numClasses = dataset === 'cifar100' ? 100 : 10;
   const normalization = normalizationFor(dataset);
-  const entries: { name: string; file?: string }[] = [...spec.models, ...spec.modelFiles];
+  const entries: { name: string }[] = [...spec.models, ...spec.modelFiles].sort((a, b) => indexOf(a) - indexOf(b));
   entries.forEach((m) => {
-    if (names.has(m.name)) throw new UserError(`${where}.models: duplicate model name '${m.name}'`);
+    if (names.has(m.name)) throw new UserError(`${where}.models[${indexOf(m)}].name: duplicate model name '${m.name}'`);
     names.add(m.name);
   });
   for (const m of spec.modelFiles) modesByName.set(m.name, FILE_GRADIENT_MODES);
-  spec.models.forEach((m, i) => {
-    const p = `${where}.models[${i}]`;
+  spec.models.forEach((m) => {
+    const p = `${where}.models[${indexOf(m)}]`;
     if (m.defenseParams !== undefined && !isPluginPath(m.defense)) throw new UserError(`${p}.defenseParams: only for a defense plugin file (defense is '${m.defense}')`);
     // loads and checks a plugin file; checks the combination of choices
     const config = at(isPluginPath(m.defense) ? `${p}.defense` : p, () => buildModelConfig({ ...m, seed: m.seed ?? spec.seed, numClasses, normalization }));
