@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { runCli } from './helpers/cli';
 import { initBackend } from '../src/backend';
 import { tfjsFileHandler } from '../src/import/tfjs-io';
@@ -57,7 +58,7 @@ function onnxOf(m: tfl.LayersModel): Uint8Array {
   return g.serialize('same-weights');
 }
 
-/** A handmade GraphModel on 32x32x3: Reshape, MatMul, BiasAdd, Softmax (a probabilities output). */
+/** A handmade GraphModel (model.json + shard1.bin) on 32x32x3: Reshape, MatMul, BiasAdd, Softmax (a probabilities output). */
 function writeGraphModel(file: string): void {
   const rng = makeRng(5, 'graph-w');
   const w = Float32Array.from({ length: 3072 * 10 }, () => rng.range(-0.05, 0.05));
@@ -105,7 +106,12 @@ beforeAll(async () => {
   await m.save(tfjsFileHandler(layersJson));
   fs.writeFileSync(onnxFile, onnxOf(m));
   m.dispose();
-  writeGraphModel(graphJson);
+  // the handmade graph, loaded and saved again through the file IOHandler (model.json + weights.bin)
+  const src = path.join(tmp, 'graph-src', 'model.json');
+  writeGraphModel(src);
+  const g = await loadGraphModel(tfjsFileHandler(src));
+  await g.save(tfjsFileHandler(graphJson));
+  g.dispose();
 });
 
 describe('--model model.json from the CLI', () => {
@@ -150,7 +156,7 @@ describe('--model model.json from the CLI', () => {
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/warning: the model outputs probabilities/);
     const res = results(out);
-    expect(res.models[0].modelFile).toMatchObject({ format: 'tfjs-graph-model', outputKind: 'probabilities', shards: ['shard1.bin'] });
+    expect(res.models[0].modelFile).toMatchObject({ format: 'tfjs-graph-model', outputKind: 'probabilities', shards: ['weights.bin'] });
     expect(String((res.models[0].modelFile as { outputSource: string }).outputSource)).toMatch(/Softmax node probs/);
     expect(res.runs[0].params.lossInput).toMatch(/probabilities/);
     expect(res.runs[0].robustAccuracy).toBeLessThanOrEqual(res.runs[0].cleanAccuracy);
