@@ -118,9 +118,12 @@ describe('--model model.json from the CLI', () => {
   test('a LayersModel: PGD and Square through --model, robust <= clean, queries and the TF.js record', async () => {
     const out = path.join(tmp, 'layers-res', 'results.json');
     const model = ['--model', layersJson, '--mean', '0.5', '--std', '0.25', '--dataset', 'synthetic', '--samples', '12', '--batch-size', '6', '--out', out, ...common];
+    const before = tf.memory().numTensors;
     const a = await runCli(['attack', ...model, '--attack', 'pgd', '--eps', '8/255', '--steps', '3']);
     expect(a.err).not.toMatch(/internal error/);
     expect(a.code).toBe(0);
+    // the loaded model (here and in the in-process evaluation chunk runner) is released
+    expect(tf.memory().numTensors).toBe(before);
     expect(a.err).toMatch(/NHWC input 32x32x3 .*10 classes, output logits .*tfjs-layers-model, queries on tfjs/);
     const b = await runCli(['attack', ...model, '--attack', 'square', '--eps', '8/255', '--queries', '30']);
     expect(b.code).toBe(0);
@@ -206,9 +209,12 @@ describe('--model model.json from the CLI', () => {
 describe('opulab probe --model', () => {
   test('a TF.js model and an ONNX file of the same weights: their activation/pool layers, compared on shared names', async () => {
     const out = path.join(tmp, 'probe.json');
+    const before = tf.memory().numTensors;
     const r = await runCli(['probe', '--model', layersJson, '--dataset', 'synthetic', '--attack', 'fgsm', '--eps', '4/255', '--samples', '16', '--batch-size', '8', '--out', out, ...common]);
     expect(r.err).not.toMatch(/internal error/);
     expect(r.code).toBe(0);
+    // the model, its layer outputs and every feature row are released
+    expect(tf.memory().numTensors).toBe(before);
     const probe = JSON.parse(fs.readFileSync(out, 'utf8')) as { layers: string[]; curves: { model: string; cleanVsAdv: number[]; sameClass: number[] }[] };
     expect(probe.layers).toEqual(['input', 'conv', 'pool', 'logits']);
     const c = probe.curves[0];
@@ -219,6 +225,7 @@ describe('opulab probe --model', () => {
     const both = path.join(tmp, 'probe-both.json');
     const r2 = await runCli(['probe', '--model', layersJson, '--model', onnxFile, '--dataset', 'synthetic', '--attack', 'fgsm', '--eps', '4/255', '--samples', '16', '--batch-size', '8', '--out', both, ...common]);
     expect(r2.code).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
     const p2 = JSON.parse(fs.readFileSync(both, 'utf8')) as { layers: string[]; curves: { model: string; cleanVsAdv: number[]; sameClass: number[] }[] };
     // the ONNX file's layers are its nodes n_relu and n_pool: none shares a name with a TF.js layer, so the two
     // are compared on input and logits
