@@ -62,11 +62,11 @@ describe('reading the graph', () => {
     expect(openSessionCount()).toBe(before);
   });
 
-  test('bad files and contradicting options are one-line UserErrors', () => {
+  test('bad files and contradicting options are one-line UserErrors', async () => {
     const res = writeModel(dir, 'res2.onnx', residualModel());
-    expect(() => loadModelFile(writeModel(dir, 'model.json', new TextEncoder().encode('{}')))).toThrow(/--model takes ONNX files; load a TensorFlow.js model \(model.json\) with loadTfjsClassifier/);
-    expect(() => loadModelFile(writeModel(dir, 'junk.onnx', new Uint8Array([1, 2, 3, 4, 5])))).toThrow(UserError);
-    expect(() => loadModelFile(res.replace('.onnx', '.pt'))).toThrow(/unknown format '.pt'/);
+    await expect(loadModelFile(writeModel(dir, 'model.json', new TextEncoder().encode('{}')))).rejects.toThrow(/bad TensorFlow.js model .*expected a model.json with a modelTopology field/);
+    await expect(loadModelFile(writeModel(dir, 'junk.onnx', new Uint8Array([1, 2, 3, 4, 5])))).rejects.toThrow(UserError);
+    await expect(loadModelFile(res.replace('.onnx', '.pt'))).rejects.toThrow(/unknown format '.pt'/);
     expect(() => loadOnnxClassifier(res, { classes: 10 })).toThrow(/--classes 10 contradicts .* 5 classes/);
     expect(() => loadOnnxClassifier(res, { mean: [0.5, 0.5] , std: [0.2, 0.2, 0.2] })).toThrow(/bad --mean/);
     expect(() => loadOnnxClassifier(res, { gradient: 'bpda-random' })).toThrow(/expected one of natural, bpda-identity/);

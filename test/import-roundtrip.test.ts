@@ -126,7 +126,7 @@ describe('export and --model round trip', () => {
     const file = writeModel(tmp, 'probs.onnx', residualModel({ softmax: true }));
     const { loadModelFile } = await import('../src/import');
     const { markLossInput } = await import('../src/experiments/imported');
-    const m = loadModelFile(file, { announce: false });
+    const m = await loadModelFile(file, { announce: false });
     try {
       expect(m.info.outputKind).toBe('probabilities');
       const runs: ResultsFile['runs'] = [{ model: m.classifier.id, attack: 'pgd', threat: 'white-box', norm: 'linf', eps: 8 / 255, epsSpace: 'pixel', params: { loss: 'ce' }, n: 4, cleanAccuracy: 0.5, robustAccuracy: 0.25 } as ResultsFile['runs'][number]];

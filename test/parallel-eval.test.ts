@@ -143,7 +143,7 @@ describe('evaluateAttackParallel', () => {
     const dir = writeCheckpoint('mem', {});
     const small = job(dir, { dataset: { name: 'synthetic', split: 'test', indices: [1, 2, 3] }, batchSize: 2, epsPixel: [0.01], epsInSpace: undefined });
     let before = tf.memory().numTensors;
-    EvalChunkRunner.open(small).dispose();
+    (await EvalChunkRunner.open(small)).dispose();
     expect(tf.memory().numTensors).toBe(before);
     await evaluateAttackParallel(small, { workers: 1 });
     before = tf.memory().numTensors;

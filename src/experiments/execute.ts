@@ -9,7 +9,8 @@ import { takeTensors } from '../../datasets/batches';
 import { resolveAttack } from '../plugins/attack';
 import { attackFactsByName } from '../../attacks/registry';
 import { writePerSample } from '../../attacks/evaluate';
-import { evaluateAttackParallel } from '../parallel/evaluate-parallel';
+import { evaluateAttackParallel, type EvalJob } from '../parallel/evaluate-parallel';
+import type { ImportOptions } from '../import';
 import type { WorkerPool } from '../parallel/pool';
 import { attackedClassifier } from '../parallel/attacked-classifier';
 import { parseEpsList, toPixelEps } from '../../attacks/eps';
@@ -68,6 +69,37 @@ export interface DataRef {
   seed?: number;
 }
 
+/** The model an evaluation job attacks: a checkpoint directory, or a model file (src/import) read with its options. */
+export type JobModel = { checkpointDir: string } | { modelFile: { path: string; options: ImportOptions } };
+
+/**
+ * The EvalJob (src/parallel/evaluate-parallel.ts) of one attack request on a model, for checkpoints and model
+ * files alike: eps and step size converted to pixels with the model's normalization std, the data by reference.
+ */
+export function buildEvalJob(model: JobModel, id: string, std: readonly number[], data: DataRef, indices: number[], req: AttackRequest, workers: number): EvalJob {
+  const { pixel, inSpace } = epsInPixels(req, std);
+  const file = 'modelFile' in model ? model.modelFile : undefined;
+  return {
+    checkpointDir: file ? '' : (model as { checkpointDir: string }).checkpointDir,
+    ...(file ? { modelFile: file } : {}),
+    gradientMode: req.gradient,
+    signSurrogate: req.signSurrogate,
+    // a model file is deterministic: no EOT
+    eot: file ? 0 : req.eot,
+    attack: req.attack,
+    attackParams: attackParams(req, std),
+    epsPixel: pixel,
+    epsSpace: req.epsSpace,
+    epsInSpace: inSpace,
+    dataset: { name: data.name, dataDir: data.dataDir, split: 'test', indices, seed: data.seed },
+    batchSize: req.batchSize,
+    seed: req.seed,
+    modelId: id,
+    engine: req.engine,
+    engineThreads: threadsPerWorker(workers),
+  };
+}
+
 /**
  * Attack a checkpoint: fixed chunks of `batchSize` images, each with its own seed, evaluated in-process
  * (workers = 1) or on worker threads; the numbers are the same for any worker count.
@@ -82,28 +114,9 @@ export async function runAttackOnModel(
   onProgress?: (fraction: number, message?: string) => void,
   pool?: WorkerPool,
 ): Promise<JobOutput> {
-  const { pixel, inSpace } = epsInPixels(req, config.normalization.std);
   if (req.engine) announceEngine(config, req.engine);
-  const out = await evaluateAttackParallel(
-    {
-      checkpointDir,
-      gradientMode: req.gradient,
-      signSurrogate: req.signSurrogate,
-      eot: req.eot,
-      attack: req.attack,
-      attackParams: attackParams(req, config.normalization.std),
-      epsPixel: pixel,
-      epsSpace: req.epsSpace,
-      epsInSpace: inSpace,
-      dataset: { name: data.name, dataDir: data.dataDir, split: 'test', indices, seed: data.seed },
-      batchSize: req.batchSize,
-      seed: req.seed,
-      modelId: modelId(config),
-      engine: req.engine,
-      engineThreads: threadsPerWorker(workers),
-    },
-    { workers, onProgress, pool },
-  );
+  const job = buildEvalJob({ checkpointDir }, modelId(config), config.normalization.std, data, indices, req, workers);
+  const out = await evaluateAttackParallel(job, { workers, onProgress, pool });
   return { runs: out.map((o) => o.run), perSample: out.map((o) => o.perSample) };
 }
 

@@ -11,15 +11,11 @@ import type { Dataset } from '../../datasets/types';
 import { evaluateAttackParallel } from '../parallel/evaluate-parallel';
 import { predictFlat } from '../../attacks/transfer';
 import { UserError } from '../util/errors';
-import { threadsPerWorker } from '../engine';
-import { loadModelFile, type ImportedModel, type ImportedModelInfo, type ImportOptions } from '../import';
-import { attackParams, epsInPixels, type AttackRequest, type DataRef, type JobOutput } from './execute';
+import type { WorkerPool } from '../parallel/pool';
+import { loadModelFile, type ImportedModel, type ModelFileInfo, type ImportOptions, type ModelFileRef } from '../import';
+import { buildEvalJob, type AttackRequest, type DataRef, type JobOutput } from './execute';
 
-/** A model file and how to read it (a spec entry's "file" or `--model`). */
-export interface ModelFileRef {
-  path: string;
-  options: ImportOptions;
-}
+export { checkDataFits, type ModelFileRef } from '../import';
 
 /** `--mean 0.49,0.48,0.45`: comma-separated numbers (one-line error naming the flag). */
 export function parseNumberList(flag: string, text: string | undefined): number[] | undefined {
@@ -54,17 +50,6 @@ export async function classifierAccuracy(model: Classifier, data: Dataset, batch
   return { accuracy: ok / n, n };
 }
 
-/** Check that a dataset fits the imported model (image size, class count): one line before any attack. */
-export function checkDataFits(m: ImportedModel, data: Dataset): void {
-  const [h, w, c] = m.info.inputShape;
-  if (data.height !== h || data.width !== w || data.channels !== c) {
-    throw new UserError(`model '${m.info.file}' takes ${h}x${w}x${c} images, dataset ${data.name} has ${data.height}x${data.width}x${data.channels}: expected a dataset of the model's image size`);
-  }
-  if (data.numClasses !== m.info.classes) {
-    throw new UserError(`model '${m.info.file}' has ${m.info.classes} classes, dataset ${data.name} has ${data.numClasses}: expected the dataset the model was trained on (or --classes)`);
-  }
-}
-
 /** The results.json model record of an imported model. */
 export function importedModelRecord(m: ImportedModel, clean: { accuracy: number; n: number }): ModelRecord {
   return {
@@ -81,12 +66,12 @@ export function importedModelRecord(m: ImportedModel, clean: { accuracy: number;
 }
 
 /** What a run's params.lossInput says when the model's scores are probabilities (read by check C12). */
-export function lossInputOf(info: ImportedModelInfo): string | undefined {
+export function lossInputOf(info: ModelFileInfo): string | undefined {
   return info.outputKind === 'probabilities' ? `probabilities (the model's output: ${info.outputSource})` : undefined;
 }
 
 /** Mark gradient- and score-based runs on a probabilities model (C12 fails them). */
-export function markLossInput(runs: RunRecord[], info: ImportedModelInfo): void {
+export function markLossInput(runs: RunRecord[], info: ModelFileInfo): void {
   const input = lossInputOf(info);
   if (!input) return;
   for (const r of runs) if (r.threat === 'white-box' || r.threat === 'black-box-score') r.params = { ...r.params, lossInput: input };
@@ -97,7 +82,7 @@ export function fileModelId(file: string): string {
   return `file:${path.basename(file)}`;
 }
 
-/** Attack a model file: as runAttackOnModel (execute.ts) for a checkpoint, same chunks and seeds. */
+/** Attack a model file: as runAttackOnModel (execute.ts) for a checkpoint, same chunks, seeds and job builder. */
 export async function runAttackOnFile(
   ref: ModelFileRef,
   model: ImportedModel,
@@ -106,36 +91,16 @@ export async function runAttackOnFile(
   req: AttackRequest,
   workers: number,
   onProgress?: (fraction: number, message?: string) => void,
+  pool?: WorkerPool,
 ): Promise<JobOutput> {
-  const std = model.classifier.normalizationStd;
-  const { pixel, inSpace } = epsInPixels(req, std);
-  const out = await evaluateAttackParallel(
-    {
-      checkpointDir: '',
-      modelFile: { path: ref.path, options: { ...ref.options, announce: false } },
-      gradientMode: req.gradient,
-      signSurrogate: req.signSurrogate,
-      eot: 0,
-      attack: req.attack,
-      attackParams: attackParams(req, std),
-      epsPixel: pixel,
-      epsSpace: req.epsSpace,
-      epsInSpace: inSpace,
-      dataset: { name: data.name, dataDir: data.dataDir, split: 'test', indices, seed: data.seed },
-      batchSize: req.batchSize,
-      seed: req.seed,
-      modelId: model.classifier.id,
-      engine: req.engine,
-      engineThreads: threadsPerWorker(workers),
-    },
-    { workers, onProgress },
-  );
+  const job = buildEvalJob({ modelFile: { path: ref.path, options: { ...ref.options, announce: false } } }, model.classifier.id, model.classifier.normalizationStd, data, indices, req, workers);
+  const out = await evaluateAttackParallel(job, { workers, onProgress, pool });
   const runs = out.map((o) => o.run);
   markLossInput(runs, model.info);
   return { runs, perSample: out.map((o) => o.perSample) };
 }
 
 /** Load a model file for a command (the options of its flags or spec entry). */
-export function openModelFile(ref: ModelFileRef, extra: ImportOptions = {}): ImportedModel {
+export function openModelFile(ref: ModelFileRef, extra: ImportOptions = {}): Promise<ImportedModel> {
   return loadModelFile(ref.path, { ...ref.options, ...extra });
 }

@@ -25,6 +25,10 @@ export function planLines(spec: ExperimentSpec, specFile: string, outDir: string
   for (const m of plan.models) {
     lines.push(`  ${m.spec.name}: ${modelId(m.config)}, ${m.spec.train.epochs} epochs${done.has(`model:${m.key}`) ? ' (done)' : ''}`);
   }
+  if (plan.files.length) {
+    lines.push(`${plan.files.length} model files (attacked as they are, not trained):`);
+    for (const f of plan.files) lines.push(`  ${f.spec.name}: ${f.id}, ${f.spec.file}${done.has(`model:${f.key}`) ? ' (done)' : ''}`);
+  }
   lines.push(`${mine.length} attack jobs${shard.count > 1 ? ` in shard ${shard.index}/${shard.count} (of ${plan.attacks.length})` : ''}:`);
   for (const j of mine) {
     lines.push(`  ${describeJob(j)}: eps ${j.spec.eps.join(', ')} (${j.spec.epsSpace}), ${j.samples} images${done.has(`runs:${j.key}`) ? ' (done)' : ''}`);

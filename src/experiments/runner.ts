@@ -6,6 +6,9 @@
  *   OUT/runs/<key>-<i>.jsonl          per-example records of each run
  *   OUT/results.json                  assembled from the journal after every job (atomic replace)
  *
+ * Model files of the spec (entries with "file") are not trained: each gets a model record (its clean accuracy)
+ * and is attacked through the same evaluator (./imported.ts).
+ *
  * A killed run resumes where it stopped: finished jobs are in the journal and are skipped, training resumes from
  * the last epoch checkpoint. `--shard i/N` runs attack jobs whose order % N == i (and trains what they need);
  * `merge` unions the journals of several shard directories.
@@ -35,7 +38,10 @@ import { recordDataProvenance } from '../results/environment';
 import { formatSeconds } from '../util/progress';
 import { runProbe } from '../probe/run';
 import { formatEps } from '../../attacks/eps';
-import { ModelJob, Shard, describeJob, planJobs, requestFor } from './jobs';
+import { FileModelJob, ModelJob, Shard, describeJob, planJobs, requestFor } from './jobs';
+import type { Classifier } from '../types';
+import type { ImportedModel } from '../import';
+import { checkDataFits, classifierAccuracy, importedModelRecord, openModelFile, runAttackOnFile } from './imported';
 import { trainModel } from './train-model';
 import { modelRecord, TrainingMeta } from './model-record';
 import { writeRunFiles } from './per-sample';
@@ -43,7 +49,7 @@ import { exampleImages } from './examples';
 import { assembleResults } from './assemble';
 
 export { parseShard, planJobs, describeJob, modelConfigFor } from './jobs';
-export type { Shard, ModelJob, AttackJob, DatasetInfo } from './jobs';
+export type { Shard, ModelJob, FileModelJob, AttackJob, DatasetInfo, Plan } from './jobs';
 export { assembleResults, addOpticalTime } from './assemble';
 export { mergeRuns } from './merge';
 
@@ -92,13 +98,27 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const mine = plan.attacks.filter((j) => j.order % opts.shard.count === opts.shard.index);
   const neededModels = new Set<string>(mine.flatMap((j) => [...j.models, ...(j.spec.source ? [j.spec.source] : [])]));
   // Shard 0 also trains and records every model no attack job needs, so merged shards list every model.
-  if (opts.shard.index === 0) plan.models.forEach((m) => neededModels.add(m.spec.name));
+  if (opts.shard.index === 0) [...plan.models, ...plan.files].forEach((m) => neededModels.add(m.spec.name));
   const done = new Set(readJournal(opts.outDir).map((e) => `${e.kind}:${e.key}`));
   const environment: EnvironmentInfo = { ...opts.environment, dataset: testSet.name, datasetSource: testSet.source, spec: spec.name, shard: `${opts.shard.index}/${opts.shard.count}` };
   recordDataProvenance(environment, trainSet.provenance, testSet.provenance);
   const nets = new Map<string, Network>();
+  const files = new Map<string, ImportedModel>();
   let pool: WorkerPool | undefined;
   const total = neededModels.size + mine.length;
+  const fileJob = (name: string): FileModelJob | undefined => plan.files.find((f) => f.spec.name === name);
+  /** A model file of the spec, loaded once (the evaluation workers load their own). */
+  const fileFor = async (name: string): Promise<ImportedModel> => {
+    let m = files.get(name);
+    if (!m) {
+      const job = fileJob(name)!;
+      m = await openModelFile(job.ref, { engine: opts.engine, announce: false });
+      checkDataFits(m, testSet);
+      files.set(name, m);
+    }
+    return m;
+  };
+  const modelFor = async (name: string): Promise<Network | Classifier> => (fileJob(name) ? (await fileFor(name)).classifier : netFor(name));
   let step = 0;
   const netFor = (name: string): Network => {
     const job = plan.models.find((m) => m.spec.name === name)!;
@@ -123,7 +143,17 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
         log(`[${step}/${total}] ${record.id}: clean accuracy ${(100 * ev.accuracy).toFixed(1)}% on ${ev.n} test images (${formatSeconds((Date.now() - t0) / 1000)})`);
       }
     }
-    const modelIdOf = (name: string): string => modelId(plan.models.find((m) => m.spec.name === name)!.config);
+    // model files: no training; their record (clean accuracy on the test set) is journaled like a trained model's
+    for (const job of plan.files.filter((f) => neededModels.has(f.spec.name))) {
+      step++;
+      if (done.has(`model:${job.key}`)) continue;
+      const m = await fileFor(job.spec.name);
+      const ev = await classifierAccuracy(m.classifier, testSet, spec.data.evalBatchSize);
+      const record = { ...importedModelRecord(m, ev), name: job.spec.name };
+      appendJournal(opts.outDir, { kind: 'model', key: job.key, order: job.order, record });
+      log(`[${step}/${total}] ${record.id}: ${m.info.format} file ${job.spec.file}, clean accuracy ${(100 * ev.accuracy).toFixed(1)}% on ${ev.n} test images`);
+    }
+    const modelIdOf = (name: string): string => fileJob(name)?.id ?? modelId(plan.models.find((m) => m.spec.name === name)!.config);
     for (const job of mine) {
       step++;
       if (done.has(`runs:${job.key}`)) {
@@ -134,9 +164,15 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       const req = requestFor(job, spec, spec.data.evalBatchSize, opts.engine);
       const indices = Array.from({ length: Math.min(job.samples, testSet.n) }, (_, i) => i);
       let out: JobOutput;
+      const file = fileJob(job.models[0]);
       if (job.spec.attack === 'transfer') {
-        out = await runTransfer(netFor(job.spec.source!), job.models.map(netFor), testSet, indices, req);
+        const targets: (Network | Classifier)[] = [];
+        for (const n of job.models) targets.push(await modelFor(n));
+        out = await runTransfer(await modelFor(job.spec.source!), targets, testSet, indices, req);
         out.runs.forEach((r) => (r.attack = `transfer-${req.attack}`));
+      } else if (file) {
+        if ((opts.workers ?? 1) > 1 && !pool) pool = await startEvalPool(opts.workers!);
+        out = await runAttackOnFile(file.ref, await fileFor(file.spec.name), { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, undefined, pool);
       } else {
         const m = plan.models.find((mm) => mm.spec.name === job.models[0])!;
         // One pool of evaluation workers serves every attack job of the run (started at the first one).
@@ -146,27 +182,30 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       if (job.spec.label) out.runs.forEach((r) => (r.attack = job.spec.label!));
       out.runs.forEach((r) => (r.wallTimeSec = (Date.now() - t0) / 1000));
       writeRunFiles(opts.outDir, job.key, out);
-      const extras = job.spec.attack !== 'transfer' && job.gradient === 'natural' ? await exampleImages(netFor(job.models[0]), testSet, req) : undefined;
+      const extras = job.spec.attack !== 'transfer' && !file && job.gradient === 'natural' ? await exampleImages(netFor(job.models[0]), testSet, req) : undefined;
       appendJournal(opts.outDir, { kind: 'runs', key: job.key, order: job.order, records: out.runs, ...(extras ? { extras } : {}) });
       log(`[${step}/${total}] ${describeJob(job)} (${formatSeconds((Date.now() - t0) / 1000)}): ${summarize(out.runs, job.spec.attack === 'transfer' ? undefined : modelIdOf(job.models[0]))}`);
       assembleResults(opts.outDir, { ...environment, wallTimeSec: (Date.now() - started) / 1000 });
     }
-    if (spec.probe && opts.shard.index === 0) await runProbeJob(spec, plan.models, testSet, opts, done, log);
+    if (spec.probe && opts.shard.index === 0) await runProbeJob(spec, plan.models, plan.files, testSet, opts, done, log);
   } finally {
     for (const n of nets.values()) n.dispose();
+    for (const m of files.values()) m.dispose();
     await pool?.close();
   }
   return assembleResults(opts.outDir, { ...environment, wallTimeSec: (Date.now() - started) / 1000 });
 }
 
 /** The layer-similarity probe of every model (journaled like an attack job; shard 0 runs it). */
-async function runProbeJob(spec: ExperimentSpec, models: ModelJob[], testSet: Dataset, opts: RunOptions, done: Set<string>, log: (l: string) => void): Promise<void> {
+async function runProbeJob(spec: ExperimentSpec, models: ModelJob[], files: FileModelJob[], testSet: Dataset, opts: RunOptions, done: Set<string>, log: (l: string) => void): Promise<void> {
   const probe = spec.probe!;
-  const key = contentHash({ probe, models: models.map((m) => m.key), dataset: testSet.name });
+  // model files only in the key when there are some: a spec without them keeps its journal key
+  const key = contentHash({ probe, models: models.map((m) => m.key), dataset: testSet.name, ...(files.length ? { files: files.map((f) => f.key) } : {}) });
   if (done.has(`runs:${key}`)) return;
   const t0 = Date.now();
   const extra = await runProbe({
     checkpoints: models.map((m) => m.dir),
+    modelFiles: files.map((f) => f.ref),
     attack: probe.attack,
     params: { norm: 'linf', ...probe.params },
     eps: probe.eps,

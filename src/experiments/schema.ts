@@ -50,6 +50,8 @@ export interface ObjectSchema extends Common {
   /** Name of the object in the reference, e.g. "models[]". */
   title: string;
   fields: Readonly<Record<string, FieldSpec>>;
+  /** The message of an unknown field when a generic "unknown field" would mislead (undefined: the generic one). */
+  unknownField?: (key: string) => string | undefined;
 }
 
 /** A free-form object (attack params, camera settings): its keys are checked elsewhere. */
@@ -62,6 +64,8 @@ export interface UnionSchema extends Common {
   kind: 'union';
   of: readonly Schema[];
   expected: string;
+  /** Picks the member a value is validated against (e.g. by a field it has); default: the first whose type fits. */
+  select?: (value: unknown) => Schema | undefined;
 }
 
 export interface FieldSpec {
@@ -136,8 +140,10 @@ function typeOk(s: Schema, v: unknown): boolean {
     case 'object':
     case 'record':
       return isObject(v);
-    case 'union':
-      return s.of.some((o) => typeOk(o, v));
+    case 'union': {
+      const chosen = s.select?.(v);
+      return chosen ? typeOk(chosen, v) : s.of.some((o) => typeOk(o, v));
+    }
   }
 }
 
@@ -149,12 +155,14 @@ export function validate(s: Schema, value: unknown, path: string): unknown {
   if (!typeOk(s, value)) throw bad(path, value, expectedText(s));
   let out: unknown = value;
   if (s.kind === 'array') out = (value as unknown[]).map((v, i) => validate(s.items, v, `${path}[${i}]`));
-  if (s.kind === 'union') out = validate(s.of.find((o) => typeOk(o, value))!, value, path);
+  if (s.kind === 'union') out = validate(s.select?.(value) ?? s.of.find((o) => typeOk(o, value))!, value, path);
   if (s.kind === 'object') {
     const obj = value as Record<string, unknown>;
     const names = Object.keys(s.fields);
     for (const k of Object.keys(obj)) {
       if (!(k in s.fields)) {
+        const own = s.unknownField?.(k);
+        if (own) throw new UserError(`${path}.${k}: ${own}`);
         const near = nearestName(k, names);
         throw new UserError(`${path}.${k}: unknown field ${near ? `(did you mean '${near}'?)` : `(expected one of ${names.join(', ')})`}`);
       }

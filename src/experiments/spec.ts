@@ -5,6 +5,8 @@
  * "spec.models[0].defence: unknown field (did you mean 'defense'?)").
  */
 import * as fs from 'fs';
+import * as path from 'path';
+import { checkModelFile } from '../import';
 import { UserError } from '../util/errors';
 import { ARCHITECTURES, BINARIZE_CENTERS, DEFENSES, TRAINING_METHODS } from '../models/config';
 import { OPTIMIZERS } from '../training/optimizers';
@@ -24,6 +26,11 @@ import { BUILTIN_MODE_NAMES } from '../../defenses/gradient-modes';
 import { nearestName } from '../util/nearest';
 import type { GradientModeDecl } from '../../defenses/types';
 import { ArraySchema, BooleanSchema, NumberSchema, ObjectSchema, RecordSchema, StringSchema, UnionSchema, schemaReference, validate } from './schema';
+
+/** The gradient modes of a model file in a spec (its true gradient; straight-through is a CLI choice, docs/import.md). */
+export const FILE_GRADIENT_MODES: readonly GradientModeDecl[] = [
+  { name: 'natural', surrogate: 'the true gradient of the model file (tfjs autodiff of its graph)', path: { dfa: false, sign: 'zero', opu: 'none' } },
+];
 
 export interface TrainSpec {
   epochs: number;
@@ -57,6 +64,20 @@ export interface ModelSpec {
   /** Seed of this model's weights and fixed matrices (default: the spec's seed). */
   seed?: number;
   train: TrainSpec;
+}
+
+/**
+ * A model made outside opulab (docs/import.md): an `.onnx` file or a TensorFlow.js `model.json`, attacked like a
+ * trained model and never trained. In the spec it is an entry of `models` with `file` instead of training settings.
+ */
+export interface FileModelSpec {
+  name: string;
+  /** Absolute path (a relative one in the spec file is resolved against the spec file's folder). */
+  file: string;
+  mean?: number[];
+  std?: number[];
+  layout?: 'nchw' | 'nhwc';
+  classes?: number;
 }
 
 export interface AttackSpec {
@@ -98,7 +119,10 @@ export interface ExperimentSpec {
   seed: number;
   dataset: string;
   data: { trainSamples?: number; testSamples: number; attackSamples: number; evalBatchSize: number };
+  /** The models to train (the entries of `models` without `file`). */
   models: ModelSpec[];
+  /** The model files (the entries of `models` with `file`), in spec order. */
+  modelFiles: FileModelSpec[];
   attacks: AttackSpec[];
   probe?: ProbeSpec;
 }
@@ -188,6 +212,30 @@ export const MODEL_SCHEMA: ObjectSchema = {
   },
 };
 
+const TRAINED_FIELDS = Object.keys(MODEL_SCHEMA.fields).filter((k) => k !== 'name');
+
+export const FILE_MODEL_SCHEMA: ObjectSchema = {
+  kind: 'object',
+  title: 'models[] with file',
+  fields: {
+    name: { schema: str(), required: true, doc: 'short name used by attacks and in results (unique; the model id is `file:<name>`)' },
+    file: { schema: str('a path to an .onnx file or a TensorFlow.js model.json'), required: true, doc: "a model made outside opulab (docs/import.md): an `.onnx` file or a TensorFlow.js `model.json` with its weight shards; relative to the spec file's folder; never trained" },
+    mean: { schema: { kind: 'array', items: { kind: 'number' }, minItems: 1, expected: 'a list of numbers (one per channel, or one for all)' }, defaultText: 'none (the model normalizes inside)', doc: 'per-channel mean subtracted from [0,1] pixels before the model (with `std`)' },
+    std: { schema: { kind: 'array', items: { kind: 'number', min: 0, exclusiveMin: true }, minItems: 1, expected: 'a list of positive numbers (one per channel, or one for all)' }, defaultText: 'none', doc: 'per-channel std the centred pixels are divided by (with `mean`; converts normalized eps)' },
+    layout: { schema: choice(['nchw', 'nhwc']), defaultText: 'read from the model', doc: 'input layout of the model' },
+    classes: { schema: { kind: 'number', integer: true, min: 2 }, defaultText: 'read from the model', doc: 'class count (checked against the model)' },
+  },
+  unknownField: (k) => (TRAINED_FIELDS.includes(k) ? `a training setting beside "file": a model file is attacked as it is, never trained; remove '${k}' (or "file")` : undefined),
+};
+
+/** A models[] entry: a model file when it has `file`, else a model to train. */
+const MODEL_ENTRY: UnionSchema = {
+  kind: 'union',
+  of: [MODEL_SCHEMA, FILE_MODEL_SCHEMA],
+  expected: 'an object (models[])',
+  select: (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && 'file' in v ? FILE_MODEL_SCHEMA : MODEL_SCHEMA),
+};
+
 export const ATTACK_SCHEMA: ObjectSchema = {
   kind: 'object',
   title: 'attacks[]',
@@ -243,7 +291,7 @@ export const SPEC_SCHEMA: ObjectSchema = {
     seed: { schema: int, default: 0, doc: 'seed of every random choice of the experiment' },
     dataset: { schema: choice(DATASET_NAMES), default: 'cifar10', doc: 'dataset (see Data)' },
     data: { schema: DATA_SCHEMA, default: {}, doc: 'sample sizes (below)' },
-    models: { schema: { kind: 'array', items: MODEL_SCHEMA, minItems: 1 }, required: true, doc: 'the models to train (below)' },
+    models: { schema: { kind: 'array', items: MODEL_ENTRY, minItems: 1 }, required: true, doc: 'the models to train, or model files to attack (`file`; below)' },
     attacks: { schema: { kind: 'array', items: ATTACK_SCHEMA }, required: true, doc: 'the attacks to run (below)' },
     probe: { schema: PROBE_SCHEMA, doc: 'layer-similarity probe of every model (below); none when absent' },
   },
@@ -260,14 +308,25 @@ export function specReference(): string {
  * (loaded and checked), model configs, attack names with their parameters, eps lists, gradient modes against each
  * model's defense, sample counts, transfer sources, the probe.
  */
-export function parseSpec(raw: unknown, where = 'spec'): ExperimentSpec {
+export function parseSpec(raw: unknown, where = 'spec', baseDir = process.cwd()): ExperimentSpec {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError(`${where}: expected a JSON object`);
-  const spec = validate(SPEC_SCHEMA, raw, where) as ExperimentSpec;
+  const parsed = validate(SPEC_SCHEMA, raw, where) as Omit<ExperimentSpec, 'models' | 'modelFiles'> & { models: (ModelSpec | FileModelSpec)[] };
+  const isFile = (m: ModelSpec | FileModelSpec): m is FileModelSpec => 'file' in m;
+  // model files: checked (exists, parses, shards present, operators) before any work
+  parsed.models.forEach((m, i) => {
+    if (!isFile(m)) return;
+    m.file = path.resolve(baseDir, m.file);
+    if ((m.mean === undefined) !== (m.std === undefined)) throw new UserError(`${where}.models[${i}]: give both mean and std (the input normalization), or neither`);
+    at(`${where}.models[${i}].file`, () => checkModelFile(m.file));
+  });
+  const spec: ExperimentSpec = { ...parsed, models: parsed.models.filter((m): m is ModelSpec => !isFile(m)), modelFiles: parsed.models.filter(isFile) };
+  // errors name an entry by its place in the spec's models list (trained models and files mixed)
+  const indexOf = new Map<object, number>(parsed.models.map((m, i) => [m, i]));
   if (spec.probe) spec.probe.eps = String(spec.probe.eps);
   for (const a of spec.attacks) if (a.attack === 'transfer' && a.craft === undefined) a.craft = 'pgd';
   for (const a of spec.attacks) if (a.norm === undefined) a.norm = defaultNorm(a.attack);
   const data = (raw as { data?: { attackSamples?: unknown } }).data;
-  checkSpec(spec, where, typeof data === 'object' && data !== null && data.attackSamples !== undefined);
+  checkSpec(spec, where, typeof data === 'object' && data !== null && data.attackSamples !== undefined, (m) => indexOf.get(m)!);
   return spec;
 }
 
@@ -282,17 +341,21 @@ function at<T>(path: string, f: () => T): T {
 }
 
 /** The checks that need the whole spec (names across objects) or the registries (attacks, plugins). */
-function checkSpec(spec: ExperimentSpec, where: string, explicitAttackSamples: boolean): void {
+function checkSpec(spec: ExperimentSpec, where: string, explicitAttackSamples: boolean, indexOf: (m: object) => number): void {
   const names = new Set<string>();
   /** The gradient modes each model's defense declares (defenses/). */
   const modesByName = new Map<string, readonly GradientModeDecl[]>();
   const dataset = spec.dataset as DatasetName;
   const numClasses = dataset === 'cifar100' ? 100 : 10;
   const normalization = normalizationFor(dataset);
-  spec.models.forEach((m, i) => {
-    const p = `${where}.models[${i}]`;
-    if (names.has(m.name)) throw new UserError(`${p}.name: duplicate model name '${m.name}'`);
+  const entries: { name: string }[] = [...spec.models, ...spec.modelFiles].sort((a, b) => indexOf(a) - indexOf(b));
+  entries.forEach((m) => {
+    if (names.has(m.name)) throw new UserError(`${where}.models[${indexOf(m)}].name: duplicate model name '${m.name}'`);
     names.add(m.name);
+  });
+  for (const m of spec.modelFiles) modesByName.set(m.name, FILE_GRADIENT_MODES);
+  spec.models.forEach((m) => {
+    const p = `${where}.models[${indexOf(m)}]`;
     if (m.defenseParams !== undefined && !isPluginPath(m.defense)) throw new UserError(`${p}.defenseParams: only for a defense plugin file (defense is '${m.defense}')`);
     // loads and checks a plugin file; checks the combination of choices
     const config = at(isPluginPath(m.defense) ? `${p}.defense` : p, () => buildModelConfig({ ...m, seed: m.seed ?? spec.seed, numClasses, normalization }));
@@ -358,5 +421,5 @@ export function readSpecFile(file: string): ExperimentSpec {
   } catch (e) {
     throw new UserError(`spec file '${file}' is not valid JSON: ${(e as Error).message}`);
   }
-  return at(file, () => parseSpec(raw));
+  return at(file, () => parseSpec(raw, 'spec', path.dirname(path.resolve(file))));
 }

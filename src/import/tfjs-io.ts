@@ -35,6 +35,21 @@ export function readTfjsModelJson(modelJsonPath: string): io.ModelJSON {
   return json as io.ModelJSON;
 }
 
+/** The weight shard paths a model.json lists (relative to its folder), in manifest order; a bad manifest is a UserError. */
+export function tfjsShardPaths(json: io.ModelJSON, modelJsonPath = 'model.json'): string[] {
+  const manifest = (json as { weightsManifest?: unknown }).weightsManifest;
+  if (manifest === undefined) return [];
+  const bad = (): UserError => new UserError(`bad TensorFlow.js model '${modelJsonPath}': weightsManifest is not a list of {paths, weights} groups`);
+  if (!Array.isArray(manifest)) throw bad();
+  const out: string[] = [];
+  for (const g of manifest as unknown[]) {
+    const paths = (g as { paths?: unknown } | null)?.paths;
+    if (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string')) throw bad();
+    out.push(...(paths as string[]));
+  }
+  return out;
+}
+
 function readShards(dir: string, modelJsonPath: string, manifest: io.WeightsManifestConfig): ArrayBuffer {
   const buffers: ArrayBuffer[] = [];
   for (const group of manifest) {

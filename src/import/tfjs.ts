@@ -132,7 +132,8 @@ function defaultId(modelJsonPath: string): string {
   return file === 'model.json' && parts.length > 1 ? parts[parts.length - 2] : file.replace(/\.json$/, '');
 }
 
-function tfjsFormat(json: io.ModelJSON, file: string): 'layers-model' | 'graph-model' {
+/** The kind of model a model.json holds (its format field, else its topology); a UserError for anything else. */
+export function tfjsFormat(json: io.ModelJSON, file: string): 'layers-model' | 'graph-model' {
   if (json.format === 'layers-model' || json.format === 'graph-model') return json.format;
   const topo = json.modelTopology as Record<string, unknown>;
   if (topo && typeof topo === 'object' && Array.isArray(topo.node)) return 'graph-model';

@@ -109,10 +109,11 @@ export class EvalChunkRunner {
     return data;
   }
 
-  static open(job: EvalJob): EvalChunkRunner {
+  /** Opens the job's model (a model file loads asynchronously) and reads its data. */
+  static async open(job: EvalJob): Promise<EvalChunkRunner> {
     validateEvalJob(job);
     if (job.modelFile) {
-      const m = loadModelFile(job.modelFile.path, { ...job.modelFile.options, gradient: job.gradientMode, engine: job.engine, threads: job.engineThreads, id: job.modelId });
+      const m = await loadModelFile(job.modelFile.path, { ...job.modelFile.options, gradient: job.gradientMode, engine: job.engine, threads: job.engineThreads, id: job.modelId });
       try {
         return new EvalChunkRunner(job, null, m.classifier, EvalChunkRunner.loadData(job), () => m.dispose());
       } catch (e) {
@@ -242,7 +243,7 @@ export async function evaluateAttackParallel(job: EvalJob, opts: ParallelEvalOpt
   };
   let chunks: EvaluationRun[][];
   if (opts.workers === 1) {
-    const runner = EvalChunkRunner.open(job);
+    const runner = await EvalChunkRunner.open(job);
     try {
       chunks = [];
       for (let k = 0; k < count; k++) {

@@ -1,6 +1,7 @@
 /**
- * The probe job behind `opulab probe`: load a checkpoint, attack its first N test images at one eps, and measure
- * the layer-by-layer feature similarity of clean vs adversarial images (src/probe/similarity.ts).
+ * The probe job behind `opulab probe`: load a checkpoint or a model file, attack its first N test images at one
+ * eps, and measure the layer-by-layer feature similarity of clean vs adversarial images (src/probe/similarity.ts;
+ * the layers of a model file: src/probe/file-features.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../types';
@@ -17,10 +18,15 @@ import { resolveAttack } from '../plugins/attack';
 import { findGradientMode } from '../../defenses/registry';
 import { UserError } from '../util/errors';
 import { deriveSeed } from '../util/rng';
-import { probeExtra, probeNetwork } from './similarity';
+import { collectFeaturesWith, probeExtra, probeModel, probeNetwork } from './similarity';
+import type { ProbeCurve } from '../results/schema';
+import { checkDataFits, loadModelFile, type ModelFileRef } from '../import';
+import { fileFeatureSource, fileObserver } from './file-features';
 
 export interface ProbeRequest {
   checkpoints: string[];
+  /** Model files (src/import) probed after the checkpoints, on their layers (./file-features.ts). */
+  modelFiles?: ModelFileRef[];
   /** Attack name or plugin file. */
   attack: string;
   params: Record<string, unknown>;
@@ -68,9 +74,9 @@ async function craft(model: Classifier, req: ProbeRequest, x: tf.Tensor4D, label
 export async function runProbe(req: ProbeRequest): Promise<ProbeExtra> {
   if (!Number.isInteger(req.samples) || req.samples < 4) throw new UserError(`bad --samples ${req.samples}: expected an integer >= 4`);
   if (!Number.isInteger(req.batchSize) || req.batchSize < 1) throw new UserError(`bad --batch-size ${req.batchSize}: expected a positive integer`);
-  if (!req.checkpoints.length) throw new UserError('probe: give at least one --checkpoint');
+  if (!req.checkpoints.length && !req.modelFiles?.length) throw new UserError('probe: give at least one --checkpoint DIR or --model FILE');
   const eps = parseEps(req.eps);
-  const results = [];
+  const results: { layers: string[]; curve: ProbeCurve }[] = [];
   for (const dir of req.checkpoints) {
     const { net, meta } = loadNetwork(dir);
     try {
@@ -105,5 +111,38 @@ export async function runProbe(req: ProbeRequest): Promise<ProbeExtra> {
       net.dispose();
     }
   }
+  for (const ref of req.modelFiles ?? []) results.push(await probeModelFile(ref, req, eps));
   return probeExtra(results);
+}
+
+/** The probe of one model file: its own natural gradient crafts the images, its layers are read by file-features.ts. */
+async function probeModelFile(ref: ModelFileRef, req: ProbeRequest, eps: number): Promise<{ layers: string[]; curve: ProbeCurve }> {
+  const m = await loadModelFile(ref.path, { ...ref.options, engine: req.engine, announce: false });
+  try {
+    const dataset = parseDatasetName(req.dataset ?? 'cifar10');
+    await prepareDataset(dataset, { dataDir: req.dataDir, download: req.download });
+    const data = loadDataset(dataset, 'test', { dataDir: req.dataDir, limit: req.samples });
+    checkDataFits(m, data);
+    if (req.gradient !== 'natural') req.log?.(`${m.classifier.id}: a model file has no '${req.gradient}' gradient; probing with its natural gradient`);
+    const { x, y } = takeTensors(data, Array.from({ length: data.n }, (_, i) => i));
+    const labels = Int32Array.from(y.dataSync());
+    y.dispose();
+    const source = fileFeatureSource(m);
+    try {
+      const adv = await craft(m.classifier, req, x, labels, eps);
+      try {
+        const observe = fileObserver(m, source);
+        const r = probeModel((t) => collectFeaturesWith(observe, t, req.batchSize), x, adv, labels, { model: m.classifier.id, attack: req.attack, eps });
+        req.log?.(`${r.curve.model}: ${r.layers.length} layers probed on ${labels.length} ${dataset} images`);
+        return r;
+      } finally {
+        adv.dispose();
+      }
+    } finally {
+      source.dispose();
+      x.dispose();
+    }
+  } finally {
+    m.dispose();
+  }
 }

@@ -88,11 +88,27 @@ export interface ProbeFeatures {
   rows: tf.Tensor2D[];
 }
 
+/** What a probed model computes on one batch: `keep(name, value)` for each of its layers, low level to high level. */
+export type LayerObserver = (xb: tf.Tensor4D, keep: (name: string, t: tf.Tensor) => void) => void;
+
 /**
  * Eval-mode features of every layer (via Network.forward's `observe` callback), standardized per example, for
  * x in batches of `batchSize`. Stochastic models draw fresh noise as in any forward pass.
  */
 export function collectFeatures(net: Network, x: tf.Tensor4D, batchSize = 50): ProbeFeatures {
+  return collectFeaturesWith(
+    (xb, keep) => {
+      keep('input', xb);
+      const logits = net.forward(xb, { training: false, gradient: { dfa: false, sign: 'zero', opu: 'none' }, observe: keep });
+      keep('logits', logits);
+    },
+    x,
+    batchSize,
+  );
+}
+
+/** Standardized rows per layer of any model (`observe` names its layers), for x in batches of `batchSize`. */
+export function collectFeaturesWith(observe: LayerObserver, x: tf.Tensor4D, batchSize = 50): ProbeFeatures {
   let layers: string[] | null = null;
   const parts: tf.Tensor2D[][] = [];
   try {
@@ -102,13 +118,10 @@ export function collectFeatures(net: Network, x: tf.Tensor4D, batchSize = 50): P
       const rows: tf.Tensor2D[] = [];
       tf.tidy(() => {
         const xb = tf.slice(x, [lo, 0, 0, 0], [size, -1, -1, -1]);
-        const keep = (name: string, t: tf.Tensor): void => {
+        observe(xb, (name: string, t: tf.Tensor): void => {
           names.push(name);
           rows.push(tf.keep(standardizeRows(t)));
-        };
-        keep('input', xb);
-        const logits = net.forward(xb, { training: false, gradient: { dfa: false, sign: 'zero', opu: 'none' }, observe: keep });
-        keep('logits', logits);
+        });
       });
       if (layers && layers.join('|') !== names.join('|')) {
         tf.dispose(rows);
@@ -144,13 +157,24 @@ export function probeNetwork(
   meta: ProbeInput,
   batchSize = 50,
 ): { layers: string[]; curve: ProbeCurve } {
+  return probeModel((x) => collectFeatures(net, x, batchSize), clean, adversarial, labels, meta);
+}
+
+/** probeNetwork for any model whose features `collect` gives (a model file: src/probe/file-features.ts). */
+export function probeModel(
+  collect: (x: tf.Tensor4D) => ProbeFeatures,
+  clean: tf.Tensor4D,
+  adversarial: tf.Tensor4D,
+  labels: ArrayLike<number>,
+  meta: ProbeInput,
+): { layers: string[]; curve: ProbeCurve } {
   if (clean.shape.join('x') !== adversarial.shape.join('x')) {
     throw new UserError(`probe: clean [${clean.shape}] and adversarial [${adversarial.shape}] batches differ in shape`);
   }
-  const c = collectFeatures(net, clean, batchSize);
+  const c = collect(clean);
   let a: ProbeFeatures | null = null;
   try {
-    a = collectFeatures(net, adversarial, batchSize);
+    a = collect(adversarial);
     const curve: ProbeCurve = { model: meta.model, cleanVsAdv: [], sameClass: [], differentClass: [] };
     if (meta.attack !== undefined) curve.attack = meta.attack;
     if (meta.eps !== undefined) curve.eps = meta.eps;

@@ -8,19 +8,18 @@ import { checkGradientModeText, resolveGradientMode } from '../../models/classif
 import { loadDataset, parseDatasetName, prepareDataset } from '../../../datasets';
 import { loadNetwork, evaluate } from '../../training/trainer';
 import { modelId } from '../../models/config';
-import { runAttackOnModel, attachPerSample, AttackRequest } from '../../experiments/execute';
+import { runAttackOnModel, AttackRequest } from '../../experiments/execute';
+import { appendAttackRuns } from '../append-runs';
 import { startEvalPool } from '../../parallel/evaluate-parallel';
 import type { WorkerPool } from '../../parallel/pool';
 import { defenseFields } from '../../experiments/model-record';
 import { loadResultsFile } from '../../../reports/load';
 import { emptyResults, environmentInfo, recordDataProvenance } from '../../results/environment';
 import { ResultsFile } from '../../results/schema';
-import { addOpticalTime } from '../../experiments/runner';
-import { writeFileAtomic } from '../../util/atomic';
 import { UserError } from '../../util/errors';
 import { progress } from '../../util/progress';
 import { attackNames, defaultNorm } from '../../../attacks/registry';
-import { formatEps, parseEps } from '../../../attacks/eps';
+import { parseEps } from '../../../attacks/eps';
 import { ATTACK_PRESETS, PRESET_NAMES, getPreset } from '../../../attacks/presets';
 import { attackParamSummary } from '../../../attacks/param-docs';
 import { attackModelFile, modelFileRef, rejectStrayModelFlags, withModelFileOptions, type ModelFileArgs } from './model-file';
@@ -153,20 +152,7 @@ export const attackCommand: CommandModule<GlobalArgs, AttackArgs> = {
         const t0 = Date.now();
         const out = await runAttackOnModel(args.checkpoint!, net.config, dataRef, indices, req, workers, (f, m) => bar.update(Math.round(f * 100), m), pool);
         bar.done();
-        attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
-        results.runs.push(...out.runs);
-        addOpticalTime(results);
-        results.environment.wallTimeSec = ((results.environment.wallTimeSec as number | undefined) ?? 0) + (Date.now() - t0) / 1000;
-        // written after every attack: a later failure keeps what is done
-        writeFileAtomic(args.out, JSON.stringify(results, null, 1));
-        for (const r of out.runs) {
-          process.stdout.write(
-            `${r.attack} ${r.norm} eps ${formatEps(r.eps)} (${r.gradient ?? 'true'}): clean ${(100 * r.cleanAccuracy).toFixed(1)}% -> robust ${(100 * r.robustAccuracy).toFixed(1)}% on ${r.n} images` +
-              (r.queries ? `, median queries ${r.queries.median}` : '') +
-              '\n',
-          );
-        }
-        process.stdout.write(`appended ${out.runs.length} runs to ${args.out}\n`);
+        appendAttackRuns(results, out, args.out, t0);
       }
     } finally {
       net.dispose();

@@ -3,20 +3,17 @@
  * read it: --mean --std (normalization applied before the graph), --layout, --classes, --dataset.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import type { Argv } from 'yargs';
 import { loadDataset, parseDatasetName, prepareDataset } from '../../../datasets';
 import { emptyResults, environmentInfo, recordDataProvenance } from '../../results/environment';
 import type { ResultsFile } from '../../results/schema';
 import { loadResultsFile } from '../../../reports/load';
-import { writeFileAtomic } from '../../util/atomic';
 import { UserError } from '../../util/errors';
 import { progress } from '../../util/progress';
-import { formatEps } from '../../../attacks/eps';
 import type { EngineName } from '../../engine';
 import { checkModelFile, parseImportGradientMode } from '../../import';
 import type { AttackRequest } from '../../experiments/execute';
-import { attachPerSample } from '../../experiments/execute';
+import { appendAttackRuns } from '../append-runs';
 import { checkDataFits, classifierAccuracy, importedModelRecord, importOptionsFromFlags, openModelFile, runAttackOnFile, type ModelFileRef } from '../../experiments/imported';
 
 export interface ModelFileArgs {
@@ -28,13 +25,14 @@ export interface ModelFileArgs {
   dataset?: string;
 }
 
-/** The flags of a model file (`--model`); `what` says which command option takes files. */
-export function withModelFileOptions<T>(y: Argv<T>, modelFlag = true): Argv<T> {
+/** The flags of a model file (`--model`, repeatable where the command compares models); --mean/--std/--layout/--classes. */
+export function withModelFileOptions<T>(y: Argv<T>, modelFlag = true, repeatable = false): Argv<T> {
   let out = y;
   if (modelFlag) {
     out = out.option('model', {
       type: 'string',
-      describe: 'A model file made outside opulab instead of --checkpoint: an .onnx file (NCHW or NHWC float input, logits or probabilities out)',
+      ...(repeatable ? { array: true } : {}),
+      describe: 'A model file made outside opulab instead of --checkpoint: an .onnx file (NCHW or NHWC float input, logits or probabilities out) or a TensorFlow.js model.json (LayersModel or GraphModel, weight shards beside it)',
     }) as unknown as Argv<T>;
   }
   return out
@@ -84,7 +82,7 @@ export async function attackModelFile(
 ): Promise<void> {
   const ref = modelFileRef(args);
   const dataset = parseDatasetName(args.dataset ?? 'cifar10');
-  const m = openModelFile(ref, { engine: env.engine, gradient: args.gradient });
+  const m = await openModelFile(ref, { engine: env.engine, gradient: args.gradient });
   try {
     if (args.epsSpace === 'normalized' && !('std' in m.info.normalization)) {
       throw new UserError(`--eps-space normalized: the normalization of '${ref.path}' is not known (${m.info.normalization.source}): give --mean/--std, or eps in pixels`);
@@ -99,7 +97,7 @@ export async function attackModelFile(
     if (!results.models.some((r) => r.id === id)) results.models.push(importedModelRecord(m, await classifierAccuracy(m.classifier, data, args.batchSize)));
     const dataRef = { name: dataset, dataDir: args.dataDir };
     process.stderr.write(
-      `model ${ref.path}: ${m.info.layout.toUpperCase()} input ${m.info.inputShape.join('x')} (${m.info.layoutSource}), ${m.info.classes} classes, output ${m.info.outputKind} (${m.info.outputSource}); queries on ${m.info.queryEngine}, gradient on ${m.info.gradientEngine} (${m.info.gradientMode})\n`,
+      `model ${ref.path}: ${m.info.layout.toUpperCase()} input ${m.info.inputShape.join('x')} (${m.info.layoutSource}), ${m.info.classes} classes, output ${m.info.outputKind} (${m.info.outputSource}); ${m.info.format}, queries on ${m.info.queryEngine}, gradient on ${m.info.gradientEngine} (${m.info.gradientMode})\n`,
     );
     if (m.info.outputKind === 'probabilities') process.stderr.write(`warning: the model outputs probabilities: attack losses are computed on them (check C12 fails such runs); export the logits instead\n`);
     for (const req of requests) {
@@ -107,18 +105,7 @@ export async function attackModelFile(
       const t0 = Date.now();
       const out = await runAttackOnFile(ref, m, dataRef, indices, req, env.workers, (f, msg) => bar.update(Math.round(f * 100), msg));
       bar.done();
-      attachPerSample(path.dirname(path.resolve(args.out)), results.runs.length, out);
-      results.runs.push(...out.runs);
-      results.environment.wallTimeSec = ((results.environment.wallTimeSec as number | undefined) ?? 0) + (Date.now() - t0) / 1000;
-      writeFileAtomic(args.out, JSON.stringify(results, null, 1));
-      for (const r of out.runs) {
-        process.stdout.write(
-          `${r.attack} ${r.norm} eps ${formatEps(r.eps)} (${r.gradient ?? 'true'}): clean ${(100 * r.cleanAccuracy).toFixed(1)}% -> robust ${(100 * r.robustAccuracy).toFixed(1)}% on ${r.n} images` +
-            (r.queries ? `, median queries ${r.queries.median}` : '') +
-            '\n',
-        );
-      }
-      process.stdout.write(`appended ${out.runs.length} runs to ${args.out}\n`);
+      appendAttackRuns(results, out, args.out, t0);
     }
   } finally {
     m.dispose();

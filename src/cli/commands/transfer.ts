@@ -36,8 +36,8 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
   describe: 'Craft adversarial examples on a source model and evaluate them on target models (all images and common-correct)',
   builder: (y) =>
     withModelFileOptions(withEngineOption(y), false)
-      .option('source', { type: 'string', demandOption: true, describe: 'Source checkpoint or model file (.onnx) (crafts the examples with its true gradient)' })
-      .option('targets', { type: 'string', demandOption: true, describe: 'Comma-separated target checkpoints or model files (.onnx)' })
+      .option('source', { type: 'string', demandOption: true, describe: 'Source checkpoint or model file (.onnx, or a TensorFlow.js model.json) (crafts the examples with its true gradient)' })
+      .option('targets', { type: 'string', demandOption: true, describe: 'Comma-separated target checkpoints or model files (.onnx, TensorFlow.js model.json)' })
       .option('dataset', { type: 'string', describe: "Test set (default: the source checkpoint's; cifar10 for a model file)" })
       .option('attack', { type: 'string', default: 'pgd', describe: 'White-box attack on the source: fgsm, pgd, apgd-ce, mi-fgsm, di-fgsm, ...' })
       .option('eps', { type: 'string', default: '8/255', describe: 'Comma-separated epsilons' })
@@ -68,17 +68,17 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
     const fileOptions = importOptionsFromFlags(args);
     for (const f of [args.source, ...targetDirs]) if (isModelFile(f)) checkModelFile(f);
     const files: ImportedModel[] = [];
-    const open = (p: string): Network | Classifier => {
+    const open = async (p: string): Promise<Network | Classifier> => {
       if (!isModelFile(p)) return loadNetwork(p).net;
-      const m = openModelFile({ path: p, options: fileOptions }, { engine });
+      const m = await openModelFile({ path: p, options: fileOptions }, { engine });
       files.push(m);
       return m.classifier;
     };
     const srcIsFile = isModelFile(args.source);
-    const src = srcIsFile ? { net: open(args.source), meta: { train: {} as Record<string, unknown> } } : loadNetwork(args.source);
+    const src = srcIsFile ? { net: await open(args.source), meta: { train: {} as Record<string, unknown> } } : loadNetwork(args.source);
     const targets: (Network | Classifier)[] = [];
     try {
-      for (const d of targetDirs) targets.push(open(d));
+      for (const d of targetDirs) targets.push(await open(d));
       const dataset = parseDatasetName(String(args.dataset ?? src.meta.train.dataset ?? 'cifar10'));
       await prepareDataset(dataset, { dataDir: args.dataDir, download: args.download });
       const data = loadDataset(dataset, 'test', { dataDir: args.dataDir, limit: args.samples });
