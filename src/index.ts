@@ -35,7 +35,12 @@ export type { HeadStage, GradientPath } from './models/head';
 export { initBackend, BACKEND_NAMES } from './backend';
 export type { BackendName, BackendInfo } from './backend';
 
-/** Model loaders: TensorFlow.js models (from disk or in memory) and opulab checkpoints, each as a Classifier. */
+/**
+ * Model loaders: ONNX files, TensorFlow.js models (from disk or in memory), any model file by its format (what
+ * `--model` loads) and opulab checkpoints, each as a Classifier.
+ */
+export { loadOnnxClassifier, OnnxClassifier, loadModelFile, checkModelFile } from './import';
+export type { ImportOptions, ImportedModelInfo, ImportedModel, ModelFileInfo, TfjsModelInfo } from './import';
 export { loadTfjsClassifier, fromTfjsModel, TfjsClassifier } from './import/tfjs';
 export type { TfjsModel, TfjsClassifierOptions, InputLayout, ModelOutput } from './import/tfjs';
 export { tfjsFileHandler } from './import/tfjs-io';

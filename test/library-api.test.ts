@@ -18,6 +18,8 @@ import { saveCheckpoint } from '../src/training/checkpoint';
 import { UserError } from '../src/util/errors';
 import { makeRng } from '../src/util/rng';
 import { maxRelErr } from './helpers/numeric';
+import { residualModel, writeModel } from './helpers/onnx-models';
+import { loadOnnxClassifier as loadOnnxDirect } from '../src/import/onnx';
 
 let tmp: string;
 beforeAll(async () => {
@@ -35,7 +37,7 @@ test('the entry exports the CLI classes and functions themselves', () => {
   expect(opulab.Pgd).toBe(CliPgd);
   expect(opulab.createAttack).toBe(createAttack);
   expect(createAttack('square')).toBeInstanceOf(opulab.SquareAttack);
-  for (const f of [opulab.loadTfjsClassifier, opulab.fromTfjsModel, opulab.loadCheckpoint, opulab.evaluateAttack, opulab.computeChecks, opulab.writeResults, opulab.writeReport, opulab.withEngine, opulab.loadDataset, opulab.takeTensors]) {
+  for (const f of [opulab.loadOnnxClassifier, opulab.loadModelFile, opulab.checkModelFile, opulab.loadTfjsClassifier, opulab.fromTfjsModel, opulab.loadCheckpoint, opulab.evaluateAttack, opulab.computeChecks, opulab.writeResults, opulab.writeReport, opulab.withEngine, opulab.loadDataset, opulab.takeTensors]) {
     expect(typeof f).toBe('function');
   }
 });
@@ -109,4 +111,20 @@ test('a model that outputs probabilities: its runs record lossInput probabilitie
   expect(c12.detail).toMatch(/probabilities/);
   x.dispose();
   m.dispose();
+});
+
+test('loadOnnxClassifier and loadModelFile from the entry load an ONNX file as the CLI does', async () => {
+  const file = writeModel(tmp, 'residual.onnx', residualModel());
+  const viaEntry = opulab.loadOnnxClassifier(file);
+  const direct = loadOnnxDirect(file);
+  const loaded = await opulab.loadModelFile(file);
+  const x = tf.tidy(() => tf.slice(images(4, 3), [0, 0, 0, 0], [4, 8, 8, 3]));
+  const [a, b, c] = [viaEntry.logits(x), direct.logits(x), loaded.classifier.logits(x)];
+  expect(maxRelErr(a.dataSync(), b.dataSync())).toBe(0);
+  expect(maxRelErr(c.dataSync(), b.dataSync())).toBe(0);
+  expect(loaded.info.outputKind).toBe('logits');
+  tf.dispose([a, b, c, x]);
+  viaEntry.dispose();
+  direct.dispose();
+  loaded.dispose();
 });
