@@ -69,3 +69,28 @@ test('data-parallel train step over 2 workers equals the in-process step on the 
     ref.dispose();
   }
 });
+
+test('attack throughput on a checkpoint: runs on it with flat tensor counts, and refuses a width that is not the checkpoint's', async () => {
+  const fs = await import('fs');
+  const os = await import('os');
+  const { Network } = await import('../src/models/network');
+  const { defaultModelConfig } = await import('../src/models/config');
+  const { saveCheckpoint } = await import('../src/training/checkpoint');
+  const { attackThroughput } = await import('../src/bench/ort-workloads');
+  const { UserError } = await import('../src/util/errors');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-bench-ckpt-'));
+  try {
+    const net = new Network(defaultModelConfig({ architecture: 'vgg11', width: 0.125, defense: 'none', training: 'bp', seed: 3 }));
+    saveCheckpoint(dir, net.config, net.store.list().map((p) => ({ name: p.name, tensor: p.variable })), {}, {});
+    net.dispose();
+    const before = tf.memory().numTensors;
+    const r = await attackThroughput('pgd', 'tfjs', 0.125, 4, 1, 0, dir);
+    expect(r.units).toBe(4 * 10);
+    expect(r.perSecond).toBeGreaterThan(0);
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(attackThroughput('pgd', 'tfjs', 0.25, 4, 1, 0, dir)).rejects.toThrow(UserError);
+    expect(tf.memory().numTensors).toBe(before);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -26,6 +26,7 @@ async function main(argv: string[]): Promise<void> {
     .option('workers', { type: 'number', default: 1, describe: 'worker threads (data-parallel over the batch); onnxruntime: its intra-op threads' })
     .option('engine', { type: 'string', default: 'tfjs', choices: ['tfjs', 'onnxruntime'], describe: 'tfjs (the --backend) or the ONNX Runtime engine (forward, input_grad)' })
     .option('attacks', { type: 'string', default: '', describe: 'also time attack throughput: square (queries/s), pgd (image-steps/s), comma-separated' })
+    .option('attack-checkpoint', { type: 'string', describe: 'attack throughput on this trained checkpoint instead of a seeded VGG-16 of each --width' })
     .strict()
     .help()
     .parseAsync();
@@ -44,7 +45,7 @@ async function main(argv: string[]): Promise<void> {
   const impl = engine === 'onnxruntime' ? 'opulab-onnxruntime' : `opulab-${info.name}`;
   for (const width of args.width) {
     for (const a of attacks as AttackWorkload[]) {
-      const r = await attackThroughput(a, engine, width, args.batch, threads, args.seed);
+      const r = await attackThroughput(a, engine, width, args.batch, threads, args.seed, args['attack-checkpoint']);
       const rec = benchRecord(impl, a, width, args.batch, threads, r.seconds);
       process.stdout.write(`${JSON.stringify({ ...rec, img_per_s: Math.round(r.perSecond * 100) / 100 })}\n`);
     }

@@ -104,6 +104,7 @@ async function main(argv: string[]): Promise<void> {
     .option('onnxruntime', { type: 'boolean', default: true, describe: 'also run the ONNX Runtime engine rows (forward, input_grad; threads = --workers)' })
     .option('attacks', { type: 'string', default: 'square,pgd', describe: "attack throughput rows on both engines ('' = none): square queries/s, pgd image-steps/s" })
     .option('attack-width', { type: 'number', default: 0.25, describe: 'width of the attack-throughput model' })
+    .option('attack-checkpoint', { type: 'string', describe: 'time the attacks on this trained checkpoint (its own width) instead of a seeded VGG-16 of --attack-width' })
     .strict()
     .help()
     .parseAsync();
@@ -123,7 +124,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const attackRows: BenchRecord[] = [];
   if (args.attacks) {
-    const attackCommon = ['--width', String(args['attack-width']), '--batch', String(args.batch), '--workloads', 'forward', '--repeats', '1', '--attacks', args.attacks, '--workers', String(args.workers)];
+    const attackCommon = ['--width', String(args['attack-width']), '--batch', String(args.batch), '--workloads', 'forward', '--repeats', '1', '--attacks', args.attacks, '--workers', String(args.workers), ...(args['attack-checkpoint'] ? ['--attack-checkpoint', args['attack-checkpoint']] : [])];
     for (const engine of args.onnxruntime ? ['tfjs', 'onnxruntime'] : ['tfjs']) {
       const recs = parseBenchLines(run(process.execPath, [benchJs, ...attackCommon, '--backend', args.backend, '--engine', engine], `attack throughput (${engine})`));
       attackRows.push(...recs.filter((r) => r.workload === 'square' || r.workload === 'pgd'));

@@ -13,6 +13,8 @@ import type { GraphWeights, ArrayParam } from '../engine/weights';
 import { OrtSession, SessionOptions } from '../engine/session';
 import { defaultModelConfig } from '../models/config';
 import { Network } from '../models/network';
+import { UserError } from '../util/errors';
+import { loadNetwork } from '../training/checkpoint';
 import { classifierFor, resolveGradientMode } from '../models/classifier';
 import { OrtClassifier } from '../engine/classifier';
 import { resolveAttack } from '../plugins/attack';
@@ -107,8 +109,14 @@ export async function attackThroughput(
   batch: number,
   threads: number,
   seed: number,
+  /** A trained model to attack instead of the seeded VGG-16 of `width` (the arithmetic per query is the same). */
+  checkpoint?: string,
 ): Promise<{ perSecond: number; seconds: number; units: number }> {
-  const net = new Network(defaultModelConfig({ architecture: 'vgg16', width, defense: 'none', training: 'bp', seed }));
+  const net = checkpoint !== undefined ? loadNetwork(checkpoint).net : new Network(defaultModelConfig({ architecture: 'vgg16', width, defense: 'none', training: 'bp', seed }));
+  if (net.config.width !== width) {
+    net.dispose();
+    throw new UserError(`checkpoint ${checkpoint} has width ${net.config.width}: expected the bench's width ${width} (--attack-width)`);
+  }
   const base = classifierFor(net, 'natural');
   const model: Classifier = engine === 'tfjs' ? base : new OrtClassifier(net, resolveGradientMode(net, 'natural'), base, { threads, announce: false });
   const x = tf.randomUniform([batch, 32, 32, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
