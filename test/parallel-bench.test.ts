@@ -70,7 +70,7 @@ test('data-parallel train step over 2 workers equals the in-process step on the 
   }
 });
 
-test('attack throughput on a checkpoint: runs on it with flat tensor counts, and refuses a width that is not the checkpoint's', async () => {
+test('attack throughput on a checkpoint: runs on it with flat tensor counts, and refuses a width other than the checkpoint width', async () => {
   const fs = await import('fs');
   const os = await import('os');
   const { Network } = await import('../src/models/network');
