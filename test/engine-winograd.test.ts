@@ -9,7 +9,7 @@ import { initBackend } from '../src/backend';
 import { Network } from '../src/models/network';
 import { defaultModelConfig, ModelConfig } from '../src/models/config';
 import { classifierFor } from '../src/models/classifier';
-import { buildGraph, emitConv3x3, GraphOptions, winogradPays, Conv3x3Form } from '../src/engine/builder';
+import { buildGraph, emitConv3x3, GraphOptions, winogradPays, dense2x2Pays, Conv3x3Form } from '../src/engine/builder';
 import { describeModel } from '../src/engine/describe';
 import { networkWeights, GraphWeights } from '../src/engine/weights';
 import { GraphBuilder, Dim } from '../src/engine/onnx-graph';
@@ -68,7 +68,10 @@ describe('one Winograd convolution', () => {
       const ref = conv('plain', n, n, hw, ci, co, kernel, b, data);
       // the bare convolution has negative outputs: not a ReLU's zeros everywhere
       if (!b) expect(Math.min(...ref)).toBeLessThan(0);
-      for (const batch of [n, 'N'] as const) expect(relErr(conv('winograd', batch, n, hw, ci, co, kernel, b, data), ref)).toBeLessThan(1e-6);
+      for (const batch of [n, 'N'] as const) {
+        expect(relErr(conv('winograd', batch, n, hw, ci, co, kernel, b, data), ref)).toBeLessThan(1e-6);
+        if (hw === 2) expect(relErr(conv('dense', batch, n, hw, ci, co, kernel, b, data), ref)).toBeLessThan(1e-6);
+      }
     }
   });
 });
@@ -114,6 +117,12 @@ function check(cfg: ModelConfig, label: string): void {
       expect(e.tfGrad).toBeLessThan(1e-3);
       maxima.push(`batch ${batch}: vs plain logits ${e.logits.toExponential(2)} grad ${e.grad.toExponential(2)}; vs tfjs logits ${e.tfLogits.toExponential(2)} grad ${e.tfGrad.toExponential(2)}`);
     }
+    // the dense 2x2 form (VGG's last block), forward and backward through the same matrix
+    const d = run(net, { batch: 'N', winograd: 'never', dense2x2: 'always' });
+    expect(d.names.filter((n) => n.endsWith('_d2_w')).length).toBeGreaterThanOrEqual(label === 'vgg11' ? 2 : 0);
+    expect(relErr(d.logits, plain.logits)).toBeLessThan(1e-5);
+    expect(relErr(d.grad, plain.grad)).toBeLessThan(1e-5);
+    maxima.push(`dense 2x2: vs plain logits ${relErr(d.logits, plain.logits).toExponential(2)} grad ${relErr(d.grad, plain.grad).toExponential(2)}`);
     process.stdout.write(`winograd ${label}: ${maxima.join('; ')}\n`);
     tf.dispose([lr, g.loss, g.grad]);
   } finally {
@@ -126,7 +135,9 @@ describe('Winograd graphs', () => {
     check(defaultModelConfig({ architecture: 'vgg11', width: 0.125, defense: 'none', training: 'bp', dropout: 0, seed: 5 }), 'vgg11'));
   it('RepVGG (stride-2 convolutions stay direct): same logits and gradients', () =>
     check(defaultModelConfig({ architecture: 'repvgg-a0', width: 0.125, defense: 'none', training: 'bp', dropout: 0, seed: 6 }), 'repvgg-a0'));
-  it("'auto' uses it on VGG-16's 4x4 and 2x2 maps at width 1 (and 2x2 at width 0.25), forward and backward", () => {
+  it("'auto' uses Winograd on VGG-16's 4x4 maps at width 1 and the dense form on its 2x2 maps, forward and backward", () => {
+    expect(dense2x2Pays(512, 512) && dense2x2Pays(128, 128)).toBe(true);
+    expect(dense2x2Pays(64, 64)).toBe(false);
     expect(winogradPays(4, 512, 512) && winogradPays(4, 256, 512) && winogradPays(2, 512, 512) && winogradPays(2, 128, 128)).toBe(true);
     expect(winogradPays(8, 256, 256) || winogradPays(4, 128, 128) || winogradPays(16, 512, 512) || winogradPays(3, 512, 512)).toBe(false);
     const desc = describeModel(defaultModelConfig({ architecture: 'vgg16', width: 1, defense: 'none', training: 'bp' }));
@@ -156,11 +167,15 @@ describe('Winograd graphs', () => {
       feedback: () => null,
     };
     const grad = { kind: 'grad', path: { dfa: false, sign: 'zero', opu: 'true' }, loss: { name: 'ce', targeted: false } } as const;
-    const wino = (req: Parameters<typeof buildGraph>[2], o: GraphOptions): number => initializerNames(buildGraph(desc, zeros, req, o).bytes).filter((n) => n.endsWith('_wino_u')).length;
-    // conv8-10 (4x4), conv11-13 (2x2); conv1-7 (8x8 and larger) stay direct
-    expect(wino({ kind: 'logits' }, { batch: 64 })).toBe(6);
-    expect(wino({ kind: 'logits' }, { batch: 'N' })).toBe(6);
-    expect(wino(grad, { batch: 64 })).toBe(12);
-    expect(wino(grad, { batch: 64, winograd: 'never' })).toBe(0);
+    const count = (req: Parameters<typeof buildGraph>[2], o: GraphOptions, suffix: string): number =>
+      initializerNames(buildGraph(desc, zeros, req, o).bytes).filter((n) => n.endsWith(suffix)).length;
+    // Winograd: conv8-10 (4x4); dense: conv11-13 (2x2, one matrix for forward and backward); conv1-7 direct
+    for (const batch of [64, 'N'] as const) {
+      expect(count({ kind: 'logits' }, { batch }, '_wino_u')).toBe(3);
+      expect(count({ kind: 'logits' }, { batch }, '_d2_w')).toBe(3);
+    }
+    expect(count(grad, { batch: 64 }, '_wino_u')).toBe(6);
+    expect(count(grad, { batch: 64 }, '_d2_w')).toBe(3);
+    expect(count(grad, { batch: 64, winograd: 'never', dense2x2: 'never' }, '_wino_u') + count(grad, { batch: 64, winograd: 'never', dense2x2: 'never' }, '_d2_w')).toBe(0);
   });
 });

@@ -2,7 +2,7 @@
 /**
  * `node dist/src/bench/ort-layout.js --width 1 0.25 --batch 64 --threads 2 --rounds 6 [--profile DIR]`
  *
- * A/B of the ONNX Runtime graphs' convolution layout (src/engine/builder.ts rowLayout 'never' = the plain batch
+ * A/B of the ONNX Runtime graphs' convolution forms (src/engine/builder.ts: --layouts, see LAYOUTS; 'never' = the plain batch
  * layout, 'auto' = small maps with many channels on the batch laid side by side), in ONE process: the variants'
  * runs alternate, so a loaded machine's drift hits both alike. Per variant: the best and the median img/s of the
  * rounds, the CPU seconds per batch (process CPU time: less sensitive to other processes than wall time) and
@@ -19,17 +19,22 @@ import { isUserError, UserError } from '../util/errors';
 import { BenchModel, benchForwardMacs, Workload } from './workloads';
 import { OrtBench } from './ort-workloads';
 import { GraphBuilder } from '../engine/onnx-graph';
-import { emitConv3x3, Conv3x3Form } from '../engine/builder';
+import { emitConv3x3, Conv3x3Form, GraphOptions } from '../engine/builder';
 import { OrtSession } from '../engine/session';
 import { makeRng } from '../util/rng';
 
-/** A whole-graph variant: the row layout and the Winograd choice of src/engine/builder.ts. */
+/**
+ * A whole-graph variant of src/engine/builder.ts's convolution forms: 'never' all direct, 'auto' the row layout
+ * only (the forms before Winograd), 'wino-auto' the defaults (dense 2x2, Winograd, rows where each pays),
+ * 'wino-always' Winograd on every even map.
+ */
 type Layout = 'never' | 'auto' | 'wino-auto' | 'wino-always';
-const LAYOUTS: Record<Layout, { rowLayout: 'never' | 'auto'; winograd: 'never' | 'auto' | 'always' }> = {
-  never: { rowLayout: 'never', winograd: 'never' },
-  auto: { rowLayout: 'auto', winograd: 'never' },
-  'wino-auto': { rowLayout: 'auto', winograd: 'auto' },
-  'wino-always': { rowLayout: 'auto', winograd: 'always' },
+type Forms = Required<Pick<GraphOptions, 'rowLayout' | 'winograd' | 'dense2x2'>>;
+const LAYOUTS: Record<Layout, Forms> = {
+  never: { rowLayout: 'never', winograd: 'never', dense2x2: 'never' },
+  auto: { rowLayout: 'auto', winograd: 'never', dense2x2: 'never' },
+  'wino-auto': { rowLayout: 'auto', winograd: 'auto', dense2x2: 'auto' },
+  'wino-always': { rowLayout: 'auto', winograd: 'always', dense2x2: 'never' },
 };
 
 /** The distinct 3x3 convolution shapes (map size, in, out channels) of CIFAR VGG-16 at a width. */
@@ -61,7 +66,7 @@ function layerAb(width: number, batch: number, threads: number, rounds: number, 
       const kernel = Float32Array.from({ length: co * ci * 9 }, () => rng.range(-0.1, 0.1));
       const bias = Float32Array.from({ length: co }, () => rng.range(-0.1, 0.1));
       const x = Float32Array.from({ length: batch * ci * hw * hw }, () => rng.range(-1, 1));
-      const runs = forms.map((form) => {
+      const runs = forms.filter((f) => f !== 'dense' || hw === 2).map((form) => {
         const g = new GraphBuilder();
         const xin = g.input('x', [batch, ci, hw, hw]);
         const y = emitConv3x3(g, xin, kernel, pass === 'forward' ? bias : null, pass === 'forward', { cin: ci, cout: co, hw, batch }, form, 'c');
@@ -152,7 +157,7 @@ async function main(argv: string[]): Promise<void> {
   for (const l of layouts) if (!(l in LAYOUTS)) throw new UserError(`bad --layouts '${args.layouts}': expected some of ${Object.keys(LAYOUTS).join(', ')}`);
   if (args.profile) fs.mkdirSync(args.profile, { recursive: true });
   if (args.layers) {
-    for (const width of args.width) layerAb(width, args.batch, args.threads, args.rounds, args.seed, ['plain', 'rows', 'winograd']);
+    for (const width of args.width) layerAb(width, args.batch, args.threads, args.rounds, args.seed, ['plain', 'rows', 'winograd', 'dense']);
     process.stdout.write(`(load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')})\n`);
     return;
   }

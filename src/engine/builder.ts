@@ -60,6 +60,12 @@ export interface GraphOptions {
    * used it replaces the row layout.
    */
   winograd?: 'auto' | 'always' | 'never';
+  /**
+   * 3x3 stride-1 convolutions on 2x2 maps as one dense Gemm (denseMatrix2x2): 'auto' (default) where
+   * dense2x2Pays says it pays (before Winograd and the row layout), 'always' on every 2x2 map (after a
+   * winograd 'always'), 'never'.
+   */
+  dense2x2?: 'auto' | 'always' | 'never';
 }
 
 /** Names of the graph's inputs and outputs (only those present are set). */
@@ -226,8 +232,11 @@ export function winogradWeights(oihw: Float32Array, ci: number, co: number): Flo
 
 /**
  * Whether a 3x3 stride-1 pad-1 convolution on an hw x hw map with `cin` -> `cout` channels runs as Winograd
- * F(2x2,3x3) (winogradConv) in 'auto' mode. Thresholds measured by src/bench/ort-layout.ts on this project's
- * 2-core reference machine (see the A/B there).
+ * F(2x2,3x3) (winogradConv) in 'auto' mode. Measured by src/bench/ort-layout.ts --layers (2 threads, batch 64,
+ * ms per batch, direct / rows / Winograd): 4x4 512 -> 512 forward 39.5 / 44.2 / 27.9, backward 40.5 / 43.5 /
+ * 25.9; 4x4 256 -> 512 forward 20.2 / 25.7 / 18.7, backward 19.5 / 26.1 / 14.6; 2x2 512 -> 512 17.3 / 11.9 /
+ * 8.2; but 8x8 256 -> 256 37.9 / 48.5 / 44.8 and 4x4 128 -> 128 2.5 / 3.8 / 2.9 (the whole-map transform
+ * matrices grow as hw^4, the channel products only as hw^2). 2x2 maps go dense first (dense2x2Pays).
  */
 export function winogradPays(hw: number, cin: number, cout: number): boolean {
   const c = Math.min(cin, cout);
@@ -236,6 +245,16 @@ export function winogradPays(hw: number, cin: number, cout: number): boolean {
 
 /** The fixed transform matrices, one initializer each per graph and map size. */
 const winogradConstants = new WeakMap<GraphBuilder, Map<number, { kin: string; kout: string }>>();
+
+/**
+ * Whether a 3x3 stride-1 pad-1 convolution on a 2x2 map runs as one dense Gemm (dense2x2Conv) in 'auto' mode.
+ * Measured by src/bench/ort-layout.ts --layers (2 threads, batch 64, ms per batch, direct / rows / Winograd /
+ * dense): 512 -> 512 forward 23.6 / 13.9 / 9.3 / 6.0, backward 15.2 / 15.4 / 9.7 / 5.7; 128 -> 128 forward
+ * 0.67 / 1.32 / 0.87 / 0.54, backward 0.90 / 1.38 / 0.78 / 0.43.
+ */
+export function dense2x2Pays(cin: number, cout: number): boolean {
+  return Math.min(cin, cout) >= 128;
+}
 
 /**
  * A 3x3 convolution (pad 1, stride 1; + bias, + ReLU) of an NCHW batch [N, ci, hw, hw] (hw even) as Winograd
@@ -276,8 +295,38 @@ function winogradConv(
   return out;
 }
 
+/**
+ * A 3x3 pad-1 stride-1 convolution on a 2x2 map as the dense linear map it is: every output pixel's window covers
+ * the whole map, so y[n, (o, p)] = sum over (c, q) of x[n, (c, q)] W[(c, q), (o, p)] with W[(c, q), (o, p)] the
+ * kernel tap at offset q - p (pixels p, q = 2 row + column). NCHW [N, C, 2, 2] flattened is exactly the (c, q)
+ * order, so the convolution is one Gemm [N, 4 ci] x [4 ci, 4 co] (16 ci co multiply-adds per image, as Winograd
+ * F(2x2,3x3), with no transforms), and its input backward the same Gemm transposed. Returns W, [4 ci, 4 co].
+ */
+export function denseMatrix2x2(oihw: Float32Array, ci: number, co: number): Float32Array {
+  const w = new Float32Array(16 * ci * co);
+  for (let c = 0; c < ci; c++)
+    for (let q = 0; q < 4; q++)
+      for (let o = 0; o < co; o++)
+        for (let p = 0; p < 4; p++) {
+          const kh = (q >> 1) - (p >> 1) + 1;
+          const kw = (q & 1) - (p & 1) + 1;
+          w[(c * 4 + q) * 4 * co + o * 4 + p] = oihw[((o * ci + c) * 3 + kh) * 3 + kw];
+        }
+  return w;
+}
+
+/** The 2x2-map convolution as a Gemm with the dense matrix `w` (denseMatrix2x2); `transposed`: the input backward (w^T). */
+function dense2x2Conv(g: GraphBuilder, input: string, w: string, b: string | null, relu: boolean, shape: { cin: number; cout: number }, transposed: boolean, base: string): string {
+  const { cin, cout } = shape;
+  const flat = g.op('Reshape', [input, g.int64(`${base}_d2_in`, [-1, 4 * cin])]);
+  let z = g.op('Gemm', [flat, w], transposed ? { transB: 1 } : {}, `${base}_d2_z`);
+  z = g.op('Reshape', [z, g.int64(`${base}_d2_out`, [-1, cout, 2, 2])], {}, b || relu ? `${base}_d2_zr` : base);
+  if (b) z = g.op('Add', [z, g.op('Reshape', [b, g.int64(`${base}_d2_b`, [1, cout, 1, 1])])], {}, relu ? `${base}_z` : base);
+  return relu ? g.op('Relu', [z], {}, base) : z;
+}
+
 /** How one 3x3 stride-1 pad-1 convolution is emitted (the bench's per-layer A/B). */
-export type Conv3x3Form = 'plain' | 'rows' | 'winograd';
+export type Conv3x3Form = 'plain' | 'rows' | 'winograd' | 'dense';
 
 /**
  * One 3x3 stride-1 pad-1 convolution (+ bias, + ReLU) of an NCHW batch in the given form, from an OIHW
@@ -295,6 +344,10 @@ export function emitConv3x3(
 ): string {
   const { cin, cout } = shape;
   const b = bias ? g.float(`${base}_b`, bias, [cout]) : null;
+  if (form === 'dense') {
+    if (shape.hw !== 2) throw new Error(`the dense form is for 2x2 maps, not ${shape.hw}x${shape.hw}`);
+    return dense2x2Conv(g, input, g.float(`${base}_d2_w`, denseMatrix2x2(oihw, cin, cout), [4 * cin, 4 * cout]), b, relu, shape, false, base);
+  }
   if (form === 'winograd') return winogradConv(g, input, g.float(`${base}_wino_u`, winogradWeights(oihw, cin, cout), [16, cin, cout]), b, relu, shape, base);
   const w = g.float(`${base}_w`, oihw, [cout, cin, 3, 3]);
   if (form === 'rows') return rowConv(g, input, w, b, relu, shape, base);
@@ -382,14 +435,24 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
       const rowLayout = opts.rowLayout ?? 'auto';
       const s1 = stage.stride === 1 && stage.pad === 1;
       const winogradMode = opts.winograd ?? 'auto';
-      const wino = (cin: number, cout: number): boolean =>
-        s1 && inHw % 2 === 0 && (winogradMode === 'always' || (winogradMode === 'auto' && winogradPays(inHw, cin, cout)));
-      const winoFwd = wino(ci, co);
-      const winoBwd = wino(co, ci);
-      const rowsFor = (cin: number): boolean => s1 && (rowLayout === 'always' || (rowLayout === 'auto' && N !== 1 && batchRows(inHw, cin)));
-      const rows = rowsFor(ci);
-      const y = winoFwd
+      const denseMode = opts.dense2x2 ?? 'auto';
+      const formFor = (cin: number, cout: number): Conv3x3Form => {
+        if (!s1) return 'plain';
+        if (winogradMode === 'always' && inHw % 2 === 0) return 'winograd';
+        if (inHw === 2 && (denseMode === 'always' || (denseMode === 'auto' && dense2x2Pays(cin, cout)))) return 'dense';
+        if (winogradMode === 'auto' && winogradPays(inHw, cin, cout)) return 'winograd';
+        // the row layout's choice is the forward's, for the backward too
+        return rowLayout === 'always' || (rowLayout === 'auto' && N !== 1 && batchRows(inHw, ci)) ? 'rows' : 'plain';
+      };
+      const fwdForm = formFor(ci, co);
+      const bwdForm = formFor(co, ci);
+      const rows = fwdForm === 'rows';
+      let denseW: string | null = null;
+      const dense = (): string => (denseW ??= g.float(`${stage.name}_d2_w`, denseMatrix2x2(hwioToOihw(kernel, 3, ci, co), ci, co), [4 * ci, 4 * co]));
+      const y = fwdForm === 'winograd'
         ? winogradConv(g, input, g.float(`${stage.name}_wino_u`, winogradWeights(hwioToOihw(kernel, 3, ci, co), ci, co), [16, ci, co]), bName, true, { cin: ci, cout: co, hw: inHw, batch: N }, stage.name)
+        : fwdForm === 'dense'
+        ? dense2x2Conv(g, input, dense(), bName, true, { cin: ci, cout: co }, false, stage.name)
         : rows
         ? rowConv(g, input, wName(), bName, true, { cin: ci, cout: co, hw: inHw, batch: N }, stage.name)
         : g.op('Relu', [g.op('Conv', [input, wName(), bName], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride] }, `${stage.name}_z`)], {}, stage.name);
@@ -399,12 +462,13 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
         backward: (dy, masked) => {
           const dz = masked ? dy : g.op('Mul', [dy, reluMask(g, y, `${stage.name}_mask`)], {}, `${stage.name}_dz`);
           if (stage.stride === 1 && stage.pad === 1) {
-            if (winoBwd) {
+            if (bwdForm === 'dense') return dense2x2Conv(g, dz, dense(), null, false, { cin: co, cout: ci }, true, `${stage.name}_dx`);
+            if (bwdForm === 'winograd') {
               const u = g.float(`${stage.name}_wt_wino_u`, winogradWeights(flipSwap(kernel, 3, ci, co), co, ci), [16, co, ci]);
               return winogradConv(g, dz, u, null, false, { cin: co, cout: ci, hw: inHw, batch: N }, `${stage.name}_dx`);
             }
             flipped ??= g.float(`${stage.name}_wt`, flipSwap(kernel, 3, ci, co), [ci, co, 3, 3]);
-            if (rows) return rowConv(g, dz, flipped, null, false, { cin: co, cout: ci, hw: inHw, batch: N }, `${stage.name}_dx`);
+            if (bwdForm === 'rows') return rowConv(g, dz, flipped, null, false, { cin: co, cout: ci, hw: inHw, batch: N }, `${stage.name}_dx`);
             return g.op('Conv', [dz, flipped], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, `${stage.name}_dx`);
           }
           const full = (outHw - 1) * stage.stride - 2 * stage.pad + 3;
