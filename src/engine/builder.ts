@@ -258,13 +258,13 @@ export function dense2x2Pays(cin: number, cout: number): boolean {
 
 /**
  * A 3x3 convolution (pad 1, stride 1; + bias, + ReLU) of an NCHW batch [N, ci, hw, hw] (hw even) as Winograd
- * F(2x2,3x3): 2.25x fewer multiplies in the channel products, all of them in one batched GEMM; three MatMuls and
- * two plain 2-D transposes in all:
- *   [N ci, hw^2] -> transpose -> [hw^2, N ci]
- *   input transform   B^T d B of every 4x4 tile at stride 2 (winogradInputMatrix) -> [16 T, N ci] = [16, T N, ci]
+ * F(2x2,3x3): 2.25x fewer multiplies in the channel products, all of them in one batched GEMM; three matrix
+ * products in all, the transposes folded into them:
+ *   input transform   B^T d B of every 4x4 tile at stride 2 (winogradInputMatrix K_in): K_in [N ci, hw^2]^T ->
+ *                     [16 T, N ci] = [16, T N, ci] (ONNX Runtime fuses the Transpose into the MatMul)
  *   product           MatMul with the transformed filters G g G^T [16, ci, co] -> [16, T N, co] = [16 T, N co]
- *   output transform  A^T m A of every tile (winogradOutputMatrix) -> [hw^2, N co]
- *   -> transpose -> [N, co, hw, hw]; + bias, ReLU
+ *   output transform  A^T m A of every tile (winogradOutputMatrix K_out), transposed back in the same Gemm:
+ *                     M^T K_out^T -> [N co, hw^2] = [N, co, hw, hw]; + bias, ReLU
  * The transform matrices act on the whole map at once (4 hw^4 multiply-adds per channel each, against 9 co hw^2
  * of the direct convolution): they pay on the small maps where Winograd is used (winogradPays).
  * `u` names the [16, ci, co] transformed filters (winogradWeights).
@@ -287,8 +287,8 @@ function winogradConv(
   const xt = g.op('Transpose', [g.op('Reshape', [input, g.int64(`${base}_wino_x2`, [-1, hw * hw])])], { perm: [1, 0] });
   const v = g.op('MatMul', [mats.kin, xt], {}, `${base}_wino_v`);
   const m = g.op('MatMul', [g.op('Reshape', [v, g.int64(`${base}_wino_v3`, [16, -1, cin])]), u], {}, `${base}_wino_m`);
-  const y = g.op('MatMul', [mats.kout, g.op('Reshape', [m, g.int64(`${base}_wino_m2`, [16 * t, -1])])], {}, `${base}_wino_y`);
-  const yt = g.op('Transpose', [y], { perm: [1, 0] });
+  // the output transform and the transpose back in one Gemm: (Kout M)^T = M^T Kout^T -> [N co, hw^2]
+  const yt = g.op('Gemm', [g.op('Reshape', [m, g.int64(`${base}_wino_m2`, [16 * t, -1])]), mats.kout], { transA: 1, transB: 1 }, `${base}_wino_y`);
   let out = g.op('Reshape', [yt, g.int64(`${base}_wino_out`, [-1, cout, hw, hw])], {}, b || relu ? `${base}_wino_z` : base);
   if (b) out = g.op('Add', [out, g.op('Reshape', [b, g.int64(`${base}_wino_b`, [1, cout, 1, 1])])], {}, relu ? `${base}_z` : base);
   if (relu) out = g.op('Relu', [out], {}, base);
