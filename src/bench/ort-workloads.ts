@@ -54,7 +54,7 @@ export class OrtBench {
   constructor(
     readonly model: BenchModel,
     readonly threads: number,
-    private readonly graphOptions: Pick<GraphOptions, 'rowLayout'> = {},
+    private readonly graphOptions: Pick<GraphOptions, 'rowLayout' | 'winograd' | 'dense2x2'> = {},
     private readonly sessionOptions: Pick<SessionOptions, 'profilePrefix'> = {},
   ) {
     this.x = model.x.dataSync().slice() as Float32Array;

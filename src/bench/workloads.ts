@@ -157,7 +157,10 @@ export function benchForwardMacs(width: number, classes = 10): number {
   return macs + c * classes;
 }
 
-/** GFLOP/s of a bench record (2 FLOPs per multiply-add; input_grad = forward + input backward, train = 3x forward). */
+/**
+ * GFLOP/s of a bench record (2 FLOPs per multiply-add of the direct convolutions; input_grad = forward + input
+ * backward, train = 3x forward): for graphs with Winograd layers, the rate of equivalent work.
+ */
 export function gflops(workload: string, width: number, imgPerSec: number): number | undefined {
   const factor = workload === 'forward' ? 1 : workload === 'input_grad' ? 2 : workload === 'train' ? 3 : undefined;
   return factor === undefined ? undefined : (2 * benchForwardMacs(width) * factor * imgPerSec) / 1e9;

@@ -54,6 +54,18 @@ export interface GraphOptions {
    * pays and the batch is not a single image, 'always' for every 3x3 stride-1 convolution, 'never'.
    */
   rowLayout?: 'auto' | 'always' | 'never';
+  /**
+   * 3x3 stride-1 convolutions (forward and input backward) as Winograd F(2x2,3x3) (winogradConv): 'auto'
+   * (default) where winogradPays says it pays, 'always' for every one on an even map size, 'never'. Where it is
+   * used it replaces the row layout.
+   */
+  winograd?: 'auto' | 'always' | 'never';
+  /**
+   * 3x3 stride-1 convolutions on 2x2 maps as one dense Gemm (denseMatrix2x2): 'auto' (default) where
+   * dense2x2Pays says it pays (before Winograd and the row layout), 'always' on every 2x2 map (after a
+   * winograd 'always'), 'never'.
+   */
+  dense2x2?: 'auto' | 'always' | 'never';
 }
 
 /** Names of the graph's inputs and outputs (only those present are set). */
@@ -144,6 +156,205 @@ function rowConv(
   return g.op('Slice', [back, g.int64(`${base}_rows_s0`, [0]), g.int64(`${base}_rows_s1`, [hw]), g.int64(`${base}_rows_ax`, [3])], {}, base);
 }
 
+/** Winograd F(2x2,3x3) matrices (Lavin & Gray 2016): Y = A^T [(G g G^T) * (B^T d B)] A. */
+const WINO_BT = [
+  [1, 0, -1, 0],
+  [0, 1, 1, 0],
+  [0, -1, 1, 0],
+  [0, 1, 0, -1],
+];
+const WINO_G = [
+  [1, 0, 0],
+  [0.5, 0.5, 0.5],
+  [0.5, -0.5, 0.5],
+  [0, 0, 1],
+];
+const WINO_AT = [
+  [1, 1, 1, 0],
+  [0, 1, -1, -1],
+];
+
+/**
+ * The input transform of all the tiles of an hw x hw map (hw even, pad 1) as one matrix [16 T, hw^2] (T =
+ * (hw/2)^2 tiles): row 16-component-major, (4a + b) T + t for the tile t = ty (hw/2) + tx, column y hw + x,
+ * entry BT[a][y - 2ty + 1] BT[b][x - 2tx + 1] (0 outside the 4x4 window: the padding is zero).
+ */
+function winogradInputMatrix(hw: number): Float32Array {
+  const h2 = hw / 2;
+  const t = h2 * h2;
+  const k = new Float32Array(16 * t * hw * hw);
+  for (let a = 0; a < 4; a++)
+    for (let b = 0; b < 4; b++)
+      for (let ty = 0; ty < h2; ty++)
+        for (let tx = 0; tx < h2; tx++)
+          for (let i = 0; i < 4; i++)
+            for (let j = 0; j < 4; j++) {
+              const y = 2 * ty - 1 + i;
+              const x = 2 * tx - 1 + j;
+              if (y < 0 || y >= hw || x < 0 || x >= hw) continue;
+              k[((a * 4 + b) * t + ty * h2 + tx) * hw * hw + y * hw + x] = WINO_BT[a][i] * WINO_BT[b][j];
+            }
+  return k;
+}
+
+/** The output transform of all the tiles as one matrix [hw^2, 16 T]: row y hw + x (y = 2ty + p, x = 2tx + q), entry AT[p][a] AT[q][b] at column (4a + b) T + t. */
+function winogradOutputMatrix(hw: number): Float32Array {
+  const h2 = hw / 2;
+  const t = h2 * h2;
+  const k = new Float32Array(hw * hw * 16 * t);
+  for (let ty = 0; ty < h2; ty++)
+    for (let tx = 0; tx < h2; tx++)
+      for (let p = 0; p < 2; p++)
+        for (let q = 0; q < 2; q++)
+          for (let a = 0; a < 4; a++)
+            for (let b = 0; b < 4; b++) k[((2 * ty + p) * hw + 2 * tx + q) * 16 * t + (a * 4 + b) * t + ty * h2 + tx] = WINO_AT[p][a] * WINO_AT[q][b];
+  return k;
+}
+
+/**
+ * The transformed filters G g G^T of an OIHW [co, ci, 3, 3] kernel as [16, ci, co] (component 4a+b, input
+ * channel, output channel), computed in double precision.
+ */
+export function winogradWeights(oihw: Float32Array, ci: number, co: number): Float32Array {
+  const u = new Float32Array(16 * ci * co);
+  const t = new Float64Array(12);
+  for (let o = 0; o < co; o++)
+    for (let c = 0; c < ci; c++) {
+      const g = oihw.subarray((o * ci + c) * 9, (o * ci + c) * 9 + 9);
+      // t = G g  [4, 3]
+      for (let a = 0; a < 4; a++) for (let k = 0; k < 3; k++) t[a * 3 + k] = WINO_G[a][0] * g[k] + WINO_G[a][1] * g[3 + k] + WINO_G[a][2] * g[6 + k];
+      // (G g) G^T  [4, 4]
+      for (let a = 0; a < 4; a++)
+        for (let b = 0; b < 4; b++) u[((a * 4 + b) * ci + c) * co + o] = t[a * 3] * WINO_G[b][0] + t[a * 3 + 1] * WINO_G[b][1] + t[a * 3 + 2] * WINO_G[b][2];
+    }
+  return u;
+}
+
+/**
+ * Whether a 3x3 stride-1 pad-1 convolution on an hw x hw map with `cin` -> `cout` channels runs as Winograd
+ * F(2x2,3x3) (winogradConv) in 'auto' mode. Measured by src/bench/ort-layout.ts --layers (2 threads, batch 64,
+ * ms per batch, direct / rows / Winograd): 4x4 512 -> 512 forward 39.5 / 44.2 / 27.9, backward 40.5 / 43.5 /
+ * 25.9; 4x4 256 -> 512 forward 20.2 / 25.7 / 18.7, backward 19.5 / 26.1 / 14.6; 2x2 512 -> 512 17.3 / 11.9 /
+ * 8.2; but 8x8 256 -> 256 37.9 / 48.5 / 44.8 and 4x4 128 -> 128 2.5 / 3.8 / 2.9 (the whole-map transform
+ * matrices grow as hw^4, the channel products only as hw^2). 2x2 maps go dense first (dense2x2Pays).
+ */
+export function winogradPays(hw: number, cin: number, cout: number): boolean {
+  const c = Math.min(cin, cout);
+  return hw % 2 === 0 && ((hw <= 4 && c >= 256) || (hw <= 2 && c >= 128));
+}
+
+/** The fixed transform matrices, one initializer each per graph and map size. */
+const winogradConstants = new WeakMap<GraphBuilder, Map<number, { kin: string; kout: string }>>();
+
+/**
+ * Whether a 3x3 stride-1 pad-1 convolution on a 2x2 map runs as one dense Gemm (dense2x2Conv) in 'auto' mode.
+ * Measured by src/bench/ort-layout.ts --layers (2 threads, batch 64, ms per batch, direct / rows / Winograd /
+ * dense): 512 -> 512 forward 23.6 / 13.9 / 9.3 / 6.0, backward 15.2 / 15.4 / 9.7 / 5.7; 128 -> 128 forward
+ * 0.67 / 1.32 / 0.87 / 0.54, backward 0.90 / 1.38 / 0.78 / 0.43.
+ */
+export function dense2x2Pays(cin: number, cout: number): boolean {
+  return Math.min(cin, cout) >= 128;
+}
+
+/**
+ * A 3x3 convolution (pad 1, stride 1; + bias, + ReLU) of an NCHW batch [N, ci, hw, hw] (hw even) as Winograd
+ * F(2x2,3x3): 2.25x fewer multiplies in the channel products, all of them in one batched GEMM; three matrix
+ * products in all, the transposes folded into them:
+ *   input transform   B^T d B of every 4x4 tile at stride 2 (winogradInputMatrix K_in): K_in [N ci, hw^2]^T ->
+ *                     [16 T, N ci] = [16, T N, ci] (ONNX Runtime fuses the Transpose into the MatMul)
+ *   product           MatMul with the transformed filters G g G^T [16, ci, co] -> [16, T N, co] = [16 T, N co]
+ *   output transform  A^T m A of every tile (winogradOutputMatrix K_out), transposed back in the same Gemm:
+ *                     M^T K_out^T -> [N co, hw^2] = [N, co, hw, hw]; + bias, ReLU
+ * The transform matrices act on the whole map at once (4 hw^4 multiply-adds per channel each, against 9 co hw^2
+ * of the direct convolution): they pay on the small maps where Winograd is used (winogradPays).
+ * `u` names the [16, ci, co] transformed filters (winogradWeights).
+ */
+function winogradConv(
+  g: GraphBuilder,
+  input: string,
+  u: string,
+  b: string | null,
+  relu: boolean,
+  shape: { cin: number; cout: number; hw: number; batch: Dim },
+  base: string,
+): string {
+  const { cin, cout, hw } = shape;
+  const t = (hw / 2) * (hw / 2);
+  let shared = winogradConstants.get(g);
+  if (!shared) winogradConstants.set(g, (shared = new Map()));
+  let mats = shared.get(hw);
+  if (!mats) shared.set(hw, (mats = { kin: g.float(`wino_in_${hw}`, winogradInputMatrix(hw), [16 * t, hw * hw]), kout: g.float(`wino_out_${hw}`, winogradOutputMatrix(hw), [hw * hw, 16 * t]) }));
+  const xt = g.op('Transpose', [g.op('Reshape', [input, g.int64(`${base}_wino_x2`, [-1, hw * hw])])], { perm: [1, 0] });
+  const v = g.op('MatMul', [mats.kin, xt], {}, `${base}_wino_v`);
+  const m = g.op('MatMul', [g.op('Reshape', [v, g.int64(`${base}_wino_v3`, [16, -1, cin])]), u], {}, `${base}_wino_m`);
+  // the output transform and the transpose back in one Gemm: (Kout M)^T = M^T Kout^T -> [N co, hw^2]
+  const yt = g.op('Gemm', [g.op('Reshape', [m, g.int64(`${base}_wino_m2`, [16 * t, -1])]), mats.kout], { transA: 1, transB: 1 }, `${base}_wino_y`);
+  let out = g.op('Reshape', [yt, g.int64(`${base}_wino_out`, [-1, cout, hw, hw])], {}, b || relu ? `${base}_wino_z` : base);
+  if (b) out = g.op('Add', [out, g.op('Reshape', [b, g.int64(`${base}_wino_b`, [1, cout, 1, 1])])], {}, relu ? `${base}_z` : base);
+  if (relu) out = g.op('Relu', [out], {}, base);
+  return out;
+}
+
+/**
+ * A 3x3 pad-1 stride-1 convolution on a 2x2 map as the dense linear map it is: every output pixel's window covers
+ * the whole map, so y[n, (o, p)] = sum over (c, q) of x[n, (c, q)] W[(c, q), (o, p)] with W[(c, q), (o, p)] the
+ * kernel tap at offset q - p (pixels p, q = 2 row + column). NCHW [N, C, 2, 2] flattened is exactly the (c, q)
+ * order, so the convolution is one Gemm [N, 4 ci] x [4 ci, 4 co] (16 ci co multiply-adds per image, as Winograd
+ * F(2x2,3x3), with no transforms), and its input backward the same Gemm transposed. Returns W, [4 ci, 4 co].
+ */
+export function denseMatrix2x2(oihw: Float32Array, ci: number, co: number): Float32Array {
+  const w = new Float32Array(16 * ci * co);
+  for (let c = 0; c < ci; c++)
+    for (let q = 0; q < 4; q++)
+      for (let o = 0; o < co; o++)
+        for (let p = 0; p < 4; p++) {
+          const kh = (q >> 1) - (p >> 1) + 1;
+          const kw = (q & 1) - (p & 1) + 1;
+          w[(c * 4 + q) * 4 * co + o * 4 + p] = oihw[((o * ci + c) * 3 + kh) * 3 + kw];
+        }
+  return w;
+}
+
+/** The 2x2-map convolution as a Gemm with the dense matrix `w` (denseMatrix2x2); `transposed`: the input backward (w^T). */
+function dense2x2Conv(g: GraphBuilder, input: string, w: string, b: string | null, relu: boolean, shape: { cin: number; cout: number }, transposed: boolean, base: string): string {
+  const { cin, cout } = shape;
+  const flat = g.op('Reshape', [input, g.int64(`${base}_d2_in`, [-1, 4 * cin])]);
+  let z = g.op('Gemm', [flat, w], transposed ? { transB: 1 } : {}, `${base}_d2_z`);
+  z = g.op('Reshape', [z, g.int64(`${base}_d2_out`, [-1, cout, 2, 2])], {}, b || relu ? `${base}_d2_zr` : base);
+  if (b) z = g.op('Add', [z, g.op('Reshape', [b, g.int64(`${base}_d2_b`, [1, cout, 1, 1])])], {}, relu ? `${base}_z` : base);
+  return relu ? g.op('Relu', [z], {}, base) : z;
+}
+
+/** How one 3x3 stride-1 pad-1 convolution is emitted (the bench's per-layer A/B). */
+export type Conv3x3Form = 'plain' | 'rows' | 'winograd' | 'dense';
+
+/**
+ * One 3x3 stride-1 pad-1 convolution (+ bias, + ReLU) of an NCHW batch in the given form, from an OIHW
+ * [cout, cin, 3, 3] kernel: the building block buildGraph uses, exposed for per-layer benchmarks.
+ */
+export function emitConv3x3(
+  g: GraphBuilder,
+  input: string,
+  oihw: Float32Array,
+  bias: Float32Array | null,
+  relu: boolean,
+  shape: { cin: number; cout: number; hw: number; batch: Dim },
+  form: Conv3x3Form,
+  base: string,
+): string {
+  const { cin, cout } = shape;
+  const b = bias ? g.float(`${base}_b`, bias, [cout]) : null;
+  if (form === 'dense') {
+    if (shape.hw !== 2) throw new Error(`the dense form is for 2x2 maps, not ${shape.hw}x${shape.hw}`);
+    return dense2x2Conv(g, input, g.float(`${base}_d2_w`, denseMatrix2x2(oihw, cin, cout), [4 * cin, 4 * cout]), b, relu, shape, false, base);
+  }
+  if (form === 'winograd') return winogradConv(g, input, g.float(`${base}_wino_u`, winogradWeights(oihw, cin, cout), [16, cin, cout]), b, relu, shape, base);
+  const w = g.float(`${base}_w`, oihw, [cout, cin, 3, 3]);
+  if (form === 'rows') return rowConv(g, input, w, b, relu, shape, base);
+  const z = g.op('Conv', b ? [input, w, b] : [input, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, relu ? `${base}_z` : base);
+  return relu ? g.op('Relu', [z], {}, base) : z;
+}
+
 function flipSwap(kernelHwio: Float32Array, k: number, ci: number, co: number): Float32Array {
   // HWIO [k,k,ci,co] -> the transposed convolution's kernel as a forward Conv weight: OIHW' [ci, co, k, k],
   // spatially flipped: out[i][o][kh][kw] = w[k-1-kh][k-1-kw][i][o].
@@ -215,29 +426,54 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
       const ci = stage.inChannels;
       const co = stage.outChannels;
       if (ci !== c) throw new Error(`stage ${stage.name}: expected ${ci} input channels, the previous stage gives ${c}`);
-      const wName = g.float(`${stage.name}_w`, hwioToOihw(kernel, 3, ci, co), [co, ci, 3, 3]);
+      let wCache: string | null = null;
+      const wName = (): string => (wCache ??= g.float(`${stage.name}_w`, hwioToOihw(kernel, 3, ci, co), [co, ci, 3, 3]));
       const bName = g.float(`${stage.name}_b`, bias, [co]);
       const input = h;
       const inHw = hw;
       const outHw = Math.floor((hw + 2 * stage.pad - 3) / stage.stride) + 1;
       const rowLayout = opts.rowLayout ?? 'auto';
-      const rows = stage.stride === 1 && stage.pad === 1 && (rowLayout === 'always' || (rowLayout === 'auto' && N !== 1 && batchRows(inHw, ci)));
-      const y = rows
-        ? rowConv(g, input, wName, bName, true, { cin: ci, cout: co, hw: inHw, batch: N }, stage.name)
-        : g.op('Relu', [g.op('Conv', [input, wName, bName], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride] }, `${stage.name}_z`)], {}, stage.name);
+      const s1 = stage.stride === 1 && stage.pad === 1;
+      const winogradMode = opts.winograd ?? 'auto';
+      const denseMode = opts.dense2x2 ?? 'auto';
+      const formFor = (cin: number, cout: number): Conv3x3Form => {
+        if (!s1) return 'plain';
+        if (winogradMode === 'always' && inHw % 2 === 0) return 'winograd';
+        if (inHw === 2 && (denseMode === 'always' || (denseMode === 'auto' && dense2x2Pays(cin, cout)))) return 'dense';
+        if (winogradMode === 'auto' && winogradPays(inHw, cin, cout)) return 'winograd';
+        // the row layout's choice is the forward's, for the backward too
+        return rowLayout === 'always' || (rowLayout === 'auto' && N !== 1 && batchRows(inHw, ci)) ? 'rows' : 'plain';
+      };
+      const fwdForm = formFor(ci, co);
+      const bwdForm = formFor(co, ci);
+      const rows = fwdForm === 'rows';
+      let denseW: string | null = null;
+      const dense = (): string => (denseW ??= g.float(`${stage.name}_d2_w`, denseMatrix2x2(hwioToOihw(kernel, 3, ci, co), ci, co), [4 * ci, 4 * co]));
+      const y = fwdForm === 'winograd'
+        ? winogradConv(g, input, g.float(`${stage.name}_wino_u`, winogradWeights(hwioToOihw(kernel, 3, ci, co), ci, co), [16, ci, co]), bName, true, { cin: ci, cout: co, hw: inHw, batch: N }, stage.name)
+        : fwdForm === 'dense'
+        ? dense2x2Conv(g, input, dense(), bName, true, { cin: ci, cout: co }, false, stage.name)
+        : rows
+        ? rowConv(g, input, wName(), bName, true, { cin: ci, cout: co, hw: inHw, batch: N }, stage.name)
+        : g.op('Relu', [g.op('Conv', [input, wName(), bName], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride] }, `${stage.name}_z`)], {}, stage.name);
       macs += outHw * outHw * co * ci * 9;
       let flipped: string | null = null;
       records.push({
         backward: (dy, masked) => {
           const dz = masked ? dy : g.op('Mul', [dy, reluMask(g, y, `${stage.name}_mask`)], {}, `${stage.name}_dz`);
           if (stage.stride === 1 && stage.pad === 1) {
+            if (bwdForm === 'dense') return dense2x2Conv(g, dz, dense(), null, false, { cin: co, cout: ci }, true, `${stage.name}_dx`);
+            if (bwdForm === 'winograd') {
+              const u = g.float(`${stage.name}_wt_wino_u`, winogradWeights(flipSwap(kernel, 3, ci, co), co, ci), [16, co, ci]);
+              return winogradConv(g, dz, u, null, false, { cin: co, cout: ci, hw: inHw, batch: N }, `${stage.name}_dx`);
+            }
             flipped ??= g.float(`${stage.name}_wt`, flipSwap(kernel, 3, ci, co), [ci, co, 3, 3]);
-            if (rows) return rowConv(g, dz, flipped, null, false, { cin: co, cout: ci, hw: inHw, batch: N }, `${stage.name}_dx`);
+            if (bwdForm === 'rows') return rowConv(g, dz, flipped, null, false, { cin: co, cout: ci, hw: inHw, batch: N }, `${stage.name}_dx`);
             return g.op('Conv', [dz, flipped], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, `${stage.name}_dx`);
           }
           const full = (outHw - 1) * stage.stride - 2 * stage.pad + 3;
           const extra = inHw - full;
-          return g.op('ConvTranspose', [dz, wName], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride], output_padding: [extra, extra] }, `${stage.name}_dx`);
+          return g.op('ConvTranspose', [dz, wName()], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride], output_padding: [extra, extra] }, `${stage.name}_dx`);
         },
         feedback: stage.dfaPoint ? { size: outHw * outHw * co, nchw: [co, outHw, outHw] } : undefined,
       });

@@ -77,6 +77,6 @@ export function exportModel(net: Network, opts: ExportOptions = {}): ExportedMod
   };
   // The plain convolution layout: an exported file is read by other tools (and by opulab's importer, which maps
   // it to tfjs for gradients), so it keeps each image's maps as they are.
-  const graph = buildGraph(desc, networkWeights(net), request, { batch: opts.batch ?? 'N', metadata: metadataOf, producerVersion: opulabVersion(), rowLayout: 'never' });
+  const graph = buildGraph(desc, networkWeights(net), request, { batch: opts.batch ?? 'N', metadata: metadataOf, producerVersion: opulabVersion(), rowLayout: 'never', winograd: 'never', dense2x2: 'never' });
   return { bytes: graph.bytes, signature: graph.signature, metadata: metadataOf(graph.signature) };
 }
