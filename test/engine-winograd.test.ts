@@ -17,6 +17,7 @@ import { OrtSession } from '../src/engine/session';
 import { lossFor } from '../attacks/losses';
 import { makeRng } from '../src/util/rng';
 import { relErr } from './helpers/numeric';
+import { perturb } from './helpers/perturb';
 
 let x: tf.Tensor4D;
 let y: tf.Tensor1D;
@@ -26,17 +27,6 @@ beforeAll(async () => {
   y = tf.tensor1d([2, 0, 7, 9, 4], 'int32');
 });
 afterAll(() => tf.dispose([x, y]));
-
-function perturb(net: Network): void {
-  const rng = makeRng(4, 'winograd');
-  for (const p of net.store.list()) {
-    const n = p.variable.size;
-    let v: Float32Array | null = null;
-    if (p.name.endsWith('running_var') || p.name.endsWith('gamma')) v = Float32Array.from({ length: n }, () => rng.range(0.5, 1.5));
-    else if (p.name.endsWith('running_mean') || p.name.endsWith('beta') || p.name.endsWith('/bias')) v = Float32Array.from({ length: n }, () => rng.range(-0.2, 0.2));
-    if (v) p.variable.assign(tf.tensor(v, p.variable.shape));
-  }
-}
 
 function initializerNames(bytes: Uint8Array): string[] {
   return onnx.ModelProto.decode(bytes).graph!.initializer!.map((t) => t.name!);
@@ -96,7 +86,7 @@ function run(net: Network, opts: GraphOptions): { logits: Float32Array; loss: Fl
 /** The measured maxima, printed once per model (the equivalence numbers). */
 function check(cfg: ModelConfig, label: string): void {
   const net = new Network(cfg);
-  perturb(net);
+  perturb(net, 4, 'winograd');
   try {
     const ref = classifierFor(net, 'natural');
     const lr = ref.logits(x);

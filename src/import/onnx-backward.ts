@@ -44,6 +44,7 @@ import { emitLoss } from '../engine/builder';
 import type { EngineLossName } from '../engine/loss-spec';
 import type { ConstTensor, Layout, OnnxGraphInfo, OnnxNode } from './onnx-file';
 import type { ImportGradientMode, ValueShape } from './tfjs-graph';
+import { reflectPadMatrix } from './tfjs-graph';
 
 /** Default-domain opsets the backward graph is written for. */
 export const BACKWARD_OPSETS = { min: 13, max: 17 } as const;
@@ -569,14 +570,7 @@ class Backward {
               if (p0 === 0 && p1 === 0) continue;
               if (ax === 0) throw new BackwardUnsupported(`reflect Pad over the batch axis in node '${node.name}'`);
               const n = d[ax];
-              const rows = n + p0 + p1;
-              const m = new Float32Array(rows * n);
-              for (let o = 0; o < rows; o++) {
-                let i = Math.abs(o - p0);
-                if (i >= n) i = 2 * (n - 1) - i;
-                m[o * n + i] = 1;
-              }
-              g = this.contract(g, ax, rank, m, rows, n);
+              g = this.contract(g, ax, rank, reflectPadMatrix(n, p0, p1), n + p0 + p1, n);
             }
             return g;
           });

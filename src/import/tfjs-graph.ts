@@ -194,20 +194,29 @@ function selectAlong(x: tf.Tensor, axis: number, m: Float32Array, rows: number):
   return axis === rank - 1 ? shaped : tf.transpose(shaped, inv);
 }
 
-/** ONNX reflect Pad (mirrored at the ends, no edge repeated), axis by axis as selections (see selectAlong). */
+/**
+ * The 0/1 selection matrix [n + p0 + p1, n] of ONNX reflect Pad along one axis of length n (mirrored at the ends,
+ * no edge repeated): row o picks the input element padded output o copies. Its transpose is the Pad's backward
+ * (src/import/onnx-backward.ts).
+ */
+export function reflectPadMatrix(n: number, p0: number, p1: number): Float32Array {
+  const rows = n + p0 + p1;
+  const m = new Float32Array(rows * n);
+  for (let o = 0; o < rows; o++) {
+    let i = Math.abs(o - p0);
+    if (i >= n) i = 2 * (n - 1) - i;
+    m[o * n + i] = 1;
+  }
+  return m;
+}
+
+/** ONNX reflect Pad, axis by axis as selections (see selectAlong). */
 function reflectPad(x: tf.Tensor, pairs: [number, number][]): tf.Tensor {
   let t = x;
   pairs.forEach(([p0, p1], ax) => {
     if (p0 === 0 && p1 === 0) return;
     const n = t.shape[ax];
-    const rows = n + p0 + p1;
-    const m = new Float32Array(rows * n);
-    for (let o = 0; o < rows; o++) {
-      let i = Math.abs(o - p0);
-      if (i >= n) i = 2 * (n - 1) - i;
-      m[o * n + i] = 1;
-    }
-    t = selectAlong(t, ax, m, rows);
+    t = selectAlong(t, ax, reflectPadMatrix(n, p0, p1), n + p0 + p1);
   });
   return t;
 }

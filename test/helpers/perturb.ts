@@ -2,9 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Network } from '../../src/models/network';
 import { makeRng } from '../../src/util/rng';
 
-/** Give BatchNorm statistics, gammas and the Sign center non-trivial values (a seeded "trained-like" model). */
-export function perturb(net: Network, seed: number): void {
-  const rng = makeRng(seed, 'perturb');
+/**
+ * Give BatchNorm statistics, gammas, biases and the Sign center non-trivial values (a seeded "trained-like"
+ * model); `label` names the random stream (tests keep their own).
+ */
+export function perturb(net: Network, seed: number, label = 'perturb'): void {
+  const rng = makeRng(seed, label);
   for (const p of net.store.list()) {
     const n = p.variable.size;
     let v: Float32Array | null = null;
