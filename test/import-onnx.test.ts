@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend';
-import { loadOnnxClassifier } from '../src/import/onnx';
+import { loadOnnxClassifier, type OnnxClassifier } from '../src/import/onnx';
 import { loadModelFile } from '../src/import';
 import { openSessionCount } from '../src/engine/session';
 import { lossFor } from '../attacks/losses';
@@ -77,45 +77,34 @@ describe('reading the graph', () => {
 describe('queries and gradients', () => {
   const labels5 = (): tf.Tensor1D => tf.tensor1d([0, 1, 2, 3, 4, 0], 'int32');
 
-  test('residual block + global average pooling: ONNX Runtime and the tfjs mapping agree; gradient = finite differences', () => {
-    const file = writeModel(dir, 'res3.onnx', residualModel());
+  /** The file on ONNX Runtime and on the tfjs mapping: logits agree, the ORT gradient matches finite differences. */
+  function expectEnginesAgree(file: string, x: tf.Tensor4D, y: tf.Tensor1D, also: (ort: OnnxClassifier, tfj: OnnxClassifier) => void = () => undefined): void {
     const ort = loadOnnxClassifier(file, { announce: false });
     const tfj = loadOnnxClassifier(file, { engine: 'tfjs' });
-    const x = images(6, 1);
-    const y = labels5();
     try {
-      expect(ort.info.queryEngine).toBe('onnxruntime');
       const a = ort.logits(x);
       const b = tfj.logits(x);
       expect(maxRelErr(a.dataSync(), b.dataSync())).toBeLessThan(1e-5);
-      expect(ort.runs.onnxruntime).toBe(1);
-      expect(tfj.runs.tfjs).toBe(1);
       tf.dispose([a, b]);
+      also(ort, tfj);
       expectGradientMatchesFd(ort, x, y);
     } finally {
       tf.dispose([x, y]);
       ort.dispose();
       tfj.dispose();
     }
+  }
+
+  test('residual block + global average pooling: ONNX Runtime and the tfjs mapping agree; gradient = finite differences', () => {
+    expectEnginesAgree(writeModel(dir, 'res3.onnx', residualModel()), images(6, 1), labels5(), (ort, tfj) => {
+      expect(ort.info.queryEngine).toBe('onnxruntime');
+      expect(ort.runs.onnxruntime).toBe(1);
+      expect(tfj.runs.tfjs).toBe(1);
+    });
   });
 
   test('normalization inside, NHWC input, PyTorch-style flatten: same agreement and gradient', () => {
-    const file = writeModel(dir, 'nhwc2.onnx', normalizedNhwcModel());
-    const ort = loadOnnxClassifier(file, { announce: false });
-    const tfj = loadOnnxClassifier(file, { engine: 'tfjs' });
-    const x = images(4, 2);
-    const y = tf.tensor1d([0, 1, 2, 3], 'int32');
-    try {
-      const a = ort.logits(x);
-      const b = tfj.logits(x);
-      expect(maxRelErr(a.dataSync(), b.dataSync())).toBeLessThan(1e-5);
-      tf.dispose([a, b]);
-      expectGradientMatchesFd(ort, x, y);
-    } finally {
-      tf.dispose([x, y]);
-      ort.dispose();
-      tfj.dispose();
-    }
+    expectEnginesAgree(writeModel(dir, 'nhwc2.onnx', normalizedNhwcModel()), images(4, 2), tf.tensor1d([0, 1, 2, 3], 'int32'));
   });
 
   test('--mean/--std outside the graph: the same as the normalization inside, gradients in pixel units', () => {
