@@ -10,7 +10,7 @@ import { C4_UNBOUNDED_L2_EPS, C4_UNBOUNDED_LINF_EPS, worstCaseAccuracy, type Per
 import { escapeHtml as h, formatEps, formatInt, pct, points } from './format';
 import { attackDescription, checkExtrasHtml } from './headline';
 import { deltaHtml, epsHtml, headers, heat, MUTED_DASH, pageStart, section, table, type Cell } from './markup';
-import { epsKey, gradientOf, groupBy, modelById, numParam } from './runs';
+import { epsKey, gradientOf, groupBy, modelById, modelIds, numParam } from './runs';
 import { REPORT_CSS } from './style';
 
 export type MatchBy = 'id' | 'name';
@@ -36,12 +36,6 @@ export interface ModelMatch {
   pairs: ModelPair[];
   onlyA: string[];
   onlyB: string[];
-}
-
-function modelIds(results: ResultsFile): string[] {
-  const ids = results.models.map((m) => m.id);
-  for (const r of results.runs) if (!ids.includes(r.model)) ids.push(r.model);
-  return ids;
 }
 
 /** The key a model is matched by: its id, or its spec name (models without a recorded name use their id). */

@@ -7,7 +7,7 @@ import type { CheckRecord, ModelRecord, ResultsFile, RunRecord } from '../src/re
 import { C4_UNBOUNDED_L2_EPS, C4_UNBOUNDED_LINF_EPS, worstCaseAccuracy, type PerSampleLoader, type WorstCase } from './checks';
 import { attackLabel, escapeHtml as h, formatEps, pct, points } from './format';
 import { deltaHtml, epsHtml, heat, MUTED_DASH, section, table, type Cell } from './markup';
-import { epsKey, gradientOf, isUndefendedModel, modelById, numParam } from './runs';
+import { epsKey, gradientOf, isUndefendedModel, modelById, modelIds, numParam } from './runs';
 
 /** The worst case counts as "natural-gradient masking" worth a sentence when the gap is at least this. */
 export const MASKING_NOTE_GAP = 0.05;
@@ -50,12 +50,6 @@ export interface Headline {
 
 function isUnbounded(eps: number, norm: 'linf' | 'l2'): boolean {
   return eps >= (norm === 'l2' ? C4_UNBOUNDED_L2_EPS : C4_UNBOUNDED_LINF_EPS);
-}
-
-function modelIds(results: ResultsFile): string[] {
-  const ids = results.models.map((m) => m.id);
-  for (const r of results.runs) if (!ids.includes(r.model)) ids.push(r.model);
-  return ids;
 }
 
 function strongest(runs: RunRecord[]): RunRecord | null {

@@ -14,7 +14,7 @@ import { attackLabel, escapeHtml as h, formatEps, formatInt, formatSeconds, form
 import { checkItemHtml, computeHeadline, headlineSection } from './headline';
 import { epsHeader, epsHtml, headers, heat, MUTED_DASH, pageStart, section, table, type Cell } from './markup';
 import { encodePng, pngDataUri, upscaleNearest } from './png';
-import { epsKey, gradientOf, groupBy, isSingleStep, numParam, sameEps, seriesLabel, variantLabel, varyingParams } from './runs';
+import { epsKey, gradientOf, groupBy, isSingleStep, modelIds, numParam, sameEps, seriesLabel, variantLabel, varyingParams } from './runs';
 import { REPORT_CSS } from './style';
 import { defenseCell, DEFENSE_KEYS } from './defense';
 
@@ -56,18 +56,12 @@ function canvases(charts: ChartSpec[], sectionId: ChartSpec['section'], wide = f
     .join('')}</div>`;
 }
 
-function modelsWithRuns(results: ResultsFile): string[] {
-  const ids = results.models.map((m) => m.id);
-  for (const r of results.runs) if (!ids.includes(r.model)) ids.push(r.model);
-  return ids;
-}
-
 // ---- sections -----------------------------------------------------------------------------------------
 function summarySection(results: ResultsFile, load: PerSampleLoader): string {
   const epsList = [...new Set(results.runs.map((r) => epsKey(r.eps)))].map(Number).sort((a, b) => a - b);
   let upper = false;
   let noWhite = false;
-  const rows: Cell[][] = modelsWithRuns(results).map((id) => {
+  const rows: Cell[][] = modelIds(results).map((id) => {
     const m = results.models.find((x) => x.id === id);
     const cells: Cell[] = [
       `<strong>${h(id)}</strong>`,
@@ -181,7 +175,7 @@ function blackBoxSection(results: ResultsFile, charts: ChartSpec[]): string {
 function transferSection(results: ResultsFile): string {
   const tr = results.runs.filter((r) => r.threat === 'transfer' && r.source);
   if (!tr.length) return section('transfer', 'Transfer attacks', '<p class="muted">No transfer runs.</p>');
-  const models = modelsWithRuns(results);
+  const models = modelIds(results);
   const blocks = [...groupBy(tr, (r) => `${r.attack}|${epsKey(r.eps)}`).values()].map((runs) => {
     const sources = [...new Set(runs.map((r) => r.source as string))];
     const targets = models.filter((m) => runs.some((r) => r.model === m) || sources.includes(m));

@@ -10,7 +10,7 @@ import { worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { readExtras } from './extras';
 import { attackLabel, epsAs255, formatInt, formatValue, pct, sig3 } from './format';
 import { computeHeadline } from './headline';
-import { epsKey, gradientOf, groupBy, numParam, sameEps, variantLabel, varyingParams } from './runs';
+import { epsKey, gradientOf, groupBy, modelIds, numParam, sameEps, variantLabel, varyingParams } from './runs';
 
 export interface MarkdownOptions {
   perSampleLoader: PerSampleLoader;
@@ -27,12 +27,6 @@ function cell(v: unknown): string {
 function mdTable(head: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
-}
-
-function modelIds(results: ResultsFile): string[] {
-  const ids = results.models.map((m) => m.id);
-  for (const r of results.runs) if (!ids.includes(r.model)) ids.push(r.model);
-  return ids;
 }
 
 function modelName(results: ResultsFile, id: string): string {

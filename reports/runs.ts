@@ -74,6 +74,13 @@ export function choosesOwnStepSize(run: RunRecord): boolean {
   return factsOf(run)?.ownStepSize ?? false;
 }
 
+/** Every model id of a results file: its model records in order, then models that only runs name. */
+export function modelIds(results: ResultsFile): string[] {
+  const ids = results.models.map((m) => m.id);
+  for (const r of results.runs) if (!ids.includes(r.model)) ids.push(r.model);
+  return ids;
+}
+
 export function modelById(results: ResultsFile, id: string): ModelRecord | undefined {
   return results.models.find((m) => m.id === id);
 }
