@@ -3,7 +3,9 @@
  * of Security", §4.3): against a randomized model, attack the EXPECTED loss. `EotClassifier` wraps a
  * Classifier so that `lossAndGradient` returns the mean loss and mean input gradient over k independent
  * stochastic passes (default k = 20); attacks stay unaware of it. A deterministic model is passed through
- * unchanged (averaging identical gradients would only cost time).
+ * unchanged (averaging identical gradients would only cost time). When the inner model offers
+ * `expectedLossAndGradient` (the ONNX Runtime engine on a noisy camera), the k passes are its one call: it runs the
+ * deterministic features once and only the camera and head k times, with the same noise draws and the same mean.
  *
  * Final accuracy under randomness: `stochasticPredict` runs several forward passes and takes, by default,
  * the MAJORITY vote of the per-pass arg-max (what a deployed system answering repeated queries would say;
@@ -63,11 +65,17 @@ export class EotClassifier implements Classifier {
     const k = inner.stochastic ? samples : 1;
     this.eot = { samples: k, evalPasses, vote: opts.vote ?? 'majority' };
     const innerGrad = inner.lossAndGradient?.bind(inner);
+    const innerExpected = inner.expectedLossAndGradient?.bind(inner);
     if (innerGrad) {
       this.lossAndGradient = (x, labels, loss) => {
         if (k === 1) {
           this.samplesDrawn++;
           return innerGrad(x, labels, loss);
+        }
+        if (innerExpected) {
+          // the inner model averages the k passes itself (one graph run on ONNX Runtime; same noise, same mean)
+          this.samplesDrawn += k;
+          return innerExpected(x, labels, loss, k);
         }
         let lossSum = tf.zeros([x.shape[0]]) as tf.Tensor1D;
         let gradSum = tf.zerosLike(x);

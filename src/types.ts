@@ -48,6 +48,13 @@ export interface Classifier {
   readonly output?: 'logits' | 'probabilities';
   /** Absent when the model exposes no gradient (black-box only). */
   lossAndGradient?(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn): LossAndGradient;
+  /**
+   * Optional fast path of EOT (attacks/eot.ts): the mean per-example loss and the mean input gradient over
+   * `samples` independent stochastic passes, the same numbers (up to float rounding) as averaging `samples` calls
+   * of `lossAndGradient`, which draw the same noise. An engine whose randomness enters late (ONNX Runtime: camera
+   * noise, after the features and the OPU's field) computes the deterministic part once.
+   */
+  expectedLossAndGradient?(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn, samples: number): LossAndGradient;
   /** A short description of the gradient path, recorded in results (e.g. "bpda-random"). */
   readonly gradientMode?: string;
 }

@@ -25,6 +25,14 @@
  *                            (src/optics/opu.ts, src/optics/camera.ts)
  * Camera noise is a graph input (the caller draws it from the camera's seeded stream, so both engines see the
  * same noise).
+ *
+ * EOT in one graph (request `eot` = k > 1): against a noisy camera an attack averages the loss and gradient over
+ * k noise draws (attacks/eot.ts). Everything below the camera (features, sign, the OPU's field and intensity) is
+ * deterministic, so the graph computes it once, tiles the intensity k times (rows copy-major: row s*N + i is
+ * copy s of example i, the order of k successive noise draws), runs the camera and head on the kN rows, averages
+ * the k losses of each example, and sums the k cotangents back into N rows before the OPU's backward (every
+ * backward rule below the camera is linear in its dy and depends only on the deterministic forward). The result
+ * is the mean of k separate gradients, at the cost of one backbone pass instead of k.
  */
 import type { GradientPath } from '../models/network';
 import { BN_EPSILON } from '../models/layers';
@@ -39,7 +47,17 @@ const EXCLUDED = -1e30;
 
 export type GraphRequest =
   | { kind: 'logits' }
-  | { kind: 'grad'; path: GradientPath; loss: { name: EngineLossName; targeted: boolean } };
+  | {
+      kind: 'grad';
+      path: GradientPath;
+      loss: { name: EngineLossName; targeted: boolean };
+      /**
+       * EOT camera draws per example (default 1): the camera readout and the head above it run on `eot` copies
+       * of every example, each with its own noise rows, and the loss and gradient are the means over the copies
+       * (see emitOpu). Only for a model whose camera is noisy.
+       */
+      eot?: number;
+    };
 
 export interface GraphOptions {
   /** Fixed batch size, or a symbolic name for a dynamic batch (default 'N'). */
@@ -402,6 +420,12 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
   const classes = desc.numClasses;
   const grad = request.kind === 'grad' ? request : null;
   const path = grad?.path;
+  const copies = grad?.eot ?? 1;
+  if (!Number.isInteger(copies) || copies < 1) throw new Error(`EOT copies ${copies}: expected an integer >= 1`);
+  // Rows above the camera: N, or k N under EOT (see emitOpu).
+  const rows: Dim = copies === 1 ? N : typeof N === 'number' ? copies * N : `${N}x${copies}`;
+  /** Index of the OPU's record when its camera rows are tiled (records above it see k N rows). */
+  let tiledAt = -1;
   const sig: Partial<GraphSignature> = {};
   const records: Recorded[] = [];
   let macs = 0;
@@ -562,7 +586,8 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
         break;
       }
       case 'opu': {
-        const out = emitOpu(g, stage, input, weights, path, records, N, sig);
+        const out = emitOpu(g, stage, input, weights, path, records, N, sig, copies);
+        if (copies > 1) tiledAt = records.length - 1;
         h = out;
         macs += stage.inFeatures * stage.outFeatures * (stage.mode === 'physical' ? 2 : 1);
         width = stage.outFeatures;
@@ -571,8 +596,9 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
       }
     }
   }
+  if (copies > 1 && tiledAt < 0) throw new Error(`EOT copies ${copies} need a noisy camera: the model has none`);
   const logits = h;
-  sig.logits = g.output(logits, 'logits', [N, classes]);
+  sig.logits = g.output(logits, 'logits', [rows, classes]);
   if (noiseWidth !== undefined && (sig.shotNoise || sig.readNoise)) sig.noiseWidth = noiseWidth;
 
   if (grad) {
@@ -583,7 +609,11 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
       trueLabels = g.input('true_labels', [N, 1]);
       sig.trueLabels = trueLabels;
     }
-    const { loss, dlogits } = emitLoss(g, grad.loss.name, grad.loss.targeted, logits, labels, trueLabels, classes);
+    const tile = (v: string): string => (copies === 1 ? v : g.op('Tile', [v, g.int64('eot_repeats', [copies, 1])]));
+    const perRow = emitLoss(g, grad.loss.name, grad.loss.targeted, logits, tile(labels), trueLabels && tile(trueLabels), classes);
+    // EOT: the loss of an example is the mean over its copies, so each copy's dL/dlogits carries a factor 1/k.
+    const loss = copies === 1 ? perRow.loss : g.op('ReduceMean', [g.op('Reshape', [perRow.loss, g.int64('eot_loss_shape', [copies, -1])])], { axes: [0], keepdims: 0 }, 'loss_eot');
+    const dlogits = copies === 1 ? perRow.dlogits : g.op('Mul', [perRow.dlogits, g.scalar(1 / copies)], {}, 'dlogits_eot');
     sig.loss = g.output(loss, 'loss', [N]);
     // Backward: from the logits, or (DFA path) from the lowest active feedback point with e B as its gradient.
     let start = records.length - 1;
@@ -596,7 +626,9 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
         const cols = new Float32Array(fbMatrix.classes * fb.size);
         for (let r = 0; r < fbMatrix.classes; r++) cols.set(fbMatrix.data.subarray(r * fbMatrix.size, r * fbMatrix.size + fb.size), r * fb.size);
         const bName = g.float('dfa_feedback', cols, [fbMatrix.classes, fb.size]);
-        let injected = g.op('MatMul', [dlogits, bName], {}, 'dfa_signal');
+        // A feedback point below the tiled camera rows takes the sum of the copies' errors (the mean, with 1/k).
+        const e = copies > 1 && lowest < tiledAt ? sumCopies(g, dlogits, copies, classes) : dlogits;
+        let injected = g.op('MatMul', [e, bName], {}, 'dfa_signal');
         if (fb.nchw) {
           const [cc, hh, ww] = fb.nchw;
           // e B is laid out like the tfjs activation (NHWC): reshape there, then to NCHW.
@@ -673,6 +705,7 @@ function emitOpu(
   records: Recorded[],
   N: Dim,
   sig: Partial<GraphSignature>,
+  copies = 1,
 ): string {
   const n = stage.inFeatures;
   const m = stage.outFeatures;
@@ -690,13 +723,19 @@ function emitOpu(
   const intensity = physical
     ? g.op('Add', [g.op('Slice', [sq, starts(0), starts(1), g.int64('opu_axis', [1])]), g.op('Slice', [sq, starts(1), starts(2), g.int64('opu_axis2', [1])])], {}, 'opu_intensity')
     : sq;
-  const readout = emitCamera(g, camera, intensity, N, m, sig);
+  if (copies > 1 && !camera.stochastic) throw new Error(`EOT copies ${copies} need a noisy camera: this one has no noise`);
+  // EOT: the camera reads k copies of the (deterministic) intensity, each with its own noise rows.
+  const cameraRows: Dim = copies === 1 ? N : typeof N === 'number' ? copies * N : `${N}x${copies}`;
+  const tiled = copies === 1 ? intensity : g.op('Tile', [intensity, g.int64('eot_repeats_opu', [copies, 1])], {}, 'opu_intensity_eot');
+  const readout = emitCamera(g, camera, tiled, cameraRows, m, sig, copies);
   const center = (v: string): string => centerReadout(g, camera, v);
 
   records.push({
-    backward: (dy) => {
+    backward: (dyRows) => {
       const mode = path?.opu ?? 'none';
       if (mode === 'none') return null;
+      // The rules below are linear in dy: the sum of the copies' cotangents gives the sum of their gradients.
+      const dy = copies === 1 ? dyRows : sumCopies(g, dyRows, copies, m);
       const centered = camera.hardwareNormalize === 'none' ? dy : center(dy);
       if (mode === 'random') {
         const bName = g.float('opu_backward', weights.opuRandomBackward(), [n, m]);
@@ -732,11 +771,23 @@ function emitOpu(
   return readout;
 }
 
-/** The camera's mean subtraction (batch or per sample) of [N, m] values; self-adjoint, so also its backward. */
-function centerReadout(g: GraphBuilder, camera: Camera, v: string): string {
-  return camera.hardwareNormalize === 'batch-mean'
-    ? g.op('Sub', [v, g.op('ReduceMean', [v], { keepdims: 1 })])
-    : g.op('Sub', [v, g.op('ReduceMean', [v], { axes: [1], keepdims: 1 })]);
+/**
+ * The camera's mean subtraction (batch or per sample) of [N, m] values; self-adjoint, so also its backward. With
+ * `copies` > 1 the rows are k copy-major groups of N (EOT) and the batch mean is each group's own, as k separate
+ * readouts would have it.
+ */
+function centerReadout(g: GraphBuilder, camera: Camera, v: string, copies = 1, width = 0): string {
+  if (camera.hardwareNormalize !== 'batch-mean') return g.op('Sub', [v, g.op('ReduceMean', [v], { axes: [1], keepdims: 1 })]);
+  if (copies === 1) return g.op('Sub', [v, g.op('ReduceMean', [v], { keepdims: 1 })]);
+  const groups = g.op('Reshape', [v, g.int64('eot_groups_shape', [copies, -1, width])], {}, 'eot_groups');
+  const centered = g.op('Sub', [groups, g.op('ReduceMean', [groups], { axes: [1, 2], keepdims: 1 })]);
+  return g.op('Reshape', [centered, g.int64('eot_rows_shape', [-1, width])]);
+}
+
+/** Sum the k copy-major row groups of [k N, width] values into [N, width] (the adjoint of the EOT Tile). */
+function sumCopies(g: GraphBuilder, v: string, copies: number, width: number): string {
+  const groups = g.op('Reshape', [v, g.int64('eot_sum_shape', [copies, -1, width])]);
+  return g.op('ReduceSum', [groups, g.int64('axis0', [0])], { keepdims: 0 }, 'eot_sum');
 }
 
 /**
@@ -744,7 +795,7 @@ function centerReadout(g: GraphBuilder, camera: Camera, v: string): string {
  * offset, shot and read noise (graph inputs `shot_noise` / `read_noise`, named in `sig`), 8-bit rounding and
  * saturation, the hardware /maxCount and mean subtraction. Also used by the OPU query graph (opu-queries.ts).
  */
-export function emitCamera(g: GraphBuilder, camera: Camera, intensity: string, N: Dim, m: number, sig: Pick<GraphSignature, 'shotNoise' | 'readNoise'>): string {
+export function emitCamera(g: GraphBuilder, camera: Camera, intensity: string, N: Dim, m: number, sig: Pick<GraphSignature, 'shotNoise' | 'readNoise'>, copies = 1): string {
   let y = intensity;
   const a = camera.gain * camera.exposure;
   if (a !== 1) y = g.op('Mul', [y, g.scalar(a)]);
@@ -759,7 +810,7 @@ export function emitCamera(g: GraphBuilder, camera: Camera, intensity: string, N
     y = g.op('Add', [y, sig.readNoise]);
   }
   if (camera.quantize) y = g.op('Clip', [g.op('Round', [y]), g.scalar(0), g.scalar(camera.maxCount)]);
-  if (camera.hardwareNormalize !== 'none') y = centerReadout(g, camera, g.op('Div', [y, g.scalar(camera.maxCount)]));
+  if (camera.hardwareNormalize !== 'none') y = centerReadout(g, camera, g.op('Div', [y, g.scalar(camera.maxCount)]), copies, m);
   return g.op('Identity', [y], {}, 'opu_readout');
 }
 

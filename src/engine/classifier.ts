@@ -8,7 +8,7 @@
  * Runtime plans a fixed shape best), every other size one shared dynamic-batch graph, so a query attack whose
  * active set shrinks, or the last partial batch of an evaluation, builds no graph per size. At most
  * `maxSessions` stay open (least recently used released first), and `dispose()` releases them all. Camera noise is drawn from the OPU camera's own seeded
- * stream (Camera.drawNoise), exactly as the tfjs forward draws it, and fed to the graph.
+ * stream (Camera.drawNoiseArrays), exactly as the tfjs forward draws it, and fed to the graph.
  *
  * A defense's input transform (a plugin's JavaScript) runs on tfjs in front of the graph, through the network's
  * own `transformInput`: the same seed stream as the tfjs forward (one draw per logits or gradient call) and the
@@ -33,6 +33,8 @@ export interface OrtClassifierOptions extends SessionOptions {
   maxSessions?: number;
   /** Called once with a line when a part runs on tfjs instead. */
   notice?: (line: string) => void;
+  /** EOT: rows (examples x copies) one graph run may hold; more copies run in equal chunks (default 4096). */
+  maxEotRows?: number;
 }
 
 /** The eval-mode forward of the input transform (no backward is taken from it). */
@@ -78,14 +80,23 @@ export class OrtClassifier implements Classifier {
     this.transformed = this.desc.inputTransform !== null;
     if (this.desc.unsupported.length) throw new Error(`OrtClassifier: ${this.desc.unsupported.join('; ')}`);
     this.weights = networkWeights(net);
+    if (!this.transformed && net.opu?.stochastic) this.expectedLossAndGradient = (x, labels, loss, samples) => this.eotLossAndGradient(x, labels, loss, samples);
   }
 
   get stochastic(): boolean {
     return this.net.stochastic;
   }
 
+  /**
+   * EOT in one graph run (src/types.ts Classifier.expectedLossAndGradient): present when the camera is the only
+   * randomness the graph sees (no input transform in front of it), so the features and the OPU's intensity are
+   * computed once and the camera and head on every copy (builder.ts). The noise is the camera stream's next
+   * `samples` draws, as `samples` calls of lossAndGradient would take them.
+   */
+  readonly expectedLossAndGradient?: (x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn, samples: number) => LossAndGradient;
+
   private graph(request: GraphRequest, batch: number): CachedGraph {
-    const kind = request.kind === 'grad' ? `grad:${lossKey(request.loss)}` : 'logits';
+    const kind = request.kind === 'grad' ? `grad:${lossKey(request.loss)}${request.eot && request.eot > 1 ? `:eot${request.eot}` : ''}` : 'logits';
     let primary = this.primaryBatch.get(kind);
     if (primary === undefined) this.primaryBatch.set(kind, (primary = batch));
     const dynamic = batch !== primary;
@@ -111,22 +122,27 @@ export class OrtClassifier implements Classifier {
     return entry;
   }
 
-  /** Feeds shared by every graph: the input and, for a noisy camera, this call's noise draws. */
-  private commonFeeds(pixels: Float32Array, batch: number, g: BuiltGraph): Record<string, { data: Float32Array; dims: readonly number[] }> {
+  /**
+   * Feeds shared by every graph: the input and, for a noisy camera, this call's noise draws: `copies` successive
+   * draws of [batch, m] (what `copies` separate calls would draw), stacked copy-major for an EOT graph.
+   */
+  private commonFeeds(pixels: Float32Array, batch: number, g: BuiltGraph, copies = 1): Record<string, { data: Float32Array; dims: readonly number[] }> {
     const [h, w, c] = this.inputShape;
     if (pixels.length !== batch * h * w * c) throw new Error(`OrtClassifier: ${pixels.length} values for ${batch} images of ${h}x${w}x${c}`);
     const feeds: Record<string, { data: Float32Array; dims: readonly number[] }> = { [g.signature.x]: { data: pixels, dims: [batch, h, w, c] } };
     const opu = this.net.opu;
     if (opu) {
-      // device accounting, as OpticalProcessingUnit.forward does
-      opu.projections += batch;
-      opu.frames += batch * opu.cost.framesPerProjection;
+      // device accounting, as OpticalProcessingUnit.forward does (each EOT copy is a camera frame of its own)
+      opu.projections += copies * batch;
+      opu.frames += copies * batch * opu.cost.framesPerProjection;
       if (opu.stochastic) {
-        const noise = opu.camera.drawNoise([batch, opu.outFeatures]);
-        const dims = [batch, opu.outFeatures];
-        if (noise.shot && g.signature.shotNoise) feeds[g.signature.shotNoise] = { data: noise.shot.dataSync() as Float32Array, dims };
-        if (noise.read && g.signature.readNoise) feeds[g.signature.readNoise] = { data: noise.read.dataSync() as Float32Array, dims };
-        tf.dispose([noise.shot, noise.read].filter((t): t is tf.Tensor2D => t !== null));
+        const m = opu.outFeatures;
+        const dims = [copies * batch, m];
+        // the stream's next `copies` draws of [batch, m], written copy-major straight into the feeds
+        const into = { shot: new Float32Array(copies * batch * m), read: new Float32Array(copies * batch * m) };
+        for (let s = 0; s < copies; s++) opu.camera.drawNoiseArrays(batch * m, into, s * batch * m);
+        if (opu.camera.shotNoise && g.signature.shotNoise) feeds[g.signature.shotNoise] = { data: into.shot, dims };
+        if (opu.camera.readNoiseStd > 0 && g.signature.readNoise) feeds[g.signature.readNoise] = { data: into.read, dims };
       }
     }
     return feeds;
@@ -204,6 +220,51 @@ export class OrtClassifier implements Classifier {
       })(x),
     ) as tf.Tensor4D;
     return { loss: tf.tensor1d(held.loss!), grad };
+  }
+
+  private eotLossAndGradient(x: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn, samples: number): LossAndGradient {
+    if (!Number.isInteger(samples) || samples < 1) throw new Error(`EOT samples ${samples}: expected an integer >= 1`);
+    const spec = lossSpecOf(loss);
+    const batch = x.shape[0];
+    if (samples === 1 || !spec || !this.fallback.lossAndGradient) {
+      // one sample, or a loss without an ONNX form: the mean of separate calls
+      let lossSum = new Float32Array(batch);
+      let gradSum: Float32Array | null = null;
+      for (let s = 0; s < samples; s++) {
+        const r = this.lossAndGradient(x, labels, loss);
+        const [l, gr] = [r.loss.dataSync() as Float32Array, r.grad.dataSync() as Float32Array];
+        lossSum = lossSum.map((v, i) => v + l[i]);
+        gradSum = gradSum ? gradSum.map((v, i) => v + gr[i]) : Float32Array.from(gr);
+        tf.dispose([r.loss, r.grad]);
+      }
+      return { loss: tf.tensor1d(lossSum.map((v) => v / samples)), grad: tf.tensor4d(gradSum!.map((v) => v / samples), x.shape) };
+    }
+    // copies per graph run: the largest divisor of `samples` that keeps the rows within maxEotRows
+    const maxRows = this.opts.maxEotRows ?? 4096;
+    let copies = 1;
+    for (let d = samples; d >= 1; d--) {
+      if (samples % d === 0 && d * batch <= maxRows) {
+        copies = d;
+        break;
+      }
+    }
+    const pixels = x.dataSync() as Float32Array;
+    const asColumn = (t: tf.Tensor1D): { data: Float32Array; dims: number[] } => ({ data: Float32Array.from(t.dataSync()), dims: [batch, 1] });
+    const lossSum = new Float64Array(batch);
+    const gradSum = new Float64Array(pixels.length);
+    const runs = samples / copies;
+    for (let r = 0; r < runs; r++) {
+      const { graph, session } = copies === 1 ? this.graph({ kind: 'grad', path: this.path, loss: spec }, batch) : this.graph({ kind: 'grad', path: this.path, loss: spec, eot: copies }, batch);
+      const feeds = this.commonFeeds(pixels, batch, graph, copies);
+      feeds[graph.signature.labels!] = asColumn(labels);
+      if (graph.signature.trueLabels) feeds[graph.signature.trueLabels] = asColumn(spec.trueLabels!);
+      const out = session.run(feeds);
+      this.runs++;
+      const [l, gr] = [out[graph.signature.loss!], out[graph.signature.grad!]];
+      for (let i = 0; i < batch; i++) lossSum[i] += l[i];
+      for (let i = 0; i < gr.length; i++) gradSum[i] += gr[i];
+    }
+    return { loss: tf.tensor1d(Float32Array.from(lossSum, (v) => v / runs)), grad: tf.tensor4d(Float32Array.from(gradSum, (v) => v / runs), x.shape) };
   }
 
   private notice(key: string, line: string): void {

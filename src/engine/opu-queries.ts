@@ -6,7 +6,7 @@
  *   (reference W, or [Re R | Im R] in physical mode) -> square (and the sum of both parts) -> camera
  *
  * The camera is the one of the logits graphs (builder.ts `emitCamera`); its noise is a graph input drawn from the
- * camera's own seeded stream (Camera.drawNoise), exactly as the tfjs readout draws it, so both engines answer the
+ * camera's own seeded stream (Camera.drawNoiseArrays), exactly as the tfjs readout draws it, so both engines answer the
  * same queries with the same numbers. Device use is counted as OpticalProcessingUnit.measure counts it. The
  * estimator's own arithmetic (least squares, eigenvectors) stays where it is; only the queries move.
  */
@@ -85,10 +85,9 @@ export class OrtOpuQueries implements BlackBoxOpu {
     this.opu.account(x);
     const feeds: Record<string, { data: Float32Array; dims: readonly number[] }> = { [sig.x]: { data: x.dataSync() as Float32Array, dims: [rows, this.inFeatures] } };
     if (this.opu.camera.stochastic) {
-      const noise = this.opu.camera.drawNoise([rows, m]);
-      if (noise.shot && sig.shotNoise) feeds[sig.shotNoise] = { data: noise.shot.dataSync() as Float32Array, dims: [rows, m] };
-      if (noise.read && sig.readNoise) feeds[sig.readNoise] = { data: noise.read.dataSync() as Float32Array, dims: [rows, m] };
-      tf.dispose([noise.shot, noise.read].filter((t): t is tf.Tensor2D => t !== null));
+      const noise = this.opu.camera.drawNoiseArrays(rows * m);
+      if (noise.shot && sig.shotNoise) feeds[sig.shotNoise] = { data: noise.shot, dims: [rows, m] };
+      if (noise.read && sig.readNoise) feeds[sig.readNoise] = { data: noise.read, dims: [rows, m] };
     }
     const out = this.session.run(feeds);
     this.runs++;

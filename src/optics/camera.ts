@@ -19,6 +19,7 @@
  * differentiated exactly (scale gain*exposure, /(2^bits-1), and the mean subtraction).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fillRandomNormal } from '../util/tf-normal';
 import { makeRng, Rng } from '../util/rng';
 import { UserError } from '../util/errors';
 
@@ -153,12 +154,23 @@ export class Camera {
    * calls this instead, so both see the same noise. Caller disposes.
    */
   drawNoise(shape: [number, number]): { shot: tf.Tensor2D | null; read: tf.Tensor2D | null } {
-    // Seeds are drawn before any tensor work so the stream advances identically whatever happens after.
+    const a = this.drawNoiseArrays(shape[0] * shape[1]);
+    return { shot: a.shot && tf.tensor2d(a.shot, shape), read: a.read && tf.tensor2d(a.read, shape) };
+  }
+
+  /**
+   * `drawNoise` as plain arrays of `size` values each (row-major), for engines that feed arrays: the same
+   * numbers as tf.randomNormal with the stream's seeds (src/util/tf-normal.ts), written into `into` when given
+   * (at `offset`), so EOT feeds stack successive draws without copies.
+   */
+  drawNoiseArrays(size: number, into?: { shot: Float32Array | null; read: Float32Array | null }, offset = 0): { shot: Float32Array | null; read: Float32Array | null } {
+    // Seeds are drawn before any other work so the stream advances identically whatever happens after.
     const shotSeed = this.shotNoise ? this.rng.nextSeed() : 0;
     const readSeed = this.readNoiseStd > 0 ? this.rng.nextSeed() : 0;
+    const target = (buf: Float32Array | null | undefined): Float32Array => (buf ? buf.subarray(offset, offset + size) : new Float32Array(size));
     return {
-      shot: this.shotNoise ? tf.randomNormal(shape, 0, 1, 'float32', shotSeed) : null,
-      read: this.readNoiseStd > 0 ? tf.randomNormal(shape, 0, this.readNoiseStd, 'float32', readSeed) : null,
+      shot: this.shotNoise ? fillRandomNormal(target(into?.shot), 0, 1, shotSeed) : null,
+      read: this.readNoiseStd > 0 ? fillRandomNormal(target(into?.read), 0, this.readNoiseStd, readSeed) : null,
     };
   }
 
