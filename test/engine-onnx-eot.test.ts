@@ -19,6 +19,7 @@ import { lossFor } from '../attacks/losses';
 import { withEot } from '../attacks/eot';
 import { relErr } from './helpers/numeric';
 import { perturb } from './helpers/perturb';
+import { eotVariance, rowCosines, signAgreement } from '../src/bench/eot-variance';
 
 const noisy = { shotNoise: true, readNoiseStd: 2, gain: 30 };
 const tiny = (p: Partial<ModelConfig>): ModelConfig =>
@@ -151,5 +152,30 @@ describe('EOT in one ONNX Runtime graph', () => {
     } finally {
       net.dispose();
     }
+  });
+
+  it('eot-variance: more samples agree better with a large-sample reference; a deterministic model is refused', () => {
+    // hand cases of the two measures
+    expect(rowCosines(Float32Array.from([1, 0, 0, 2]), Float32Array.from([1, 0, 0, -2]), 2)).toEqual([1, -1]);
+    expect(signAgreement(Float32Array.from([1, -1, 0, 2]), Float32Array.from([3, 1, 0, -2]))).toBe(0.5);
+    const net = new Network(tiny({ camera: { shotNoise: true, readNoiseStd: 20, gain: 30 } }));
+    perturb(net, 11);
+    const ort = new OrtClassifier(net, resolveGradientMode(net, 'bpda-true'), classifierFor(net, 'bpda-true'), { threads: 1, announce: false });
+    try {
+      const [one, many] = eotVariance(ort, x, y, [1, 16], 'bpda-true');
+      expect(one.reference_samples).toBe(64);
+      expect(one.cosine_to_reference).toBeLessThan(0.99);
+      expect(many.cosine_to_reference).toBeGreaterThan(one.cosine_to_reference);
+      expect(many.sign_agreement).toBeGreaterThan(one.sign_agreement);
+      expect(many.cosine_between_estimates).toBeGreaterThan(one.cosine_between_estimates);
+    } finally {
+      ort.dispose();
+      net.dispose();
+    }
+    const det = new Network(tiny({ camera: {} }));
+    const dc = new OrtClassifier(det, resolveGradientMode(det, 'bpda-true'), classifierFor(det, 'bpda-true'), { threads: 1, announce: false });
+    expect(() => eotVariance(dc, x, y, [1], 'bpda-true')).toThrow(/deterministic/);
+    dc.dispose();
+    det.dispose();
   });
 });
