@@ -68,20 +68,26 @@ export function mentionsModel(detail: string, id: string): boolean {
 }
 
 /**
- * The undefended model a defended one is compared with: the undefended source of its transfer attacks,
- * else one with the same architecture and width, else the first undefended model.
+ * The undefended model a defended one is compared with. Among the undefended models, those attacked directly
+ * (white-box, score- or decision-based runs of their own) come first: a model that only served as a transfer
+ * source (a separately trained surrogate) has no robust accuracy to compare with. Within that order: the
+ * undefended source of the model's transfer attacks, else one with the same architecture and width, else the first.
  */
 export function baselineFor(results: ResultsFile, id: string): string | null {
   const undefended = modelIds(results).filter((m) => isUndefendedModel(modelById(results, m), m));
   if (!undefended.length) return null;
-  const source = results.runs.find((r) => r.model === id && r.threat === 'transfer' && r.source && undefended.includes(r.source))?.source;
-  if (source) return source;
+  const attacked = new Set(results.runs.filter((r) => r.threat !== 'transfer' && r.threat !== 'noise').map((r) => r.model));
   const me = modelById(results, id);
-  const same = undefended.find((u) => {
+  const sameShape = (u: string): boolean => {
     const m = modelById(results, u);
-    return m && me && m.architecture === me.architecture && m.width === me.width;
-  });
-  return same ?? undefended[0];
+    return !!m && !!me && m.architecture === me.architecture && m.width === me.width;
+  };
+  const source = results.runs.find((r) => r.model === id && r.threat === 'transfer' && r.source && undefended.includes(r.source))?.source;
+  for (const pool of [undefended.filter((u) => attacked.has(u)), undefended]) {
+    if (!pool.length) continue;
+    return source && pool.includes(source) ? source : (pool.find(sameShape) ?? pool[0]);
+  }
+  return null;
 }
 
 function cleanOf(results: ResultsFile, id: string): { clean: number | undefined; n: number | undefined } {

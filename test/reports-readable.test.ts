@@ -121,6 +121,22 @@ describe('headline', () => {
     expect(baselineFor(results, DEF)).toBe(BASE);
   });
 
+  it('compares with an undefended model that was attacked, not with a surrogate that was only a transfer source', () => {
+    const SUR = `${BASE}-surrogate`;
+    const base = results.models.find((m) => m.id === BASE)!;
+    // the defended model's transfer attacks now come from a separately trained surrogate, attacked by nothing
+    const withSurrogate: ResultsFile = {
+      ...results,
+      models: [{ ...base, id: SUR, name: 'surrogate' }, ...results.models],
+      runs: results.runs.map((r) => (r.threat === 'transfer' && r.source === BASE ? { ...r, source: SUR } : r)),
+    };
+    expect(withSurrogate.runs.some((r) => r.model === DEF && r.source === SUR)).toBe(true);
+    expect(baselineFor(withSurrogate, DEF)).toBe(BASE);
+    // with no undefended model attacked directly, the transfer source is the comparison
+    const onlyTransfer: ResultsFile = { ...withSurrogate, runs: withSurrogate.runs.filter((r) => r.model !== BASE || r.threat === 'transfer') };
+    expect(baselineFor(onlyTransfer, DEF)).toBe(SUR);
+  });
+
   it('is the first section of the report, and the report shows no long decimals', () => {
     const html = renderReport(results, { perSampleLoader: load, chartJsSource: CHART_STUB });
     const main = html.slice(html.indexOf('<main>'));
