@@ -7,7 +7,13 @@ import type { CheckRecord, ModelRecord, ResultsFile, RunRecord } from '../src/re
 import { C4_UNBOUNDED_L2_EPS, C4_UNBOUNDED_LINF_EPS, worstCaseAccuracy, type PerSampleLoader, type WorstCase } from './checks';
 import { attackLabel, escapeHtml as h, formatEps, pct, points } from './format';
 import { deltaHtml, epsHtml, heat, MUTED_DASH, section, table, type Cell } from './markup';
-import { epsKey, gradientOf, isUndefendedModel, modelById, modelIds, numParam } from './runs';
+import { epsKey, gradientOf, isUndefendedModel, modelById, modelIds, numParam, sameEps } from './runs';
+
+/**
+ * The headline's worst case at an eps also counts the attacks run at smaller eps of the same norm (a success
+ * inside the smaller ball is one inside this ball), e.g. the black-box suite at 8/256 under 8/255.
+ */
+export const WITHIN_EPS = { withinEps: true } as const;
 
 /** The worst case counts as "natural-gradient masking" worth a sentence when the gap is at least this. */
 export const MASKING_NOTE_GAP = 0.05;
@@ -16,7 +22,7 @@ export interface HeadlineRow {
   /** Pixel units. */
   eps: number;
   norm: 'linf' | 'l2';
-  /** Per-example worst case over every attack on the model at this eps. */
+  /** Per-example worst case over every attack on the model at this eps or a smaller one of the same norm. */
   defended: WorstCase;
   /** The strongest single attack (noise excluded) at this eps. */
   strongest: RunRecord;
@@ -105,7 +111,7 @@ function rowsFor(results: ResultsFile, load: PerSampleLoader, id: string, baseli
   for (const r of direct) keys.set(`${r.norm}|${epsKey(r.eps)}`, r);
   const rows: HeadlineRow[] = [];
   for (const r of [...keys.values()].sort((a, b) => (a.norm === b.norm ? a.eps - b.eps : a.norm < b.norm ? -1 : 1))) {
-    const defended = worstCaseAccuracy(results, load, id, r.eps, r.norm);
+    const defended = worstCaseAccuracy(results, load, id, r.eps, r.norm, WITHIN_EPS);
     if (!defended) continue;
     const attacks = defended.runs.filter((x) => x.threat !== 'noise');
     const best = strongest(attacks);
@@ -116,12 +122,17 @@ function rowsFor(results: ResultsFile, load: PerSampleLoader, id: string, baseli
       norm: r.norm,
       defended,
       strongest: best,
-      baseline: baseline ? worstCaseAccuracy(results, load, baseline, r.eps, r.norm) : null,
+      baseline: baseline ? worstCaseAccuracy(results, load, baseline, r.eps, r.norm, WITHIN_EPS) : null,
       natural,
       whiteBox: attacks.some((x) => x.threat === 'white-box'),
     });
   }
   return rows;
+}
+
+/** " at eps 8/256" when a run combined into a row's worst case ran at a smaller eps than the row's, else "". */
+export function atEps(run: RunRecord, rowEps: number): string {
+  return sameEps(run.eps, rowEps) ? '' : ` at eps ${formatEps(run.eps)}`;
 }
 
 /** "PGD (bpda-true gradient, 50 steps)", "Square (5000 queries)". */
@@ -171,7 +182,7 @@ export function headlineSentence(m: Omit<HeadlineModel, 'sentence'>): string {
     if (!f.defended.perExample) s += ' (an upper bound: some runs lack per-sample records)';
     if (f.baseline) s += `, against ${pct(f.baseline.accuracy)} for the baseline (${points(f.defended.accuracy - f.baseline.accuracy)} points)`;
     else if (base) s += '; the baseline was not attacked at this eps';
-    s += `; the strongest single attack was ${attackDescription(f.strongest)} at ${pct(f.strongest.robustAccuracy)}.`;
+    s += `; the strongest single attack was ${attackDescription(f.strongest)}${atEps(f.strongest, f.eps)} at ${pct(f.strongest.robustAccuracy)}.`;
     if (!f.whiteBox) s += ' No white-box attack ran at this eps, so this is not a white-box worst case.';
     out.push(s);
     if (m.defended && f.natural && f.natural.robustAccuracy - f.defended.accuracy >= MASKING_NOTE_GAP) {
@@ -252,7 +263,7 @@ function card(m: HeadlineModel): string {
       },
       r.baseline ? { html: pct(r.baseline.accuracy), style: heat(r.baseline.accuracy), cls: 'num' } : { html: MUTED_DASH, cls: 'num' },
       deltaHtml(r.baseline ? r.defended.accuracy - r.baseline.accuracy : null),
-      `${h(attackDescription(r.strongest))} <span class="muted">${pct(r.strongest.robustAccuracy)} alone; ${r.defended.runs.length} attacks combined</span>`,
+      `${h(attackDescription(r.strongest) + atEps(r.strongest, r.eps))} <span class="muted">${pct(r.strongest.robustAccuracy)} alone; ${r.defended.runs.length} attacks combined</span>`,
     ]),
   ];
   const head = m.defended ? 'robust accuracy<br><span class="muted small">worst case per example</span>' : 'robust accuracy';
@@ -268,8 +279,8 @@ export function headlineSection(hl: Headline): string {
   const anyDefended = hl.models.some((m) => m.defended);
   const intro =
     (anyDefended
-      ? 'Per defended model: clean accuracy and the per-example worst case over every attack at each eps (an image counts as robust only if every attack left it correct), next to the undefended baseline. Every sentence is generated from these numbers.'
-      : 'No defended model in these results: per model, clean accuracy and the per-example worst case over every attack at each eps.') +
+      ? 'Per defended model: clean accuracy and the per-example worst case over every attack at each eps or a smaller one of the same norm (an image counts as robust only if every attack left it correct; a success inside a smaller ball is inside this one too), next to the undefended baseline. Every sentence is generated from these numbers.'
+      : 'No defended model in these results: per model, clean accuracy and the per-example worst case over every attack at each eps or a smaller one of the same norm.') +
     (upper ? ' <sup>†</sup> upper bound (runs without per-sample records).' : '') +
     (noWhite ? ' <sup>‡</sup> no white-box attack at this eps.' : '');
   const other = hl.otherChecks.length ? `<h3>Other checks that fail or warn</h3><ul class="checks compact">${hl.otherChecks.map(checkItemHtml).join('')}</ul>` : '';

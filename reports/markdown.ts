@@ -9,7 +9,7 @@ import type { CheckRecord, ModelRecord, ResultsFile, RunRecord } from '../src/re
 import { worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { readExtras } from './extras';
 import { attackLabel, epsAs255, formatInt, formatValue, pct, sig3 } from './format';
-import { computeHeadline } from './headline';
+import { computeHeadline, WITHIN_EPS } from './headline';
 import { epsKey, gradientOf, groupBy, modelIds, numParam, sameEps, variantLabel, varyingParams } from './runs';
 
 export interface MarkdownOptions {
@@ -75,7 +75,7 @@ function headlineSection(results: ResultsFile, load: PerSampleLoader, checks: Ch
     const cells = [modelName(results, id), pct(m?.cleanAccuracy)];
     for (const e of eps) {
       const norm = results.runs.find((r) => r.model === id && sameEps(r.eps, e))?.norm ?? 'linf';
-      const wc = worstCaseAccuracy(results, load, id, e, norm);
+      const wc = worstCaseAccuracy(results, load, id, e, norm, WITHIN_EPS);
       if (!wc) {
         cells.push('—');
         continue;
@@ -88,7 +88,7 @@ function headlineSection(results: ResultsFile, load: PerSampleLoader, checks: Ch
     return cells;
   });
   const notes = [
-    'Each cell: the per-example worst case over every attack run on the model at that eps (an example counts as robust only if every attack left it correct; check C14), with the number of attacks combined and of examples they share.',
+    'Each cell: the per-example worst case over every attack run on the model at that eps or a smaller one of the same norm (an adversarial example inside a smaller ball is inside this one too; an example counts as robust only if every attack left it correct; check C14), with the number of attacks combined and of examples they share.',
     upper ? '† some runs lack per-sample records: an upper bound.' : '',
     noWhite ? '‡ no white-box attack at this eps (black-box or transfer only): not a white-box worst case.' : '',
   ].filter(Boolean);

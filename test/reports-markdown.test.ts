@@ -38,6 +38,8 @@ function fixture(): { results: ResultsFile; records: Map<string, PerSampleRecord
     // Bandits at two fd_eta values: the variant column must tell them apart.
     withRecs(run({ model: DEF, attack: 'bandits', threat: 'black-box-score', params: { seed: 0, maxQueries: 15000, fdEta: 0.1 }, successRate: 0.1, queries: { mean: 1200, median: 800 } }), [1]),
     withRecs(run({ model: DEF, attack: 'bandits', threat: 'black-box-score', params: { seed: 0, maxQueries: 15000, fdEta: 1 }, successRate: 0.3, queries: { mean: 2500.4, median: 2100 } }), [1, 2, 3]),
+    // Square at the black-box eps 8/256, just below 8/255: it joins the 8/255 worst case (inside the smaller ball).
+    withRecs(run({ model: DEF, attack: 'square', threat: 'black-box-score', eps: 8 / 256, params: { seed: 0, maxQueries: 5000 }, successRate: 0.1, queries: { mean: 300, median: 250 } }), [8]),
     run({ model: DEF, attack: 'transfer-pgd', threat: 'transfer', source: BASE, eps: 0.1 * 0.2470, epsSpace: 'normalized', epsInSpace: 0.1, robustAccuracy: 0.7, commonCorrect: { n: 8, robustAccuracy: 0.625 } }),
   ];
   const results: ResultsFile = {
@@ -70,13 +72,16 @@ describe('renderMarkdown', () => {
   it('headline: the per-example worst case over attacks, below every single attack', () => {
     expect(md.startsWith('# Study\n')).toBe(true);
     const def = row(md, '## Headline', 'optical');
-    // 8/255: natural breaks 0-3, bpda-true 4-7, bandits 1-3 -> robust are 8 and 9 only.
+    // 8/255: natural breaks 0-3, bpda-true 4-7, bandits 1-3, and Square at 8/256 (a smaller ball) 8 -> only 9 is
+    // robust; the transfer run at 0.0247 joins as an upper bound without per-sample records (†).
     expect(def[1]).toBe('90.0%');
-    expect(def[3]).toBe('20.0% (5 attacks, n=10)');
+    expect(def[4]).toBe('10.0% † (7 attacks, n=10)');
     // the transfer-only eps: no per-sample records (an upper bound) and no white-box attack, both marked
     expect(def[2]).toBe('70.0% † ‡ (1 attack, n=10)');
+    // 8/256: Square and, from the smaller ball, the transfer run; no white-box attack
+    expect(def[3]).toBe('70.0% † ‡ (2 attacks, n=10)');
     const base = row(md, '## Headline', 'baseline');
-    expect(base.slice(2)).toEqual(['—', '10.0% (1 attack, n=10)']);
+    expect(base.slice(2)).toEqual(['—', '—', '10.0% (1 attack, n=10)']);
   });
 
   it('models table with the training recipe and clean accuracy', () => {
@@ -127,7 +132,7 @@ describe('opulab report --markdown', () => {
     const md = path.join(dir, 'tables.md');
     runReport({ results: file, markdown: md, log: () => undefined });
     const text = fs.readFileSync(md, 'utf8');
-    expect(row(text, '## Headline', 'optical')[3]).toBe('20.0% (5 attacks, n=10)');
+    expect(row(text, '## Headline', 'optical')[4]).toBe('10.0% † (7 attacks, n=10)');
     expect(fs.existsSync(path.join(dir, 'report.html'))).toBe(true);
     const before = fs.readFileSync(file, 'utf8');
     expect(() => runReport({ results: file, markdown: file, log: () => undefined })).toThrow(UserError);

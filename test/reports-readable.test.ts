@@ -7,7 +7,7 @@ import { UserError } from '../src/util/errors';
 import { computeChecks, worstCaseAccuracy } from '../reports/checks';
 import { compareAttacks, matchModels, renderCompare, type CompareSide } from '../reports/compare';
 import { attackLabel, formatEps, formatInt, formatSeconds, formatValue, pct3, points, sig3 } from '../reports/format';
-import { baselineFor, checkItemHtml, computeHeadline, headlineSentence, mentionsModel } from '../reports/headline';
+import { atEps, baselineFor, checkItemHtml, computeHeadline, headlineSentence, mentionsModel } from '../reports/headline';
 import { renderReport } from '../reports/html';
 import { loadResultsFile, perSampleLoaderFor } from '../reports/load';
 import { runCompare } from '../src/cli/commands/report';
@@ -84,7 +84,8 @@ describe('headline', () => {
   it('writes its sentence from the numbers', () => {
     const s = hl.models[0].sentence;
     expect(s).toContain('clean accuracy 76.5% against 79.5% for the undefended vgg16-w0.25-none-bp (−3.0 points)');
-    expect(s).toContain('At eps 8/255 (0.0314), the per-example worst case over 11 attacks leaves 0.0% robust accuracy, against 0.0% for the baseline (±0.0 points)');
+    // 39 attacks: the 11 at 8/255 and the 28 at smaller eps (inside the 8/255 ball too)
+    expect(s).toContain('At eps 8/255 (0.0314), the per-example worst case over 39 attacks leaves 0.0% robust accuracy, against 0.0% for the baseline (±0.0 points)');
     expect(s).toContain('the strongest single attack was APGD-DLR (bpda-true gradient, 100 steps, EOT 8) at 0.5%');
     // PGD with the natural gradient leaves 59.5% at 8/255: the sentence quantifies the overstatement.
     expect(s).toContain('natural gradient it keeps 59.5%');
@@ -119,6 +120,13 @@ describe('headline', () => {
     const h3 = computeHeadline(only, load, []);
     expect(h3.models.map((m) => [m.id, m.defended, m.baseline])).toEqual([[BASE, false, null]]);
     expect(baselineFor(results, DEF)).toBe(BASE);
+  });
+
+  it('names the eps of a combined run that ran inside a smaller ball', () => {
+    const r = results.runs.find((x) => x.model === DEF && x.threat === 'transfer')!;
+    expect(atEps(r, r.eps)).toBe('');
+    expect(atEps(r, 8 / 255)).toBe(` at eps ${formatEps(r.eps)}`);
+    expect(atEps(r, 8 / 255)).toMatch(/^ at eps \d/);
   });
 
   it('compares with an undefended model that was attacked, not with a surrogate that was only a transfer source', () => {
