@@ -8,7 +8,7 @@
 import type { CheckRecord, ModelRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { readExtras } from './extras';
-import { attackLabel, epsAs255, formatInt, formatValue, pct, sig3 } from './format';
+import { attackLabel, epsAs255, formatInt, formatSeconds, formatValue, pct, sig3 } from './format';
 import { computeHeadline, WITHIN_EPS } from './headline';
 import { epsKey, gradientOf, groupBy, modelIds, numParam, sameEps, variantLabel, varyingParams } from './runs';
 
@@ -198,6 +198,65 @@ function checksSection(checks: CheckRecord[]): string {
 }
 
 /** The whole Markdown document (see the module comment). */
+/** Seconds of a model's training: the sum of its epochs' recorded seconds (train.history), or null. */
+export function trainingSeconds(m: ModelRecord): { seconds: number; epochs: number } | null {
+  const history = (m.train as { history?: unknown } | undefined)?.history;
+  if (!Array.isArray(history) || !history.length) return null;
+  let seconds = 0;
+  for (const e of history) {
+    const v = (e as { seconds?: unknown }).seconds;
+    if (typeof v !== 'number') return null;
+    seconds += v;
+  }
+  return { seconds, epochs: history.length };
+}
+
+/**
+ * The attack jobs behind the runs and each job's wall time: a spec job writes one run per eps (and per target for
+ * transfer) with the job's time on each and per-sample files `runs/<job key>-<i>.jsonl`, so runs sharing a key are
+ * one job; any other run is a job of its own.
+ */
+export function attackJobs(runs: readonly RunRecord[]): { runs: RunRecord[]; seconds: number }[] {
+  const jobs = new Map<string, { runs: RunRecord[]; seconds: number }>();
+  runs.forEach((r, i) => {
+    const key = /^runs\/(.+)-\d+\.jsonl$/.exec(r.perSample ?? '')?.[1] ?? `#${i}`;
+    const job = jobs.get(key) ?? { runs: [], seconds: r.wallTimeSec ?? 0 };
+    job.runs.push(r);
+    jobs.set(key, job);
+  });
+  return [...jobs.values()];
+}
+
+function computeSection(results: ResultsFile): string {
+  const jobs = attackJobs(results.runs);
+  const timed = jobs.filter((j) => j.runs[0].wallTimeSec !== undefined);
+  if (!timed.length && !results.models.some((m) => trainingSeconds(m))) return '';
+  const attackOf = (id: string): { seconds: number; jobs: number } => {
+    const mine = timed.filter((j) => j.runs[0].threat !== 'transfer' && j.runs[0].model === id);
+    return { seconds: mine.reduce((a, j) => a + j.seconds, 0), jobs: mine.length };
+  };
+  let trainTotal = 0;
+  let attackTotal = 0;
+  const rows = modelIds(results).map((id) => {
+    const m = results.models.find((x) => x.id === id);
+    const t = m ? trainingSeconds(m) : null;
+    const a = attackOf(id);
+    trainTotal += t?.seconds ?? 0;
+    attackTotal += a.seconds;
+    return [modelName(results, id), t ? `${formatSeconds(t.seconds)} (${t.epochs} epochs)` : '—', a.jobs ? `${formatSeconds(a.seconds)} (${a.jobs} job${a.jobs === 1 ? '' : 's'})` : '—'];
+  });
+  const transfer = timed.filter((j) => j.runs[0].threat === 'transfer');
+  if (transfer.length) {
+    const sec = transfer.reduce((a, j) => a + j.seconds, 0);
+    attackTotal += sec;
+    rows.push(['transfer (crafting on the source, scoring every target)', '—', `${formatSeconds(sec)} (${transfer.length} job${transfer.length === 1 ? '' : 's'})`]);
+  }
+  rows.push(['**total**', `**${formatSeconds(trainTotal)}**`, `**${formatSeconds(attackTotal)}**`]);
+  const untimed = jobs.length - timed.length;
+  const note = `Training: the sum of the recorded epoch times (an epoch cut short by an interruption and redone counts once). Attacks: the wall time of each job (all its eps and targets), with the run's worker threads (environment: ${results.environment.workers} worker${results.environment.workers === 1 ? '' : 's'}).${untimed ? ` ${untimed} run${untimed === 1 ? '' : 's'} without a recorded wall time are not counted.` : ''} All on the machine of the environment record; another machine's times differ.`;
+  return `## Compute time\n\n${mdTable(['model', 'training', 'attacks'], rows)}\n\n${note}`;
+}
+
 export function renderMarkdown(results: ResultsFile, opts: MarkdownOptions): string {
   const sections = [
     `# ${opts.title ?? 'Results'}`,
@@ -208,6 +267,7 @@ export function renderMarkdown(results: ResultsFile, opts: MarkdownOptions): str
     transferSection(results),
     ablationSection(results),
     checksSection(opts.checks),
+    computeSection(results),
   ].filter(Boolean);
   return `${sections.join('\n\n')}\n`;
 }

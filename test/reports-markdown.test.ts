@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { PerSampleRecord, ResultsFile, RunRecord } from '../src/results/schema';
-import { renderMarkdown } from '../reports/markdown';
+import { attackJobs, renderMarkdown } from '../reports/markdown';
 import { renderReport } from '../reports/html';
 import { runReport } from '../src/cli/commands/report';
 import { UserError } from '../src/util/errors';
@@ -122,6 +122,28 @@ describe('renderMarkdown', () => {
 });
 
 describe('opulab report --markdown', () => {
+  it('compute time: training from the epoch records, attacks per job (runs of one job share its per-sample key)', () => {
+    const { results } = fixture();
+    const timed: ResultsFile = {
+      ...results,
+      models: results.models.map((m) => (m.id === DEF ? { ...m, train: { ...m.train, history: [{ epoch: 1, seconds: 60 }, { epoch: 2, seconds: 90 }] } } : m)),
+      runs: [
+        run({ model: DEF, attack: 'pgd', eps: 0.01, perSample: 'runs/aaaa-0.jsonl', wallTimeSec: 100 }),
+        run({ model: DEF, attack: 'pgd', eps: 0.02, perSample: 'runs/aaaa-1.jsonl', wallTimeSec: 100 }),
+        run({ model: DEF, attack: 'square', threat: 'black-box-score', perSample: 'runs/bbbb-0.jsonl', wallTimeSec: 50 }),
+        run({ model: DEF, attack: 'transfer-pgd', threat: 'transfer', source: BASE, perSample: 'runs/cccc-0.jsonl', wallTimeSec: 30 }),
+        run({ model: BASE, attack: 'transfer-pgd', threat: 'transfer', source: BASE, perSample: 'runs/cccc-1.jsonl', wallTimeSec: 30 }),
+        run({ model: BASE, attack: 'pgd', wallTimeSec: 7 }),
+      ],
+    };
+    expect(attackJobs(timed.runs).map((j) => [j.runs.length, j.seconds])).toEqual([[2, 100], [1, 50], [2, 30], [1, 7]]);
+    const text = renderMarkdown(timed, { perSampleLoader: () => null, checks: [] });
+    expect(row(text, '## Compute time', 'optical')).toEqual([`optical (${DEF})`, '150 s (2 epochs)', '150 s (2 jobs)']);
+    expect(row(text, '## Compute time', 'baseline')).toEqual([`baseline (${BASE})`, '—', '7.0 s (1 job)']);
+    expect(row(text, '## Compute time', 'transfer')[2]).toBe('30 s (1 job)');
+    expect(row(text, '## Compute time', '**total**')).toEqual(['**total**', '**150 s**', '**187 s**']);
+  });
+
   const dir = tempDir('opulab-md-');
   it('writes the tables beside the HTML report, and refuses to overwrite the results file', () => {
     const { results, records } = fixture();
