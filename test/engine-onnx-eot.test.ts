@@ -16,7 +16,8 @@ import { describeModel } from '../src/engine/describe';
 import { networkWeights } from '../src/engine/weights';
 import { openSessionCount } from '../src/engine/session';
 import { lossFor } from '../attacks/losses';
-import { withEot } from '../attacks/eot';
+import { withEot, EotClassifier } from '../attacks/eot';
+import { attackedClassifier } from '../src/parallel/attacked-classifier';
 import { relErr } from './helpers/numeric';
 import { perturb } from './helpers/perturb';
 import { eotVariance, rowCosines, signAgreement } from '../src/bench/eot-variance';
@@ -138,6 +139,24 @@ describe('EOT in one ONNX Runtime graph', () => {
     expect(openSessionCount()).toBe(sessions);
     ort.dispose();
     net.dispose();
+  });
+
+  it('attack jobs get it: the attacked classifier of a noisy model on ONNX Runtime is EOT over the one-graph path', () => {
+    const net = new Network(tiny({}));
+    try {
+      const c = attackedClassifier(net, { gradient: 'bpda-true', signSurrogate: 'ste', eot: 20, seed: 0, engine: 'onnxruntime', engineThreads: 1 });
+      expect(c).toBeInstanceOf(EotClassifier);
+      const inner = (c as EotClassifier).inner as OrtClassifier;
+      expect(inner).toBeInstanceOf(OrtClassifier);
+      const runs = inner.runs;
+      const r = c.lossAndGradient!(x, y, lossFor('ce', false));
+      tf.dispose([r.loss, r.grad]);
+      expect(inner.runs - runs).toBe(1);
+      expect((c as EotClassifier).samplesDrawn).toBe(20);
+      inner.dispose();
+    } finally {
+      net.dispose();
+    }
   });
 
   it('is absent for a deterministic model, and a graph refuses EOT copies without a noisy camera', () => {
