@@ -19,7 +19,7 @@
  * differentiated exactly (scale gain*exposure, /(2^bits-1), and the mean subtraction).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fillRandomNormal } from '../util/tf-normal';
+import { fillNormal } from '../util/normal';
 import { makeRng, Rng } from '../util/rng';
 import { UserError } from '../util/errors';
 
@@ -159,9 +159,9 @@ export class Camera {
   }
 
   /**
-   * `drawNoise` as plain arrays of `size` values each (row-major), for engines that feed arrays: the same
-   * numbers as tf.randomNormal with the stream's seeds (src/util/tf-normal.ts), written into `into` when given
-   * (at `offset`), so EOT feeds stack successive draws without copies.
+   * `drawNoise` as plain arrays of `size` values each (row-major), for engines that feed arrays: Gaussian
+   * samples from the stream's seeds (src/util/normal.ts, a ziggurat), written into `into` when given (at
+   * `offset`), so EOT feeds stack successive draws without copies. `drawNoise` is these values as tensors.
    */
   drawNoiseArrays(size: number, into?: { shot: Float32Array | null; read: Float32Array | null }, offset = 0): { shot: Float32Array | null; read: Float32Array | null } {
     // Seeds are drawn before any other work so the stream advances identically whatever happens after.
@@ -169,8 +169,8 @@ export class Camera {
     const readSeed = this.readNoiseStd > 0 ? this.rng.nextSeed() : 0;
     const target = (buf: Float32Array | null | undefined): Float32Array => (buf ? buf.subarray(offset, offset + size) : new Float32Array(size));
     return {
-      shot: this.shotNoise ? fillRandomNormal(target(into?.shot), 0, 1, shotSeed) : null,
-      read: this.readNoiseStd > 0 ? fillRandomNormal(target(into?.read), 0, this.readNoiseStd, readSeed) : null,
+      shot: this.shotNoise ? fillNormal(target(into?.shot), 0, 1, shotSeed) : null,
+      read: this.readNoiseStd > 0 ? fillNormal(target(into?.read), 0, this.readNoiseStd, readSeed) : null,
     };
   }
 
