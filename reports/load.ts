@@ -1,5 +1,6 @@
 /** Reading results.json and the per-sample JSONL files it references, with one-line UserErrors. */
 import * as fs from 'fs';
+import * as zlib from 'zlib';
 import * as path from 'path';
 import { READABLE_RESULTS_SCHEMAS, RESULTS_SCHEMA, type PerSampleRecord, type ResultsFile, type RunRecord } from '../src/results/schema';
 import { UserError } from '../src/util/errors';
@@ -101,8 +102,8 @@ export function parsePerSample(text: string, source: string): PerSampleRecord[] 
 }
 
 /**
- * A loader for the per-sample files of runs in `resultsFile` (paths relative to its folder). Missing
- * files yield null (the report says so); each file is read once.
+ * A loader for the per-sample files of runs in `resultsFile` (paths relative to its folder), read as written or
+ * from `FILE.gz` beside it. Missing files yield null (the report says so); each file is read once.
  */
 export function perSampleLoaderFor(resultsFile: string): (run: RunRecord) => PerSampleRecord[] | null {
   const dir = path.dirname(path.resolve(resultsFile));
@@ -111,11 +112,16 @@ export function perSampleLoaderFor(resultsFile: string): (run: RunRecord) => Per
     if (!run.perSample) return null;
     const file = path.resolve(dir, run.perSample);
     if (!cache.has(file)) {
+      // the file as written, or gzip-compressed beside it (`runs/KEY-0.jsonl.gz`, as a published results folder keeps them)
       let text: string | null = null;
       try {
         text = fs.readFileSync(file, 'utf8');
       } catch {
-        text = null;
+        try {
+          text = zlib.gunzipSync(fs.readFileSync(`${file}.gz`)).toString('utf8');
+        } catch {
+          text = null;
+        }
       }
       cache.set(file, text === null ? null : parsePerSample(text, `per-sample file ${file}`));
     }

@@ -1,6 +1,7 @@
 /** Markdown tables (`opulab report --markdown`): the numbers, the per-example worst case, variants, and bad paths. */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import type { PerSampleRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { attackJobs, renderMarkdown } from '../reports/markdown';
 import { renderReport } from '../reports/html';
@@ -156,6 +157,15 @@ describe('opulab report --markdown', () => {
     const text = fs.readFileSync(md, 'utf8');
     expect(row(text, '## Headline', 'optical')[4]).toBe('10.0% † (7 attacks, n=10)');
     expect(fs.existsSync(path.join(dir, 'report.html'))).toBe(true);
+    // per-sample files kept gzip-compressed (FILE.gz beside the path results.json names) read the same
+    for (const p of records.keys()) {
+      const f = path.join(dir, p);
+      fs.writeFileSync(`${f}.gz`, zlib.gzipSync(fs.readFileSync(f)));
+      fs.unlinkSync(f);
+    }
+    const md2 = path.join(dir, 'tables-gz.md');
+    runReport({ results: file, out: path.join(dir, 'report-gz.html'), markdown: md2, log: () => undefined });
+    expect(row(fs.readFileSync(md2, 'utf8'), '## Headline', 'optical')[4]).toBe('10.0% † (7 attacks, n=10)');
     const before = fs.readFileSync(file, 'utf8');
     expect(() => runReport({ results: file, markdown: file, log: () => undefined })).toThrow(UserError);
     expect(fs.readFileSync(file, 'utf8')).toBe(before);
