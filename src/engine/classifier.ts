@@ -139,10 +139,11 @@ export class OrtClassifier implements Classifier {
         const m = opu.outFeatures;
         const dims = [copies * batch, m];
         // the stream's next `copies` draws of [batch, m], written copy-major straight into the feeds
-        const into = { shot: new Float32Array(copies * batch * m), read: new Float32Array(copies * batch * m) };
+        const size = copies * batch * m;
+        const into = { shot: opu.camera.shotNoise ? new Float32Array(size) : null, read: opu.camera.readNoiseStd > 0 ? new Float32Array(size) : null };
         for (let s = 0; s < copies; s++) opu.camera.drawNoiseArrays(batch * m, into, s * batch * m);
-        if (opu.camera.shotNoise && g.signature.shotNoise) feeds[g.signature.shotNoise] = { data: into.shot, dims };
-        if (opu.camera.readNoiseStd > 0 && g.signature.readNoise) feeds[g.signature.readNoise] = { data: into.read, dims };
+        if (into.shot && g.signature.shotNoise) feeds[g.signature.shotNoise] = { data: into.shot, dims };
+        if (into.read && g.signature.readNoise) feeds[g.signature.readNoise] = { data: into.read, dims };
       }
     }
     return feeds;
