@@ -20,6 +20,7 @@ import { withEot } from '../../attacks/eot';
 import { lossFor } from '../../attacks/losses';
 import { loadDataset, parseDatasetName } from '../../datasets/load';
 import { isUserError, UserError } from '../util/errors';
+import { median } from '../util/numeric';
 import type { Classifier } from '../types';
 
 export interface EotVarianceRecord {
@@ -34,12 +35,6 @@ export interface EotVarianceRecord {
   /** Fraction of input entries whose gradient sign equals the reference's. */
   sign_agreement: number;
   seconds_per_estimate: number;
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Per-image cosine of two [n, d] gradient arrays. */

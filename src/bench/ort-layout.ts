@@ -22,6 +22,7 @@ import { GraphBuilder } from '../engine/onnx-graph';
 import { emitConv3x3, Conv3x3Form, GraphOptions } from '../engine/builder';
 import { OrtSession } from '../engine/session';
 import { makeRng } from '../util/rng';
+import { median } from '../util/numeric';
 
 /**
  * A whole-graph variant of src/engine/builder.ts's convolution forms: 'never' all direct, 'auto' the row layout
@@ -126,11 +127,6 @@ export function summarizeProfile(events: readonly ProfileEvent[]): { runs: numbe
   }
   const sorted = (m: Map<string, number>): [string, number][] => [...m.entries()].sort((a, b) => b[1] - a[1]);
   return { runs: n, byOp: sorted(byOp), byNode: sorted(byNode) };
-}
-
-function median(v: readonly number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 async function main(argv: string[]): Promise<void> {

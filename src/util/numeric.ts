@@ -8,3 +8,9 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return den === 0 ? num : num / den;
 }
+
+/** The median of `v`: the middle value, the upper of the two middle ones for an even count. */
+export function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
