@@ -10,6 +10,7 @@ import { worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { readExtras } from './extras';
 import { attackLabel, epsAs255, formatInt, formatSeconds, formatValue, pct, sig3 } from './format';
 import { computeHeadline, WITHIN_EPS } from './headline';
+import { jobKeyOfPerSamplePath } from '../src/results/per-sample-path';
 import { epsKey, gradientOf, groupBy, modelIds, numParam, sameEps, variantLabel, varyingParams } from './runs';
 
 export interface MarkdownOptions {
@@ -213,13 +214,13 @@ export function trainingSeconds(m: ModelRecord): { seconds: number; epochs: numb
 
 /**
  * The attack jobs behind the runs and each job's wall time: a spec job writes one run per eps (and per target for
- * transfer) with the job's time on each and per-sample files `runs/<job key>-<i>.jsonl`, so runs sharing a key are
+ * transfer) with the job's time on each and per-sample files at jobPerSamplePath(key, i), so runs sharing a key are
  * one job; any other run is a job of its own.
  */
 export function attackJobs(runs: readonly RunRecord[]): { runs: RunRecord[]; seconds: number }[] {
   const jobs = new Map<string, { runs: RunRecord[]; seconds: number }>();
   runs.forEach((r, i) => {
-    const key = /^runs\/(.+)-\d+\.jsonl$/.exec(r.perSample ?? '')?.[1] ?? `#${i}`;
+    const key = jobKeyOfPerSamplePath(r.perSample ?? '') ?? `#${i}`;
     const job = jobs.get(key) ?? { runs: [], seconds: r.wallTimeSec ?? 0 };
     job.runs.push(r);
     jobs.set(key, job);
