@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, LossAndGradient, LossFn } from '../src/types';
 import { UserError } from '../src/util/errors';
+import { meanOfCalls } from '../src/util/loss-gradient';
 
 export const DEFAULT_EOT_SAMPLES = 20;
 export type StochasticVote = 'majority' | 'mean';
@@ -77,19 +78,11 @@ export class EotClassifier implements Classifier {
           this.samplesDrawn += k;
           return innerExpected(x, labels, loss, k);
         }
-        let lossSum = tf.zeros([x.shape[0]]) as tf.Tensor1D;
-        let gradSum = tf.zerosLike(x);
-        for (let s = 0; s < k; s++) {
+        return meanOfCalls(k, () => {
           const r = innerGrad(x, labels, loss);
           this.samplesDrawn++;
-          const [l, g] = [tf.add(lossSum, r.loss) as tf.Tensor1D, tf.add(gradSum, r.grad) as tf.Tensor4D];
-          tf.dispose([lossSum, gradSum, r.loss, r.grad]);
-          lossSum = l;
-          gradSum = g;
-        }
-        const out = tf.tidy(() => ({ loss: tf.div(lossSum, k) as tf.Tensor1D, grad: tf.div(gradSum, k) as tf.Tensor4D }));
-        tf.dispose([lossSum, gradSum]);
-        return out;
+          return r;
+        });
       };
     }
   }

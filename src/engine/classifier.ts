@@ -27,6 +27,7 @@ import { describeModel, ModelDescription } from './describe';
 import { networkWeights, GraphWeights } from './weights';
 import { lossKey, lossSpecOf } from './loss-spec';
 import { OrtSession, SessionOptions, trackSession } from './session';
+import { meanOfCalls } from '../util/loss-gradient';
 
 export interface OrtClassifierOptions extends SessionOptions {
   /** Sessions kept open at once (default 4). */
@@ -227,19 +228,8 @@ export class OrtClassifier implements Classifier {
     if (!Number.isInteger(samples) || samples < 1) throw new Error(`EOT samples ${samples}: expected an integer >= 1`);
     const spec = lossSpecOf(loss);
     const batch = x.shape[0];
-    if (samples === 1 || !spec || !this.fallback.lossAndGradient) {
-      // one sample, or a loss without an ONNX form: the mean of separate calls
-      let lossSum = new Float32Array(batch);
-      let gradSum: Float32Array | null = null;
-      for (let s = 0; s < samples; s++) {
-        const r = this.lossAndGradient(x, labels, loss);
-        const [l, gr] = [r.loss.dataSync() as Float32Array, r.grad.dataSync() as Float32Array];
-        lossSum = lossSum.map((v, i) => v + l[i]);
-        gradSum = gradSum ? gradSum.map((v, i) => v + gr[i]) : Float32Array.from(gr);
-        tf.dispose([r.loss, r.grad]);
-      }
-      return { loss: tf.tensor1d(lossSum.map((v) => v / samples)), grad: tf.tensor4d(gradSum!.map((v) => v / samples), x.shape) };
-    }
+    // one sample, or a loss without an ONNX form: the mean of separate calls
+    if (samples === 1 || !spec || !this.fallback.lossAndGradient) return meanOfCalls(samples, () => this.lossAndGradient(x, labels, loss));
     // copies per graph run: the largest divisor of `samples` that keeps the rows within maxEotRows
     const maxRows = this.opts.maxEotRows ?? 4096;
     let copies = 1;

@@ -21,3 +21,26 @@ export function lossAndInputGradient(forward: (x: tf.Tensor4D) => tf.Tensor2D, x
   kept.dispose();
   return { loss: lossValues, grad };
 }
+
+/**
+ * The mean per-example loss and mean input gradient of `samples` calls of `call` (each a fresh stochastic pass):
+ * EOT's expectation as separate passes (attacks/eot.ts; src/engine/classifier.ts where its one-graph form does not
+ * apply). Each call's tensors are disposed once added.
+ */
+export function meanOfCalls(samples: number, call: () => LossAndGradient): LossAndGradient {
+  let lossSum: tf.Tensor1D | null = null;
+  let gradSum: tf.Tensor4D | null = null;
+  for (let s = 0; s < samples; s++) {
+    const r = call();
+    // sums start at zero (0 + first), as the running sum always has
+    const before: [tf.Tensor1D, tf.Tensor4D] = [lossSum ?? tf.zerosLike(r.loss), gradSum ?? tf.zerosLike(r.grad)];
+    const l = tf.add(before[0], r.loss) as tf.Tensor1D;
+    const g = tf.add(before[1], r.grad) as tf.Tensor4D;
+    tf.dispose([...before, r.loss, r.grad]);
+    lossSum = l;
+    gradSum = g;
+  }
+  const out = tf.tidy(() => ({ loss: tf.div(lossSum!, samples) as tf.Tensor1D, grad: tf.div(gradSum!, samples) as tf.Tensor4D }));
+  tf.dispose([lossSum!, gradSum!]);
+  return out;
+}
