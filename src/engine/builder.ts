@@ -348,7 +348,8 @@ export type Conv3x3Form = 'plain' | 'rows' | 'winograd' | 'dense';
 
 /**
  * One 3x3 stride-1 pad-1 convolution (+ bias, + ReLU) of an NCHW batch in the given form, from an OIHW
- * [cout, cin, 3, 3] kernel: the building block buildGraph uses, exposed for per-layer benchmarks.
+ * [cout, cin, 3, 3] kernel, with its own initializers: the forms buildGraph chooses between (which shares the
+ * weight initializers with its backward), as one call for per-layer benchmarks and tests.
  */
 export function emitConv3x3(
   g: GraphBuilder,
