@@ -3,8 +3,9 @@ import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { parseSpec, readSpecFile } from '../src/experiments/spec';
 import { parseShard } from '../src/experiments/runner';
-import { ResultsFile } from '../src/results/schema';
-import { readJournal } from '../src/experiments/store';
+import { PerSampleRecord, ResultsFile } from '../src/results/schema';
+import { readJournal, type RunsEntry } from '../src/experiments/store';
+import { DirChunkStore, partialDir } from '../src/experiments/chunk-store';
 import { readResults, withoutTimings } from './helpers/results';
 import { tempDir } from './helpers/tmp';
 
@@ -84,6 +85,35 @@ const haveCli = fs.existsSync(cli);
     const keys = readJournal(dir).map((e) => e.key);
     expect(new Set(keys).size).toBe(keys.length);
     expect(comparable(dir)).toEqual(comparable(full));
+  });
+
+  it('a job stopped inside resumes from its saved chunks: a planted chunk is used as it is, and its wall time counted', () => {
+    const dir = path.join(tmp, 'chunks');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.cpSync(path.join(full, 'checkpoints'), path.join(dir, 'checkpoints'), { recursive: true });
+    const square = readJournal(full).find((e): e is RunsEntry => e.kind === 'runs' && e.records[0].attack === 'square')!;
+    const samples = fs.readFileSync(path.join(full, square.records[0].perSample!), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as PerSampleRecord);
+    expect(samples).toHaveLength(16);
+    // the saved chunk 0 (all 16 images) says the attack broke every image, and that 1000 s went into it
+    const broken = samples.map((r) => ({ ...r, adversarialPrediction: (r.label + 1) % 10, success: true }));
+    new DirChunkStore(dir, square.key).save(0, samples.map((r) => r.index), [{ run: square.records[0], perSample: broken }]);
+    const chunkFile = path.join(partialDir(dir, square.key), 'chunk-0.json');
+    const planted = JSON.parse(fs.readFileSync(chunkFile, 'utf8')) as { elapsedSec: number };
+    fs.writeFileSync(chunkFile, JSON.stringify({ ...planted, elapsedSec: 1000 }));
+    const r = opulab(['run', spec, '--out', dir]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/resuming with 1 chunk\(s\) saved earlier/);
+    const res = readResults(path.join(dir, 'results.json'));
+    const run = res.runs.find((x) => x.attack === 'square')!;
+    const before = readResults(path.join(full, 'results.json')).runs.find((x) => x.attack === 'square')!;
+    expect(before.robustAccuracy).toBeGreaterThan(0);
+    expect(run.robustAccuracy).toBe(0);
+    expect(run.cleanAccuracy).toBe(before.cleanAccuracy);
+    expect(run.wallTimeSec).toBeGreaterThanOrEqual(1000);
+    expect(fs.existsSync(path.join(dir, 'partial'))).toBe(false);
+    // every other job is computed as in the uninterrupted run
+    const others = (d: string): unknown => readResults(path.join(d, 'results.json')).runs.filter((x) => x.attack !== 'square').map(withoutTimings);
+    expect(others(dir)).toEqual(others(full));
   });
 
   it('two shards merged equal the uninterrupted run', () => {

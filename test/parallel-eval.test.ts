@@ -7,7 +7,7 @@ import { initBackend } from '../src/backend';
 import { Network } from '../src/models/network';
 import { defaultModelConfig, ModelConfig } from '../src/models/config';
 import { saveCheckpoint } from '../src/training/checkpoint';
-import { chunkIndices, EvalChunkRunner, EvalJob, evaluateAttackParallel, mergeChunkRuns, startEvalPool } from '../src/parallel/evaluate-parallel';
+import { chunkIndices, ChunkStore, EvalChunkRunner, EvalJob, evaluateAttackParallel, mergeChunkRuns, startEvalPool } from '../src/parallel/evaluate-parallel';
 import { evaluateAttack, type EvaluationRun } from '../attacks/evaluate';
 import { createAttack } from '../attacks/registry';
 import { loadNetwork } from '../src/training/trainer';
@@ -137,6 +137,55 @@ describe('evaluateAttackParallel', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  /** A chunk store in memory that fails its `failAfter`-th save, as a process killed after that many chunks. */
+  class MemoryStore implements ChunkStore {
+    readonly saved = new Map<number, EvaluationRun[]>();
+    readonly saves: number[] = [];
+    constructor(private failAfter = Infinity) {}
+    load(k: number): EvaluationRun[] | undefined {
+      return this.saved.get(k);
+    }
+    save(k: number, _indices: readonly number[], runs: EvaluationRun[]): void {
+      if (this.saves.length >= this.failAfter) throw new Error('killed');
+      this.saves.push(k);
+      this.saved.set(k, structuredClone(runs));
+    }
+    resume(): this {
+      this.failAfter = Infinity;
+      this.saves.length = 0;
+      return this;
+    }
+  }
+
+  test('a job stopped after some chunks resumes from its saved chunks and equals the uninterrupted job (1 and 2 workers)', async () => {
+    const dir = writeCheckpoint('resume', { defense: 'optical', training: 'hybrid', camera: { readNoiseStd: 0.5 } });
+    // three chunks (4, 4, 2 images); a noisy model, so a chunk evaluated again out of order would differ
+    const j = job(dir, { gradientMode: 'bpda-random', eot: 2, attackParams: { steps: 2, randomStart: true } });
+    const uninterrupted = await evaluateAttackParallel(j, { workers: 1 });
+    const whole = withoutWallTime(uninterrupted);
+    const wholeSamples = uninterrupted.map((r) => r.perSample);
+    for (const workers of [1, 2]) {
+      const store = new MemoryStore(1);
+      await expect(evaluateAttackParallel(j, { workers, chunks: store })).rejects.toThrow(/killed/);
+      expect(store.saved.size).toBe(1);
+      const first = [...store.saved.keys()];
+      const resumed = await evaluateAttackParallel(j, { workers, chunks: store.resume() });
+      // only the chunks not saved before were evaluated (every evaluated chunk is saved)
+      expect(store.saves.sort()).toEqual([0, 1, 2].filter((k) => !first.includes(k)));
+      expect(withoutWallTime(resumed)).toEqual(whole);
+      expect(resumed.map((r) => r.perSample)).toEqual(wholeSamples);
+    }
+    // a saved chunk is taken as it is: a changed record there shows up in the merged runs
+    const store = new MemoryStore();
+    await evaluateAttackParallel(j, { workers: 1, chunks: store });
+    const planted = store.saved.get(1)!;
+    for (const r of planted) for (const p of r.perSample) p.adversarialPrediction = p.label === 0 ? 1 : 0;
+    const again = await evaluateAttackParallel(j, { workers: 1, chunks: store.resume() });
+    expect(store.saves).toEqual([]);
+    expect(again[0].perSample.slice(4, 8).map((p) => p.adversarialPrediction)).toEqual(planted[0].perSample.map((p) => p.adversarialPrediction));
+    expect(again[0].perSample.slice(4, 8)).not.toEqual(wholeSamples[0].slice(4, 8));
   });
 
   test('the parallel wrapper adds no tensors of its own (in-process path)', async () => {

@@ -9,7 +9,7 @@ import { takeTensors } from '../../datasets/batches';
 import { resolveAttack } from '../plugins/attack';
 import { attackFactsByName } from '../../attacks/registry';
 import { writePerSample } from '../../attacks/evaluate';
-import { evaluateAttackParallel, type EvalJob } from '../parallel/evaluate-parallel';
+import { evaluateAttackParallel, type ChunkStore, type EvalJob } from '../parallel/evaluate-parallel';
 import type { ImportOptions } from '../import';
 import type { WorkerPool } from '../parallel/pool';
 import { attackedClassifier } from '../parallel/attacked-classifier';
@@ -102,7 +102,8 @@ export function buildEvalJob(model: JobModel, id: string, std: readonly number[]
 
 /**
  * Attack a checkpoint: fixed chunks of `batchSize` images, each with its own seed, evaluated in-process
- * (workers = 1) or on worker threads; the numbers are the same for any worker count.
+ * (workers = 1) or on worker threads; the numbers are the same for any worker count. With `chunks`, chunks saved
+ * earlier are reused and new ones saved (./chunk-store.ts).
  */
 export async function runAttackOnModel(
   checkpointDir: string,
@@ -113,10 +114,11 @@ export async function runAttackOnModel(
   workers: number,
   onProgress?: (fraction: number, message?: string) => void,
   pool?: WorkerPool,
+  chunks?: ChunkStore,
 ): Promise<JobOutput> {
   if (req.engine) announceEngine(config, req.engine);
   const job = buildEvalJob({ checkpointDir }, modelId(config), config.normalization.std, data, indices, req, workers);
-  const out = await evaluateAttackParallel(job, { workers, onProgress, pool });
+  const out = await evaluateAttackParallel(job, { workers, onProgress, pool, chunks });
   return { runs: out.map((o) => o.run), perSample: out.map((o) => o.perSample) };
 }
 

@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { Classifier } from '../types';
 import type { ModelRecord, RunRecord } from '../results/schema';
 import type { Dataset } from '../../datasets/types';
-import { evaluateAttackParallel } from '../parallel/evaluate-parallel';
+import { evaluateAttackParallel, type ChunkStore } from '../parallel/evaluate-parallel';
 import { predictFlat } from '../../attacks/transfer';
 import { UserError } from '../util/errors';
 import type { WorkerPool } from '../parallel/pool';
@@ -92,9 +92,10 @@ export async function runAttackOnFile(
   workers: number,
   onProgress?: (fraction: number, message?: string) => void,
   pool?: WorkerPool,
+  chunks?: ChunkStore,
 ): Promise<JobOutput> {
   const job = buildEvalJob({ modelFile: { path: ref.path, options: { ...ref.options, announce: false } } }, model.classifier.id, model.classifier.normalizationStd, data, indices, req, workers);
-  const out = await evaluateAttackParallel(job, { workers, onProgress, pool });
+  const out = await evaluateAttackParallel(job, { workers, onProgress, pool, chunks });
   const runs = out.map((o) => o.run);
   markLossInput(runs, model.info);
   return { runs, perSample: out.map((o) => o.perSample) };

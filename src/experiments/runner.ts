@@ -4,14 +4,16 @@
  *   OUT/checkpoints/<model>-<hash>/   one checkpoint per model config (reused when the config hash matches)
  *   OUT/journal.jsonl                 one line per finished job (model evaluation or attack), keyed by content hash
  *   OUT/runs/<key>-<i>.jsonl          per-example records of each run
+ *   OUT/partial/<key>/chunk-<k>.json  finished chunks of the attack job under way (./chunk-store.ts)
  *   OUT/results.json                  assembled from the journal after every job (atomic replace)
  *
  * Model files of the spec (entries with "file") are not trained: each gets a model record (its clean accuracy)
  * and is attacked through the same evaluator (./imported.ts).
  *
  * A killed run resumes where it stopped: finished jobs are in the journal and are skipped, training resumes from
- * the last epoch checkpoint. `--shard i/N` runs attack jobs whose order % N == i (and trains what they need);
- * `merge` unions the journals of several shard directories.
+ * the last epoch checkpoint, and the attack job that was under way keeps its finished chunks. `--shard i/N` runs
+ * attack jobs whose order % N == i (and trains what they need); `merge` unions the journals of several shard
+ * directories.
  *
  * This module is the loop; each job it runs has its own module: planning (./jobs.ts), training (./train-model.ts),
  * model records (./model-record.ts), attack jobs (./execute.ts), per-sample files (./per-sample.ts), example images
@@ -45,6 +47,7 @@ import { checkDataFits, classifierAccuracy, importedModelRecord, openModelFile, 
 import { trainModel } from './train-model';
 import { modelRecord, TrainingMeta } from './model-record';
 import { writeRunFiles } from './per-sample';
+import { DirChunkStore } from './chunk-store';
 import { exampleImages } from './examples';
 import { assembleResults } from './assemble';
 
@@ -160,8 +163,9 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
         log(`[${step}/${total}] ${describeJob(job)}: already done`);
         continue;
       }
-      const t0 = Date.now();
       const req = requestFor(job, spec, spec.data.evalBatchSize, opts.engine);
+      const chunks = new DirChunkStore(opts.outDir, job.key, log);
+      if (chunks.savedChunks > 0) log(`[${step}/${total}] ${describeJob(job)}: resuming with ${chunks.savedChunks} chunk(s) saved earlier`);
       const indices = Array.from({ length: Math.min(job.samples, testSet.n) }, (_, i) => i);
       let out: JobOutput;
       const file = fileJob(job.models[0]);
@@ -172,19 +176,22 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
         out.runs.forEach((r) => (r.attack = `transfer-${req.attack}`));
       } else if (file) {
         if ((opts.workers ?? 1) > 1 && !pool) pool = await startEvalPool(opts.workers!);
-        out = await runAttackOnFile(file.ref, await fileFor(file.spec.name), { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, undefined, pool);
+        out = await runAttackOnFile(file.ref, await fileFor(file.spec.name), { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, undefined, pool, chunks);
       } else {
         const m = plan.models.find((mm) => mm.spec.name === job.models[0])!;
         // One pool of evaluation workers serves every attack job of the run (started at the first one).
         if ((opts.workers ?? 1) > 1 && !pool) pool = await startEvalPool(opts.workers!);
-        out = await runAttackOnModel(m.dir, m.config, { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, undefined, pool);
+        out = await runAttackOnModel(m.dir, m.config, { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, undefined, pool, chunks);
       }
       if (job.spec.label) out.runs.forEach((r) => (r.attack = job.spec.label!));
-      out.runs.forEach((r) => (r.wallTimeSec = (Date.now() - t0) / 1000));
+      // a resumed job's wall time continues from its saved chunks (./chunk-store.ts)
+      const seconds = chunks.elapsedSec();
+      out.runs.forEach((r) => (r.wallTimeSec = seconds));
       writeRunFiles(opts.outDir, job.key, out);
       const extras = job.spec.attack !== 'transfer' && !file && job.gradient === 'natural' ? await exampleImages(netFor(job.models[0]), testSet, req) : undefined;
       appendJournal(opts.outDir, { kind: 'runs', key: job.key, order: job.order, records: out.runs, ...(extras ? { extras } : {}) });
-      log(`[${step}/${total}] ${describeJob(job)} (${formatSeconds((Date.now() - t0) / 1000)}): ${summarize(out.runs, job.spec.attack === 'transfer' ? undefined : modelIdOf(job.models[0]))}`);
+      chunks.clear();
+      log(`[${step}/${total}] ${describeJob(job)} (${formatSeconds(seconds)}): ${summarize(out.runs, job.spec.attack === 'transfer' ? undefined : modelIdOf(job.models[0]))}`);
       assembleResults(opts.outDir, { ...environment, wallTimeSec: (Date.now() - started) / 1000 });
     }
     if (spec.probe && opts.shard.index === 0) await runProbeJob(spec, plan.models, plan.files, testSet, opts, done, log);

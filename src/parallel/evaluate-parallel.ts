@@ -7,6 +7,10 @@
  *
  * Stochastic (camera-noise) models: the noise stream is restarted before every chunk, so chunk k sees the same
  * draws whichever worker runs it (and after whichever chunks).
+ *
+ * Because a chunk's result depends only on the job and k, a job can also be finished across processes: with a
+ * `chunks` store, each chunk is saved as it finishes and a chunk found in the store is not evaluated again
+ * (src/experiments/chunk-store.ts keeps them on disk for `opulab run`). The merged result is the same.
  */
 import type { EvaluationRun } from '../../attacks/evaluate';
 import { evaluateAttack } from '../../attacks/evaluate';
@@ -62,6 +66,15 @@ export interface ParallelEvalOptions {
    * jobs); without it, `workers` > 1 starts a pool for this job and closes it after.
    */
   pool?: WorkerPool;
+  /** Chunks finished earlier (not evaluated again) and where each newly finished chunk is saved. */
+  chunks?: ChunkStore;
+}
+
+/** Finished chunks of one job, by chunk number (see the module comment). */
+export interface ChunkStore {
+  /** Chunk k's runs (one per eps) if it was saved for this very job, else undefined. */
+  load(k: number, indices: readonly number[]): EvaluationRun[] | undefined;
+  save(k: number, indices: readonly number[], runs: EvaluationRun[]): void;
 }
 
 /** A pool of evaluation workers shared by several jobs: each task carries its job (see eval-worker.ts). */
@@ -241,27 +254,41 @@ export async function evaluateAttackParallel(job: EvalJob, opts: ParallelEvalOpt
     fractions[k] = f;
     opts.onProgress?.(fractions.reduce((a, b) => a + b, 0) / count, message);
   };
-  let chunks: EvaluationRun[][];
-  if (opts.workers === 1) {
+  const chunks: EvaluationRun[][] = new Array<EvaluationRun[]>(count);
+  const todo: number[] = [];
+  for (let k = 0; k < count; k++) {
+    const saved = opts.chunks?.load(k, chunkIndices(job, k));
+    if (saved) {
+      chunks[k] = saved;
+      report(k, 1, `chunk ${k + 1}/${count} (saved earlier)`);
+    } else todo.push(k);
+  }
+  const finished = (k: number, runs: EvaluationRun[]): void => {
+    chunks[k] = runs;
+    opts.chunks?.save(k, chunkIndices(job, k), runs);
+  };
+  if (todo.length > 0 && opts.workers === 1) {
     const runner = await EvalChunkRunner.open(job);
     try {
-      chunks = [];
-      for (let k = 0; k < count; k++) {
-        chunks.push(await runner.runChunk(k, (f, m) => report(k, f, m)));
+      for (const k of todo) {
+        finished(k, await runner.runChunk(k, (f, m) => report(k, f, m)));
         report(k, 1, `chunk ${k + 1}/${count}`);
       }
     } finally {
       runner.dispose();
     }
-  } else if (opts.pool) {
-    chunks = await opts.pool.run<EvaluationRun[]>(Array.from({ length: count }, (_, k) => ({ chunk: k, job })), report);
-  } else {
-    const pool = await WorkerPool.start({ workers: Math.min(opts.workers, count), kind: 'eval', init: job, backend: opts.backend });
-    try {
-      const tasks = Array.from({ length: count }, (_, k) => ({ chunk: k }));
-      chunks = await pool.run<EvaluationRun[]>(tasks, report);
-    } finally {
-      await pool.close();
+  } else if (todo.length > 0) {
+    const onProgress = (t: number, f: number, m?: string): void => report(todo[t], f, m);
+    const onResult = (t: number, runs: EvaluationRun[]): void => finished(todo[t], runs);
+    if (opts.pool) {
+      await opts.pool.run<EvaluationRun[]>(todo.map((k) => ({ chunk: k, job })), onProgress, onResult);
+    } else {
+      const pool = await WorkerPool.start({ workers: Math.min(opts.workers, todo.length), kind: 'eval', init: job, backend: opts.backend });
+      try {
+        await pool.run<EvaluationRun[]>(todo.map((k) => ({ chunk: k })), onProgress, onResult);
+      } finally {
+        await pool.close();
+      }
     }
   }
   return mergeChunkRuns(chunks, job, (Date.now() - started) / 1000);

@@ -135,8 +135,12 @@ export class WorkerPool {
     return this.workers.length;
   }
 
-  /** Run every task on some worker; results in task order. Rejects (and tears the pool down) on the first error. */
-  run<R>(tasks: readonly unknown[], onProgress?: TaskProgress): Promise<R[]> {
+  /**
+   * Run every task on some worker; results in task order. `onResult` sees each result as its task finishes (a
+   * caller that saves finished work keeps it if a later task fails or the process is killed). Rejects (and tears
+   * the pool down) on the first error.
+   */
+  run<R>(tasks: readonly unknown[], onProgress?: TaskProgress, onResult?: (task: number, result: R) => void): Promise<R[]> {
     if (this.closed) return Promise.reject(new Error('worker pool is closed'));
     if (this.broken) return Promise.reject(this.broken);
     return new Promise<R[]>((resolve, reject) => {
@@ -153,7 +157,16 @@ export class WorkerPool {
         const id = next++;
         w.exec(id, tasks[id], onProgress).then(
           (r) => {
+            if (failed) return;
             results[id] = r as R;
+            try {
+              onResult?.(id, r as R);
+            } catch (err) {
+              failed = true;
+              this.teardown(err as Error);
+              reject(err as Error);
+              return;
+            }
             done += 1;
             if (done === tasks.length) resolve(results);
             else feed(w);
