@@ -347,9 +347,84 @@ function dense2x2Conv(g: GraphBuilder, input: string, w: string, b: string | nul
 export type Conv3x3Form = 'plain' | 'rows' | 'winograd' | 'dense';
 
 /**
- * One 3x3 stride-1 pad-1 convolution (+ bias, + ReLU) of an NCHW batch in the given form, from an OIHW
- * [cout, cin, 3, 3] kernel, with its own initializers: the forms buildGraph chooses between (which shares the
- * weight initializers with its backward), as one call for per-layer benchmarks and tests.
+ * The kernel of one 3x3 stride-1 pad-1 convolution in the layout each form takes, each added to the graph as an
+ * initializer when a form first asks for it (a layer whose forward and backward use different forms gets only
+ * the layouts they use; a layout both use is shared).
+ */
+export interface Conv3x3Weights {
+  /** OIHW [cout, cin, 3, 3]: the plain and row forms. */
+  oihw(): string;
+  /** Winograd F(2x2, 3x3) U, [16, cin, cout]. */
+  winograd(): string;
+  /** The 2x2-map dense matrix (denseMatrix2x2), and whether this convolution is its transpose. */
+  dense(): { w: string; transposed: boolean };
+}
+
+function once<T>(make: () => T): () => T {
+  let value: { v: T } | null = null;
+  return () => (value ??= { v: make() }).v;
+}
+
+/** The layouts of a forward kernel, OIHW [cout, cin, 3, 3], named `${base}_w`, `_wino_u`, `_d2_w`. */
+export function conv3x3Weights(g: GraphBuilder, oihw: () => Float32Array, cin: number, cout: number, base: string): Conv3x3Weights {
+  const kernel = once(oihw);
+  const dense = once(() => g.float(`${base}_d2_w`, denseMatrix2x2(kernel(), cin, cout), [4 * cin, 4 * cout]));
+  return {
+    oihw: once(() => g.float(`${base}_w`, kernel(), [cout, cin, 3, 3])),
+    winograd: once(() => g.float(`${base}_wino_u`, winogradWeights(kernel(), cin, cout), [16, cin, cout])),
+    dense: () => ({ w: dense(), transposed: false }),
+  };
+}
+
+/**
+ * The layouts of the input backward of the forward convolution `fwd` (cin -> cout channels): a forward
+ * convolution from cout to cin channels with the flipped, channel-swapped kernel (`flipped`, OIHW [cin, cout, 3,
+ * 3]; named `${base}_wt`, `_wt_wino_u`), and on 2x2 maps the forward's own dense matrix, transposed.
+ */
+function inputBackwardWeights(g: GraphBuilder, fwd: Conv3x3Weights, flipped: () => Float32Array, cin: number, cout: number, base: string): Conv3x3Weights {
+  const kernel = once(flipped);
+  return {
+    oihw: once(() => g.float(`${base}_wt`, kernel(), [cin, cout, 3, 3])),
+    winograd: once(() => g.float(`${base}_wt_wino_u`, winogradWeights(kernel(), cout, cin), [16, cout, cin])),
+    dense: () => ({ w: fwd.dense().w, transposed: true }),
+  };
+}
+
+/**
+ * One 3x3 stride-1 pad-1 convolution (+ bias, + ReLU) of an NCHW batch in the given form: the one dispatch of
+ * buildGraph's forward and input backward and of emitConv3x3. `shape` is this convolution's (for a backward,
+ * cin is the forward's cout).
+ */
+export function conv3x3(
+  g: GraphBuilder,
+  input: string,
+  form: Conv3x3Form,
+  weights: Conv3x3Weights,
+  bias: string | null,
+  relu: boolean,
+  shape: { cin: number; cout: number; hw: number; batch: Dim },
+  base: string,
+): string {
+  switch (form) {
+    case 'dense': {
+      if (shape.hw !== 2) throw new Error(`the dense form is for 2x2 maps, not ${shape.hw}x${shape.hw}`);
+      const { w, transposed } = weights.dense();
+      return dense2x2Conv(g, input, w, bias, relu, shape, transposed, base);
+    }
+    case 'winograd':
+      return winogradConv(g, input, weights.winograd(), bias, relu, shape, base);
+    case 'rows':
+      return rowConv(g, input, weights.oihw(), bias, relu, shape, base);
+    case 'plain': {
+      const z = g.op('Conv', bias ? [input, weights.oihw(), bias] : [input, weights.oihw()], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, relu ? `${base}_z` : base);
+      return relu ? g.op('Relu', [z], {}, base) : z;
+    }
+  }
+}
+
+/**
+ * One 3x3 stride-1 pad-1 convolution from an OIHW [cout, cin, 3, 3] kernel and its bias, with its own
+ * initializers, in the given form (the per-layer benchmark's A/B and the form tests).
  */
 export function emitConv3x3(
   g: GraphBuilder,
@@ -361,17 +436,8 @@ export function emitConv3x3(
   form: Conv3x3Form,
   base: string,
 ): string {
-  const { cin, cout } = shape;
-  const b = bias ? g.float(`${base}_b`, bias, [cout]) : null;
-  if (form === 'dense') {
-    if (shape.hw !== 2) throw new Error(`the dense form is for 2x2 maps, not ${shape.hw}x${shape.hw}`);
-    return dense2x2Conv(g, input, g.float(`${base}_d2_w`, denseMatrix2x2(oihw, cin, cout), [4 * cin, 4 * cout]), b, relu, shape, false, base);
-  }
-  if (form === 'winograd') return winogradConv(g, input, g.float(`${base}_wino_u`, winogradWeights(oihw, cin, cout), [16, cin, cout]), b, relu, shape, base);
-  const w = g.float(`${base}_w`, oihw, [cout, cin, 3, 3]);
-  if (form === 'rows') return rowConv(g, input, w, b, relu, shape, base);
-  const z = g.op('Conv', b ? [input, w, b] : [input, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, relu ? `${base}_z` : base);
-  return relu ? g.op('Relu', [z], {}, base) : z;
+  const b = bias ? g.float(`${base}_b`, bias, [shape.cout]) : null;
+  return conv3x3(g, input, form, conv3x3Weights(g, () => oihw, shape.cin, shape.cout, base), b, relu, shape, base);
 }
 
 function flipSwap(kernelHwio: Float32Array, k: number, ci: number, co: number): Float32Array {
@@ -451,8 +517,7 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
       const ci = stage.inChannels;
       const co = stage.outChannels;
       if (ci !== c) throw new Error(`stage ${stage.name}: expected ${ci} input channels, the previous stage gives ${c}`);
-      let wCache: string | null = null;
-      const wName = (): string => (wCache ??= g.float(`${stage.name}_w`, hwioToOihw(kernel, 3, ci, co), [co, ci, 3, 3]));
+      const fwdWeights = conv3x3Weights(g, () => hwioToOihw(kernel, 3, ci, co), ci, co, stage.name);
       const bName = g.float(`${stage.name}_b`, bias, [co]);
       const input = h;
       const inHw = hw;
@@ -462,43 +527,25 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
       const winogradMode = opts.winograd ?? 'auto';
       const denseMode = opts.dense2x2 ?? 'auto';
       const formFor = (cin: number, cout: number): Conv3x3Form => {
-        if (!s1) return 'plain';
         if (winogradMode === 'always' && inHw % 2 === 0) return 'winograd';
         if (inHw === 2 && (denseMode === 'always' || (denseMode === 'auto' && dense2x2Pays(cin, cout)))) return 'dense';
         if (winogradMode === 'auto' && winogradPays(inHw, cin, cout)) return 'winograd';
         // the row layout's choice is the forward's, for the backward too
         return rowLayout === 'always' || (rowLayout === 'auto' && N !== 1 && batchRows(inHw, ci)) ? 'rows' : 'plain';
       };
-      const fwdForm = formFor(ci, co);
-      const bwdForm = formFor(co, ci);
-      const rows = fwdForm === 'rows';
-      let denseW: string | null = null;
-      const dense = (): string => (denseW ??= g.float(`${stage.name}_d2_w`, denseMatrix2x2(hwioToOihw(kernel, 3, ci, co), ci, co), [4 * ci, 4 * co]));
-      const y = fwdForm === 'winograd'
-        ? winogradConv(g, input, g.float(`${stage.name}_wino_u`, winogradWeights(hwioToOihw(kernel, 3, ci, co), ci, co), [16, ci, co]), bName, true, { cin: ci, cout: co, hw: inHw, batch: N }, stage.name)
-        : fwdForm === 'dense'
-        ? dense2x2Conv(g, input, dense(), bName, true, { cin: ci, cout: co }, false, stage.name)
-        : rows
-        ? rowConv(g, input, wName(), bName, true, { cin: ci, cout: co, hw: inHw, batch: N }, stage.name)
-        : g.op('Relu', [g.op('Conv', [input, wName(), bName], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride] }, `${stage.name}_z`)], {}, stage.name);
+      const shape = { cin: ci, cout: co, hw: inHw, batch: N };
+      const y = s1
+        ? conv3x3(g, input, formFor(ci, co), fwdWeights, bName, true, shape, stage.name)
+        : g.op('Relu', [g.op('Conv', [input, fwdWeights.oihw(), bName], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride] }, `${stage.name}_z`)], {}, stage.name);
+      const bwdWeights = inputBackwardWeights(g, fwdWeights, () => flipSwap(kernel, 3, ci, co), ci, co, stage.name);
       macs += outHw * outHw * co * ci * 9;
-      let flipped: string | null = null;
       records.push({
         backward: (dy, masked) => {
           const dz = masked ? dy : g.op('Mul', [dy, reluMask(g, y, `${stage.name}_mask`)], {}, `${stage.name}_dz`);
-          if (stage.stride === 1 && stage.pad === 1) {
-            if (bwdForm === 'dense') return dense2x2Conv(g, dz, dense(), null, false, { cin: co, cout: ci }, true, `${stage.name}_dx`);
-            if (bwdForm === 'winograd') {
-              const u = g.float(`${stage.name}_wt_wino_u`, winogradWeights(flipSwap(kernel, 3, ci, co), co, ci), [16, co, ci]);
-              return winogradConv(g, dz, u, null, false, { cin: co, cout: ci, hw: inHw, batch: N }, `${stage.name}_dx`);
-            }
-            flipped ??= g.float(`${stage.name}_wt`, flipSwap(kernel, 3, ci, co), [ci, co, 3, 3]);
-            if (bwdForm === 'rows') return rowConv(g, dz, flipped, null, false, { cin: co, cout: ci, hw: inHw, batch: N }, `${stage.name}_dx`);
-            return g.op('Conv', [dz, flipped], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, `${stage.name}_dx`);
-          }
+          if (s1) return conv3x3(g, dz, formFor(co, ci), bwdWeights, null, false, { cin: co, cout: ci, hw: inHw, batch: N }, `${stage.name}_dx`);
           const full = (outHw - 1) * stage.stride - 2 * stage.pad + 3;
           const extra = inHw - full;
-          return g.op('ConvTranspose', [dz, wName()], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride], output_padding: [extra, extra] }, `${stage.name}_dx`);
+          return g.op('ConvTranspose', [dz, fwdWeights.oihw()], { kernel_shape: [3, 3], pads: [stage.pad, stage.pad, stage.pad, stage.pad], strides: [stage.stride, stage.stride], output_padding: [extra, extra] }, `${stage.name}_dx`);
         },
         feedback: stage.dfaPoint ? { size: outHw * outHw * co, nchw: [co, outHw, outHw] } : undefined,
       });
