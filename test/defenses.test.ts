@@ -14,6 +14,7 @@ import { classifierFor, gradientModesOf } from '../src/models/classifier';
 import { applyDefensePlugin, loadDefensePlugin } from '../src/plugins';
 import { builtinDefenseNames, builtinDefenses, defenseContext, gradientModesFor, resolveDefense } from '../defenses/registry';
 import { crossEntropyLoss } from '../attacks/losses';
+import { defenseFields } from '../src/experiments/model-record';
 import { trainStep } from '../src/training/trainer';
 import { Optimizer, defaultOptimizerConfig } from '../src/training/optimizers';
 
@@ -45,6 +46,17 @@ describe('registry', () => {
       expect(logits).toEqual([4, 7]);
       expect(net.headStages.filter((s) => s.op === 'opu').length).toBe(d.name === 'optical' || d.name === 'dfa-projection' ? 1 : 0);
       expect(net.headStages.filter((s) => s.op === 'sign').length).toBe(d.name === 'optical' || d.name === 'dfa-binarize' ? 1 : 0);
+      net.dispose();
+    }
+  });
+
+  it('a model record lists the declared gradient modes: bpda ones exactly where a Sign or an OPU is (check C10)', () => {
+    for (const d of builtinDefenses()) {
+      const net = new Network(base({ defense: d.name, training: d.name === 'none' ? 'bp' : 'hybrid' }));
+      const modes = defenseFields(net).gradientModes;
+      expect(modes).toEqual(gradientModesOf(net).map((m) => m.name));
+      const nonDifferentiable = net.headStages.some((s) => s.op === 'opu' || s.op === 'sign');
+      expect(modes.some((m) => m.startsWith('bpda'))).toBe(nonDifferentiable);
       net.dispose();
     }
   });

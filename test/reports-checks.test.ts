@@ -230,6 +230,24 @@ describe('individual checks', () => {
     expect(check(s, 'C10').status).toBe('skipped');
   });
 
+  it('C10 skips a defended model its defense declares differentiable end to end (no bpda mode), attacked through natural and true', () => {
+    // a DFA-trained head without Sign or OPU: its natural gradient is the synthetic one, `true` is exact backprop
+    const r = goodResults();
+    for (const x of r.runs) if (x.model === DEF && x.threat === 'white-box') x.gradient = x.gradient === 'bpda-true' ? 'true' : 'natural';
+    expect(check(r, 'C10').status).toBe('fail');
+    const def = r.models.find((m) => m.id === DEF)!;
+    def.gradientModes = ['natural', 'true'];
+    expect(check(r, 'C10').status).toBe('skipped');
+    // the same runs on a model that declares bpda modes: it was not attacked through any of them
+    def.gradientModes = ['natural', 'bpda-random', 'bpda-true', 'true'];
+    expect(check(r, 'C10').status).toBe('fail');
+    // declared modes decide over the old rule: attacked only through `true`, but a bpda mode exists
+    for (const x of r.runs) if (x.model === DEF && x.threat === 'white-box') x.gradient = 'true';
+    expect(check(r, 'C10').status).toBe('fail');
+    delete def.gradientModes;
+    expect(check(r, 'C10').status).toBe('skipped');
+  });
+
   it('C11 flags NaN and masked gradients', () => {
     const r = goodResults();
     r.runs[0].gradientStats = { zeroFraction: 0.3, nanFraction: 0 };

@@ -5,7 +5,7 @@
  */
 import type { CheckRecord, ResultsFile } from '../../src/results/schema';
 import { formatEps, pct } from '../format';
-import { gradientOf, groupBy, isAdaptive, isStochasticModel, strParam } from '../runs';
+import { gradientOf, groupBy, isAdaptive, isStochasticModel, modelById, strParam } from '../runs';
 import { Finding, summarize, white, strongest, label, modelsWithRuns, defendedModels, Check } from './common';
 import { C9_MIN_EOT_SAMPLES, C9_CLEAN_SPREAD, C10_MIN_BPDA_MODES, C11_ZERO_FRACTION_WARN, C11_ZERO_FRACTION_MASKED } from './thresholds';
 
@@ -59,7 +59,12 @@ function severalBpdaSurrogates(results: ResultsFile): CheckRecord {
   for (const m of defendedModels(results)) {
     const wb = white(results).filter((r) => r.model === m);
     const modes = [...new Set(wb.map(gradientOf))];
-    if (!wb.length || modes.every((g) => g === 'true')) continue; // differentiable defense: BPDA does not apply
+    // Differentiable end to end, BPDA does not apply: the defense declares no bpda mode for it (its `true` is exact
+    // backprop, e.g. a DFA-trained head without Sign or OPU), or, in results without declared modes, it was
+    // attacked only through `true`.
+    const declared = modelById(results, m)?.gradientModes;
+    const differentiable = Array.isArray(declared) ? !declared.some((g) => /^bpda/i.test(String(g))) : modes.every((g) => g === 'true');
+    if (!wb.length || differentiable) continue;
     checked++;
     const bpda = modes.filter((g) => /^bpda/i.test(g));
     if (bpda.length >= C10_MIN_BPDA_MODES) f.push({ status: 'pass', detail: `${m}: ${modes.join(', ')}` });

@@ -159,5 +159,7 @@ export function requestFor(job: AttackJob, spec: ExperimentSpec, batchSize: numb
 export function describeJob(job: AttackJob): string {
   const a = job.spec;
   if (a.attack === 'transfer') return `transfer (${a.craft}) ${a.source} -> ${job.models.join(', ')}`;
-  return `${a.label ?? a.attack} on ${job.models[0]}${job.gradient !== 'natural' ? ` (${job.gradient})` : ''}`;
+  const surrogate = a.signSurrogate && a.signSurrogate !== 'ste' ? `+sign-${a.signSurrogate}` : '';
+  const gradient = job.gradient !== 'natural' || surrogate ? ` (${job.gradient}${surrogate})` : '';
+  return `${a.label ?? a.attack} on ${job.models[0]}${gradient}`;
 }

@@ -8,6 +8,7 @@ import { modelId } from '../models/config';
 import type { DefenseRecord } from '../../defenses/types';
 import type { ModelRecord } from '../results/schema';
 import type { ModelJob } from './jobs';
+import { gradientModesOf } from '../models/classifier';
 
 export interface DefenseFields {
   /** The defense's name: a built-in ('optical') or a plugin's own name ('bit-depth-noise'). */
@@ -15,10 +16,15 @@ export interface DefenseFields {
   /** Where it comes from (built-in, or the file with its sha256), its parameters and the built-in head under it. */
   defenseInfo: DefenseRecord;
   stochastic: boolean;
+  /**
+   * The gradient modes the model's defense declares for it (`bpda-*` ones exist only where a stage has no usable
+   * derivative, so a model without them is differentiable end to end: check C10).
+   */
+  gradientModes: string[];
 }
 
 export function defenseFields(net: Network): DefenseFields {
-  return { defense: net.defense.name, defenseInfo: net.defense.record(), stochastic: net.stochastic };
+  return { defense: net.defense.name, defenseInfo: net.defense.record(), stochastic: net.stochastic, gradientModes: gradientModesOf(net).map((m) => m.name) };
 }
 
 /** What the model's checkpoint (model.json `train`) says of its training. */
