@@ -10,6 +10,7 @@
  * per query count, so a changing machine load falls on both alike.
  */
 import * as os from 'os';
+import { availableCores } from '../util/cores';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import * as tf from '@tensorflow/tfjs-core';
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
     .option('queries', { type: 'string', default: '2000,20000', describe: 'comma-separated query counts' })
     .option('modes', { type: 'string', default: 'reference,physical', describe: 'comma-separated OPU modes' })
     .option('engines', { type: 'string', default: 'tfjs,onnxruntime' })
-    .option('threads', { type: 'number', default: os.cpus().length, describe: 'ONNX Runtime intra-op threads' })
+    .option('threads', { type: 'number', default: availableCores(), describe: 'ONNX Runtime intra-op threads' })
     .strict()
     .parse();
   const [n, m] = parseSize(argv.size);
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
   const engines = argv.engines.split(',');
   for (const e of engines) if (e !== 'tfjs' && e !== 'onnxruntime') throw new UserError(`bad --engines entry '${e}': expected tfjs or onnxruntime`);
   const backend = await initBackend('auto', true);
-  process.stderr.write(`sysid-bench: tfjs backend ${backend.name}, ${os.cpus().length} cores\n`);
+  process.stderr.write(`sysid-bench: tfjs backend ${backend.name}, ${availableCores()} cores\n`);
   for (const mode of modes) {
     for (const q of counts) {
       for (const engine of engines as ('tfjs' | 'onnxruntime')[]) process.stdout.write(`${JSON.stringify(benchSysid(n, m, mode, q, engine, argv.threads))}\n`);

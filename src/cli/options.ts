@@ -1,5 +1,5 @@
 /** Global options every command receives (declared in main.ts). */
-import * as os from 'os';
+import { availableCores } from '../util/cores';
 import type { Argv } from 'yargs';
 import { UserError } from '../util/errors';
 import { GRADIENT_MODES, checkGradientModeText } from '../models/classifier';
@@ -20,7 +20,7 @@ export interface GlobalArgs {
 }
 
 export function workerCount(args: GlobalArgs): number {
-  const n = args.workers ?? os.cpus().length;
+  const n = args.workers ?? availableCores();
   if (!Number.isInteger(n) || n < 1) throw new UserError(`bad --workers ${String(args.workers)}: expected a positive integer`);
   return n;
 }

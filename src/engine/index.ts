@@ -9,13 +9,13 @@
  *                  tfjs. Both said once.
  *  - auto:         onnxruntime where onnxruntime-node loads and the model has a graph, else tfjs; said once.
  */
-import * as os from 'os';
 import { isMainThread } from 'worker_threads';
 import type { Classifier } from '../types';
 import type { Network } from '../models/network';
 import { classifierFor, resolveGradientMode } from '../models/classifier';
 import { modelId, type ModelConfig } from '../models/config';
 import { UserError } from '../util/errors';
+import { availableCores } from '../util/cores';
 import { describeModel } from './describe';
 import { OrtClassifier } from './classifier';
 import { ortAvailable, ortUnavailableReason } from './session';
@@ -31,7 +31,7 @@ export function parseEngine(text: string | undefined): EngineName {
 }
 
 /** ONNX Runtime intra-op threads per worker so that workers x threads = cores (at least 1). */
-export function threadsPerWorker(workers: number, cores = os.cpus().length): number {
+export function threadsPerWorker(workers: number, cores = availableCores()): number {
   return Math.max(1, Math.floor(cores / Math.max(1, workers)));
 }
 

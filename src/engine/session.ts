@@ -7,7 +7,7 @@
  * Execution providers: CPU always; `OPULAB_ORT_DEVICE=cuda` (or `deviceFromEnv`) asks for the CUDA provider first,
  * which works only where the user installed it (README: GPU); the chosen device is printed once.
  */
-import * as os from 'os';
+import { availableCores } from '../util/cores';
 import { isMainThread } from 'worker_threads';
 import { UserError } from '../util/errors';
 
@@ -107,7 +107,7 @@ export class OrtSession {
     const lib = ort();
     if (!lib) throw new UserError(`ONNX Runtime is not available (${loadError}): use --engine tfjs`);
     const device = opts.device ?? deviceFromEnv();
-    const threads = opts.threads ?? os.cpus().length;
+    const threads = opts.threads ?? availableCores();
     if (!Number.isInteger(threads) || threads < 1) throw new UserError(`bad ONNX Runtime thread count ${threads}: expected a positive integer`);
     const options: Record<string, unknown> = {
       executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],

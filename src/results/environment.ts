@@ -1,5 +1,6 @@
 /** The environment block of results.json (C15: everything needed to reproduce a number). */
 import * as os from 'os';
+import { availableCores } from '../util/cores';
 import { EnvironmentInfo, ResultsFile, RESULTS_SCHEMA } from './schema';
 import { DataProvenance } from '../../datasets/types';
 import { combineProvenance } from '../../datasets/verify';
@@ -14,6 +15,8 @@ export function environmentInfo(backend: string, workers: number, seed: number, 
     seed,
     platform: `${os.platform()}-${os.arch()}`,
     cpus: os.cpus().length,
+    // the CPUs of this process's affinity mask (what worker and thread counts default to)
+    availableCores: availableCores(),
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
     tfjs: tfjsVersion(),
     startedAt: new Date().toISOString(),
