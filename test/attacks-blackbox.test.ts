@@ -197,6 +197,26 @@ describe.each(ATTACKS)('$name $norm', ({ name, params, norm }) => {
   });
 });
 
+describe('progress', () => {
+  test('a running example counts by the share of its budget spent: progress rises every round, reaches 1 at the end', async () => {
+    // eps 0 leaves every example correct, so each one runs to its budget and none finishes early
+    const model = new ToyLinear(SHAPE, 4, 2);
+    const x = randomImages(3, SHAPE, 5);
+    const labels = predictedLabels(model, x);
+    const seen: number[] = [];
+    const outs = await createBlackboxAttack('square', { maxQueries: 40 }).run(model, x, labels, [0], { seed: 1, onProgress: (f) => seen.push(f) });
+    expect(outs[0].success.every((s) => !s)).toBe(true);
+    disposeAll(outs);
+    expect(seen.length).toBeGreaterThan(10);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
+    // before the last round nothing had finished, yet progress was well past zero
+    expect(seen[seen.length - 2]).toBeGreaterThan(0.5);
+    expect(seen[seen.length - 1]).toBeCloseTo(1, 10);
+    x.dispose();
+    model.dispose();
+  });
+});
+
 describe('attack strength on a linear model', () => {
   async function successRate(name: string, params: Record<string, unknown>, eps: number, n = 8): Promise<{ rate: number; out: AttackOutcome }> {
     const model = new ToyLinear(SHAPE, 10, 11);

@@ -48,6 +48,8 @@ const haveCli = fs.existsSync(cli);
     const r = opulab(['run', spec, '--out', full]);
     expect(r.stderr).not.toMatch(/internal error/);
     expect(r.status).toBe(0);
+    // attack jobs show progress while they run (percent of the job, then eta)
+    expect(r.stderr).toMatch(/\[\d+\/\d+\] square on base \d+\/100 \(\d+%\) \d+\.\ds/);
     const res = JSON.parse(fs.readFileSync(path.join(full, 'results.json'), 'utf8')) as ResultsFile;
     expect(res.models).toHaveLength(2);
     // fgsm x (base natural, opt natural, opt bpda-true) x 2 eps + pgd x 3 + square x 2 + transfer + noise x 2

@@ -24,6 +24,7 @@ import { UserError } from '../../src/util/errors';
 import { QueryCounter, argMaxRow } from '../query-counter';
 import { checkBatch, reachesGoal } from '../batch';
 import { distance, marginFromLogits } from './pixels';
+import { formatEps } from '../eps';
 
 /** What a score-based program receives: logits of each requested row, and their arg-max. */
 export interface ScoreReply {
@@ -238,7 +239,10 @@ async function runOneEps<R extends LabelReply>(
     });
     active = next;
     const done = n - active.length;
-    report(done / n, `${options.name} eps ${eps}: ${done}/${n} done, ${counter.total()} queries`);
+    // finished examples count whole, running ones by the share of their budget spent (a robust example runs to it)
+    let spent = done;
+    for (const r of active) spent += Math.min(1, counter.queries(r.index) / options.budget);
+    report(spent / n, `${options.name} eps ${formatEps(eps)}: ${done}/${n} done, ${counter.total()} queries`);
   }
 
   const out: AttackOutcome = {

@@ -12,6 +12,7 @@ import { UserError } from '../../src/util/errors';
 import { deriveSeed } from '../../src/util/rng';
 import { checkBatch, goalReached } from '../batch';
 import { project, randomStart, steepestDirection } from '../projection';
+import { formatEps } from '../eps';
 
 /** The model's exposed gradient, or a UserError when it exposes none. */
 export function requireGradient(
@@ -191,7 +192,7 @@ async function runHooks(
           for (let i = 0; i < n; i++) if (r === 0 || !best.success[i]) todo.push(i);
           if (todo.length > 0) best = await attackSubset(opts, model, x, labels, ctx, lossFn, best, todo, eps, e, r);
           done++;
-          ctx.onProgress?.(done / totalUnits, `${opts.name} eps ${eps} restart ${r + 1}/${opts.restarts}`);
+          ctx.onProgress?.(done / totalUnits, `${opts.name} eps ${formatEps(eps)} restart ${r + 1}/${opts.restarts}`);
         }
       } else {
         done += opts.restarts;

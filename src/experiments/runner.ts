@@ -37,7 +37,7 @@ import { modelId } from '../models/config';
 import { evaluate, loadNetwork } from '../training/trainer';
 import type { ResultsFile, RunRecord, EnvironmentInfo } from '../results/schema';
 import { recordDataProvenance } from '../results/environment';
-import { formatSeconds } from '../util/progress';
+import { formatSeconds, progress } from '../util/progress';
 import { runProbe } from '../probe/run';
 import { formatEps } from '../../attacks/eps';
 import { FileModelJob, ModelJob, Shard, describeJob, planJobs, requestFor } from './jobs';
@@ -166,6 +166,9 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
       const req = requestFor(job, spec, spec.data.evalBatchSize, opts.engine);
       const chunks = new DirChunkStore(opts.outDir, job.key, log);
       if (chunks.savedChunks > 0) log(`[${step}/${total}] ${describeJob(job)}: resuming with ${chunks.savedChunks} chunk(s) saved earlier`);
+      // an attack job can take an hour: a progress line (percent of its work, eta) at most every 30 s off a TTY
+      const bar = progress(`[${step}/${total}] ${describeJob(job)}`, 100, { quiet: opts.quiet, logEverySec: 30 });
+      const onProgress = (f: number, message?: string): void => bar.update(Math.round(f * 100), message);
       const indices = Array.from({ length: Math.min(job.samples, testSet.n) }, (_, i) => i);
       let out: JobOutput;
       const file = fileJob(job.models[0]);
@@ -176,13 +179,14 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
         out.runs.forEach((r) => (r.attack = `transfer-${req.attack}`));
       } else if (file) {
         if ((opts.workers ?? 1) > 1 && !pool) pool = await startEvalPool(opts.workers!);
-        out = await runAttackOnFile(file.ref, await fileFor(file.spec.name), { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, undefined, pool, chunks);
+        out = await runAttackOnFile(file.ref, await fileFor(file.spec.name), { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, onProgress, pool, chunks);
       } else {
         const m = plan.models.find((mm) => mm.spec.name === job.models[0])!;
         // One pool of evaluation workers serves every attack job of the run (started at the first one).
         if ((opts.workers ?? 1) > 1 && !pool) pool = await startEvalPool(opts.workers!);
-        out = await runAttackOnModel(m.dir, m.config, { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, undefined, pool, chunks);
+        out = await runAttackOnModel(m.dir, m.config, { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, onProgress, pool, chunks);
       }
+      bar.clear();
       if (job.spec.label) out.runs.forEach((r) => (r.attack = job.spec.label!));
       // a resumed job's wall time continues from its saved chunks (./chunk-store.ts)
       const seconds = chunks.elapsedSec();

@@ -5,6 +5,8 @@
 export interface Progress {
   update(done: number, message?: string): void;
   done(message?: string): void;
+  /** Erase the bar (TTY) without a closing line, for a caller that prints its own summary. */
+  clear(): void;
 }
 
 export interface ProgressOptions {
@@ -39,6 +41,9 @@ export function progress(label: string, total: number, opts: ProgressOptions = {
         lastLog = Date.now();
         stream.write(line(done, message) + '\n');
       }
+    },
+    clear() {
+      if (!opts.quiet && tty) stream.write('\r\x1b[K');
     },
     done(message) {
       if (opts.quiet) return;
