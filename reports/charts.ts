@@ -166,7 +166,7 @@ function epsChart(id: string, title: string, datasets: ChartDataset[], std: numb
 }
 
 /** For each model attacked white-box through several gradient paths: bars per mode at each eps. */
-export function gradientModeTable(results: ResultsFile): { model: string; modes: string[]; eps: number[]; accuracy: (RunRecord | null)[][] }[] {
+function gradientModeTable(results: ResultsFile): { model: string; modes: string[]; eps: number[]; accuracy: (RunRecord | null)[][] }[] {
   const out: { model: string; modes: string[]; eps: number[]; accuracy: (RunRecord | null)[][] }[] = [];
   for (const model of new Set(results.runs.map((r) => r.model))) {
     const wb = results.runs.filter((r) => r.model === model && r.threat === 'white-box' && isChartableEps(r));

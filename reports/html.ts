@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { CheckRecord, ResultsFile, RunRecord } from '../src/results/schema';
-import { buildCharts, gradientModeTable, type ChartSpec } from './charts';
+import { buildCharts, type ChartSpec } from './charts';
+import { gradientModeTables } from './gradient-modes';
 import { computeChecks, worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { CLIENT_SCRIPT, ERROR_CAPTURE_SCRIPT } from './client';
 import { decodeImage, readExtras, type DecodedImage, type ExampleImage, type ReportExtras } from './extras';
@@ -124,23 +125,31 @@ function accuracySection(charts: ChartSpec[]): string {
   );
 }
 
-function gradientModesSection(results: ResultsFile, charts: ChartSpec[]): string {
-  const tables = gradientModeTable(results);
+function gradientModesSection(results: ResultsFile, charts: ChartSpec[], load: PerSampleLoader): string {
+  const tables = gradientModeTables(results, load);
   if (!tables.length) return section('gradient-modes', 'Gradient modes', '<p class="muted">No model was attacked white-box through more than one gradient path.</p>');
   const body = tables
     .map((t) => {
-      const rows: Cell[][] = t.modes.map((m, mi) => [
-        `<strong>${h(m)}</strong>`,
-        ...t.accuracy[mi].map((r): Cell => (r ? { html: pct(r.robustAccuracy), style: heat(r.robustAccuracy), title: seriesLabel(r, true) } : { html: '<span class="muted">—</span>' })),
+      const rows: Cell[][] = t.rows.map((row) => [
+        row.kind === 'mode' ? `<strong>${h(row.label)}</strong>` : `<em>${h(row.label)}</em>`,
+        ...row.cells.map((wc): Cell =>
+          wc
+            ? {
+                html: `${pct(wc.accuracy)}${wc.perExample ? '' : ' †'} <span class="muted">${wc.runs.length}</span>`,
+                style: heat(wc.accuracy),
+                title: `per-example worst case over ${wc.runs.length} run(s) on ${wc.n} examples; strongest single: ${seriesLabel(wc.bestSingle, true)} ${pct(wc.bestSingle.robustAccuracy)}`,
+              }
+            : { html: MUTED_DASH },
+        ),
       ]);
-      return `<h3>${h(t.model)}</h3>` + table(['gradient mode', ...t.eps.map((e) => epsHeader(e))], rows, 'summary');
+      return `<h3>${h(t.model)}${t.norm === 'l2' ? ' (L2)' : ''}</h3>` + table(['gradient mode', ...t.eps.map((e) => epsHeader(e))], rows, 'summary');
     })
     .join('\n');
   return section(
     'gradient-modes',
     'Gradient modes (BPDA comparison)',
     canvases(charts, 'gradient-modes', true) + body,
-    'Strongest white-box attack through each gradient path: natural (what the model exposes), BPDA with a random backward matrix, the true transmission matrix (oracle), or an estimated one. A large gap between natural and BPDA means the natural gradient is masked.',
+    'Per-example worst case over the white-box attacks through each gradient path (the small number: how many runs), then over every path, and over every path but the oracle (the true transmission matrix, which the defender keeps secret): what an attacker without it achieves. Paths: natural (what the model exposes), BPDA with a random backward matrix, the true matrix (oracle), or one estimated from queries. A large gap between natural and BPDA means the natural gradient is masked. † an upper bound (some runs lack per-sample records). The charts show the strongest single attack per path.',
   );
 }
 
@@ -459,7 +468,7 @@ export function renderReport(results: ResultsFile, opts: RenderOptions): string 
     summarySection(results, load),
     checksSection(checks),
     accuracySection(charts),
-    gradientModesSection(results, charts),
+    gradientModesSection(results, charts, load),
     blackBoxSection(results, charts),
     transferSection(results),
     ablationSection(extras),

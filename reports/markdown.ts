@@ -1,15 +1,16 @@
 /**
  * The report's tables as Markdown (`opulab report results.json --markdown tables.md`), for a write-up that lives
  * beside the results (a study's README, a pull request). The numbers are the HTML report's, from the same
- * functions: the per-example worst case (check C14), robust accuracy per attack / gradient mode / eps, the
- * black-box budget and query statistics, the transfer matrices on the common-correct subset, the ablation rows
- * and the checks. Captions say what a cell is; there is no other prose, so nothing in it can go stale.
+ * functions: the per-example worst case (check C14), robust accuracy per attack / gradient mode / eps and the
+ * worst case per gradient mode, the black-box budget and query statistics, the transfer matrices on the
+ * common-correct subset, the ablation rows and the checks. Captions say what a cell is; there is no other prose, so nothing in it can go stale.
  */
 import type { CheckRecord, ModelRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { readExtras } from './extras';
 import { attackLabel, epsAs255, formatInt, formatSeconds, formatValue, pct, sig3 } from './format';
 import { computeHeadline, WITHIN_EPS } from './headline';
+import { gradientModeTables } from './gradient-modes';
 import { jobKeyOfPerSamplePath } from '../src/results/per-sample-path';
 import { epsKey, gradientOf, groupBy, modelIds, numParam, sameEps, variantLabel, varyingParams } from './runs';
 
@@ -130,6 +131,25 @@ function whiteBoxSection(results: ResultsFile): string {
   return `## White-box attacks\n\nRobust accuracy on all evaluated test images, per attack, gradient path and eps.\n\n${blocks.join('\n\n')}`;
 }
 
+function gradientModeSection(results: ResultsFile, load: PerSampleLoader): string {
+  const tables = gradientModeTables(results, load);
+  if (!tables.length) return '';
+  let upper = false;
+  const blocks = tables.map((t) => {
+    const rows = t.rows.map((row) => [
+      row.kind === 'mode' ? row.label : `*${row.label}*`,
+      ...row.cells.map((wc) => {
+        if (!wc) return '—';
+        if (!wc.perExample) upper = true;
+        return `${pct(wc.accuracy)}${wc.perExample ? '' : ' †'} (${wc.runs.length})`;
+      }),
+    ]);
+    return `### ${modelName(results, t.model)}${t.norm === 'l2' ? ' (L2)' : ''}\n\n${mdTable(['gradient mode', ...t.eps.map((e) => epsHeading(results.runs.filter((r) => r.model === t.model && r.threat === 'white-box'), e))], rows)}`;
+  });
+  const note = `Each cell: the per-example worst case over the white-box attacks through that gradient mode at that eps (how many in brackets); *every mode* combines them all; *every mode but the oracle* leaves out the modes that use the true transmission matrix, which the defender keeps secret: what an attacker without it achieves.${upper ? ' † some runs lack per-sample records: an upper bound.' : ''}`;
+  return `## White-box worst case by gradient mode\n\n${note}\n\n${blocks.join('\n\n')}`;
+}
+
 function blackBoxSection(results: ResultsFile): string {
   const bb = results.runs.filter((r) => r.threat === 'black-box-score' || r.threat === 'decision');
   if (!bb.length) return '## Black-box attacks\n\nNo score- or decision-based runs.';
@@ -198,7 +218,6 @@ function checksSection(checks: CheckRecord[]): string {
   return `## Evaluation checks\n\n${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail, ${count('skipped')} skipped.\n\n${mdTable(['check', 'status', 'detail'], rows)}`;
 }
 
-/** The whole Markdown document (see the module comment). */
 /** Seconds of a model's training: the sum of its epochs' recorded seconds (train.history), or null. */
 export function trainingSeconds(m: ModelRecord): { seconds: number; epochs: number } | null {
   const history = (m.train as { history?: unknown } | undefined)?.history;
@@ -258,12 +277,14 @@ function computeSection(results: ResultsFile): string {
   return `## Compute time\n\n${mdTable(['model', 'training', 'attacks'], rows)}\n\n${note}`;
 }
 
+/** The whole Markdown document (see the module comment). */
 export function renderMarkdown(results: ResultsFile, opts: MarkdownOptions): string {
   const sections = [
     `# ${opts.title ?? 'Results'}`,
     headlineSection(results, opts.perSampleLoader, opts.checks),
     modelsSection(results),
     whiteBoxSection(results),
+    gradientModeSection(results, opts.perSampleLoader),
     blackBoxSection(results),
     transferSection(results),
     ablationSection(results),

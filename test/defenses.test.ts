@@ -50,13 +50,15 @@ describe('registry', () => {
     }
   });
 
-  it('a model record lists the declared gradient modes: bpda ones exactly where a Sign or an OPU is (check C10)', () => {
+  it('a model record lists the declared gradient modes (bpda ones exactly where a Sign or an OPU is: check C10) and the oracle ones', () => {
     for (const d of builtinDefenses()) {
       const net = new Network(base({ defense: d.name, training: d.name === 'none' ? 'bp' : 'hybrid' }));
       const modes = defenseFields(net).gradientModes;
       expect(modes).toEqual(gradientModesOf(net).map((m) => m.name));
       const nonDifferentiable = net.headStages.some((s) => s.op === 'opu' || s.op === 'sign');
       expect(modes.some((m) => m.startsWith('bpda'))).toBe(nonDifferentiable);
+      // the oracle modes use the true transmission matrix: only where there is an OPU
+      expect(defenseFields(net).oracleGradientModes).toEqual(net.opu ? ['true', 'bpda-true'] : []);
       net.dispose();
     }
   });

@@ -32,6 +32,8 @@ export interface WorstCaseOptions {
    * is one within this ball): e.g. black-box runs at 8/256 in the worst case at 8/255. The headline uses it.
    */
   withinEps?: boolean;
+  /** Only the runs it accepts (e.g. the white-box runs through one gradient mode). */
+  runs?: (run: RunRecord) => boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export function worstCaseAccuracy(
 ): WorstCase | null {
   // A point inside a smaller ball of the same norm is inside this one too: with `withinEps`, such runs count.
   const inBall = (r: RunRecord): boolean => sameEps(r.eps, eps) || (opts.withinEps === true && r.eps > 0 && r.eps < eps);
-  const runs = results.runs.filter((r) => r.model === model && r.norm === norm && inBall(r));
+  const runs = results.runs.filter((r) => r.model === model && r.norm === norm && inBall(r) && (opts.runs?.(r) ?? true));
   if (!runs.length) return null;
   const bestSingle = strongest(runs);
   const loaded = runs.map((r) => ({ run: r, recs: perSample(r) }));

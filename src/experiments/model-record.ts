@@ -21,10 +21,22 @@ export interface DefenseFields {
    * derivative, so a model without them is differentiable end to end: check C10).
    */
   gradientModes: string[];
+  /**
+   * The declared modes that use what the defender keeps secret, the true transmission matrix of the model's OPU
+   * (`bpda-true`, and `true` through it): an upper bound on an attacker, not an attack an outsider can run.
+   */
+  oracleGradientModes: string[];
 }
 
 export function defenseFields(net: Network): DefenseFields {
-  return { defense: net.defense.name, defenseInfo: net.defense.record(), stochastic: net.stochastic, gradientModes: gradientModesOf(net).map((m) => m.name) };
+  const modes = gradientModesOf(net);
+  return {
+    defense: net.defense.name,
+    defenseInfo: net.defense.record(),
+    stochastic: net.stochastic,
+    gradientModes: modes.map((m) => m.name),
+    oracleGradientModes: net.opu ? modes.filter((m) => m.path.opu === 'true').map((m) => m.name) : [],
+  };
 }
 
 /** What the model's checkpoint (model.json `train`) says of its training. */
