@@ -6,7 +6,8 @@
  * over every mode but those: what an attacker without the secret achieves, next to the oracle's upper bound.
  */
 import type { ResultsFile, RunRecord } from '../src/results/schema';
-import { C4_UNBOUNDED_L2_EPS, C4_UNBOUNDED_LINF_EPS, worstCaseAccuracy, type PerSampleLoader, type WorstCase } from './checks';
+import { isChartableEps } from './charts';
+import { worstCaseAccuracy, type PerSampleLoader, type WorstCase } from './checks';
 import { epsKey, gradientOf, modelById } from './runs';
 
 export interface GradientModeRow {
@@ -27,10 +28,6 @@ export interface GradientModeTable {
   rows: GradientModeRow[];
 }
 
-function bounded(r: RunRecord): boolean {
-  return r.eps < (r.norm === 'l2' ? C4_UNBOUNDED_L2_EPS : C4_UNBOUNDED_LINF_EPS);
-}
-
 /** The oracle modes of a model record (`oracleGradientModes`; none when the record does not say). */
 export function oracleModes(results: ResultsFile, model: string): string[] {
   const declared = modelById(results, model)?.oracleGradientModes;
@@ -46,7 +43,7 @@ export function gradientModeTables(results: ResultsFile, load: PerSampleLoader):
   const out: GradientModeTable[] = [];
   for (const model of new Set(results.runs.map((r) => r.model))) {
     for (const norm of ['linf', 'l2'] as const) {
-      const wb = results.runs.filter((r) => r.model === model && r.norm === norm && r.threat === 'white-box' && bounded(r));
+      const wb = results.runs.filter((r) => r.model === model && r.norm === norm && r.threat === 'white-box' && isChartableEps(r));
       const modes = [...new Set(wb.map(gradientOf))];
       if (modes.length < 2) continue;
       // one eps per key (eps equal up to rounding share a column), as the runs record it

@@ -3,7 +3,8 @@
  * beside the results (a study's README, a pull request). The numbers are the HTML report's, from the same
  * functions: the per-example worst case (check C14), robust accuracy per attack / gradient mode / eps and the
  * worst case per gradient mode, the black-box budget and query statistics, the transfer matrices on the
- * common-correct subset, the ablation rows and the checks. Captions say what a cell is; there is no other prose, so nothing in it can go stale.
+ * common-correct subset, the ablation rows and the checks. Captions say what a cell is; there is no other prose,
+ * so nothing in it can go stale.
  */
 import type { CheckRecord, ModelRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { worstCaseAccuracy, type PerSampleLoader } from './checks';
