@@ -3,7 +3,7 @@
  * into Chart.js charts. Building them here keeps the data logic testable in Node.
  */
 import type { ResultsFile, RunRecord } from '../src/results/schema';
-import { C4_UNBOUNDED_L2_EPS, C4_UNBOUNDED_LINF_EPS, worstCaseAccuracy, type PerSampleLoader } from './checks';
+import { isUnboundedEps, worstCaseAccuracy, type PerSampleLoader } from './checks';
 import type { ReportExtras } from './extras';
 import { attackLabel, epsAs255, formatEps } from './format';
 import { epsKey, gradientOf, groupBy, normalizationStdOf, seriesKey, seriesLabel } from './runs';
@@ -53,10 +53,6 @@ function color(i: number): string {
   return PALETTE[i % PALETTE.length];
 }
 
-/** Runs drawn on eps axes: bounded ones (an unbounded eps 0.5 point would squash every other point). */
-export function isChartableEps(run: RunRecord): boolean {
-  return run.norm === 'l2' ? run.eps < C4_UNBOUNDED_L2_EPS : run.eps < C4_UNBOUNDED_LINF_EPS;
-}
 
 function point(run: RunRecord, std: number | undefined): ChartPoint {
   return { x: run.eps, y: run.robustAccuracy, ...(std ? { xn: run.eps / std } : {}) };
@@ -78,7 +74,8 @@ function accuracyCharts(results: ResultsFile, load: PerSampleLoader): ChartSpec[
   const out: ChartSpec[] = [];
   const models = [...new Set(results.runs.map((r) => r.model))];
   models.forEach((model, mi) => {
-    const runs = results.runs.filter((r) => r.model === model && isChartableEps(r));
+    // bounded eps only: an unbounded eps 0.5 point would squash every other point on the axis
+    const runs = results.runs.filter((r) => r.model === model && !isUnboundedEps(r));
     if (!runs.length) return;
     const std = normalizationStdOf(results, model);
     const epsList = [...new Set(runs.map((r) => epsKey(r.eps)))].map(Number).sort((a, b) => a - b);
@@ -169,7 +166,7 @@ function epsChart(id: string, title: string, datasets: ChartDataset[], std: numb
 function gradientModeTable(results: ResultsFile): { model: string; modes: string[]; eps: number[]; accuracy: (RunRecord | null)[][] }[] {
   const out: { model: string; modes: string[]; eps: number[]; accuracy: (RunRecord | null)[][] }[] = [];
   for (const model of new Set(results.runs.map((r) => r.model))) {
-    const wb = results.runs.filter((r) => r.model === model && r.threat === 'white-box' && isChartableEps(r));
+    const wb = results.runs.filter((r) => r.model === model && r.threat === 'white-box' && !isUnboundedEps(r));
     const modes = [...new Set(wb.map(gradientOf))];
     if (modes.length < 2) continue;
     const eps = [...new Set(wb.map((r) => epsKey(r.eps)))].map(Number).sort((a, b) => a - b);

@@ -6,7 +6,7 @@
  */
 import type { CheckRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { UserError } from '../src/util/errors';
-import { C4_UNBOUNDED_L2_EPS, C4_UNBOUNDED_LINF_EPS, worstCaseAccuracy, type PerSampleLoader } from './checks';
+import { isUnboundedEps, worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { escapeHtml as h, formatEps, formatInt, pct, points } from './format';
 import { attackDescription, checkExtrasHtml } from './headline';
 import { deltaHtml, epsHtml, headers, heat, MUTED_DASH, pageStart, section, table, type Cell } from './markup';
@@ -217,7 +217,7 @@ function attacksTable(a: CompareSide, b: CompareSide, p: ModelPair, by: MatchBy)
 
 /** The eps the pair's sentence speaks of: 8/255 L-inf when both sides ran it, else the largest bounded eps both ran white-box. */
 function focusEps(a: CompareSide, b: CompareSide, p: ModelPair): { eps: number; norm: 'linf' | 'l2' } | null {
-  const bounded = (s: CompareSide, id: string): RunRecord[] => s.results.runs.filter((r) => r.model === id && r.threat === 'white-box' && r.eps < (r.norm === 'l2' ? C4_UNBOUNDED_L2_EPS : C4_UNBOUNDED_LINF_EPS));
+  const bounded = (s: CompareSide, id: string): RunRecord[] => s.results.runs.filter((r) => r.model === id && r.threat === 'white-box' && !isUnboundedEps(r));
   const ra = bounded(a, p.a);
   const rb = bounded(b, p.b);
   const both = ra.filter((x) => rb.some((y) => y.norm === x.norm && epsKey(y.eps) === epsKey(x.eps)));

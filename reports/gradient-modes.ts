@@ -6,8 +6,7 @@
  * over every mode but those: what an attacker without the secret achieves, next to the oracle's upper bound.
  */
 import type { ResultsFile, RunRecord } from '../src/results/schema';
-import { isChartableEps } from './charts';
-import { worstCaseAccuracy, type PerSampleLoader, type WorstCase } from './checks';
+import { isUnboundedEps, worstCaseAccuracy, type PerSampleLoader, type WorstCase } from './checks';
 import { epsKey, gradientOf, modelById } from './runs';
 
 export interface GradientModeRow {
@@ -43,7 +42,7 @@ export function gradientModeTables(results: ResultsFile, load: PerSampleLoader):
   const out: GradientModeTable[] = [];
   for (const model of new Set(results.runs.map((r) => r.model))) {
     for (const norm of ['linf', 'l2'] as const) {
-      const wb = results.runs.filter((r) => r.model === model && r.norm === norm && r.threat === 'white-box' && isChartableEps(r));
+      const wb = results.runs.filter((r) => r.model === model && r.norm === norm && r.threat === 'white-box' && !isUnboundedEps(r));
       const modes = [...new Set(wb.map(gradientOf))];
       if (modes.length < 2) continue;
       // one eps per key (eps equal up to rounding share a column), as the runs record it

@@ -4,7 +4,7 @@
  * case, the checks that fail or warn, and one sentence generated from those numbers (never hand-written).
  */
 import type { CheckRecord, ModelRecord, ResultsFile, RunRecord } from '../src/results/schema';
-import { C4_UNBOUNDED_L2_EPS, C4_UNBOUNDED_LINF_EPS, worstCaseAccuracy, type PerSampleLoader, type WorstCase } from './checks';
+import { isUnboundedEps, worstCaseAccuracy, type PerSampleLoader, type WorstCase } from './checks';
 import { attackLabel, escapeHtml as h, formatEps, pct, points } from './format';
 import { deltaHtml, epsHtml, heat, MUTED_DASH, section, table, type Cell } from './markup';
 import { epsKey, gradientOf, isUndefendedModel, modelById, modelIds, numParam, sameEps } from './runs';
@@ -52,10 +52,6 @@ export interface Headline {
   models: HeadlineModel[];
   /** Failing or warning checks that name only models without a card (the baselines). */
   otherChecks: CheckRecord[];
-}
-
-function isUnbounded(eps: number, norm: 'linf' | 'l2'): boolean {
-  return eps >= (norm === 'l2' ? C4_UNBOUNDED_L2_EPS : C4_UNBOUNDED_LINF_EPS);
 }
 
 function strongest(runs: RunRecord[]): RunRecord | null {
@@ -106,7 +102,7 @@ function cleanOf(results: ResultsFile, id: string): { clean: number | undefined;
 function rowsFor(results: ResultsFile, load: PerSampleLoader, id: string, baseline: string | null): HeadlineRow[] {
   // Eps at which the model met a direct attack (white-box, score- or decision-based); transfer-only and
   // noise-only eps are not a worst case, and unbounded eps are a sanity check (C4), not a result.
-  const direct = results.runs.filter((r) => r.model === id && r.threat !== 'transfer' && r.threat !== 'noise' && !isUnbounded(r.eps, r.norm));
+  const direct = results.runs.filter((r) => r.model === id && r.threat !== 'transfer' && r.threat !== 'noise' && !isUnboundedEps(r));
   const keys = new Map<string, RunRecord>();
   for (const r of direct) keys.set(`${r.norm}|${epsKey(r.eps)}`, r);
   const rows: HeadlineRow[] = [];

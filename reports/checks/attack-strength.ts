@@ -6,7 +6,7 @@ import type { CheckRecord, ResultsFile, RunRecord } from '../../src/results/sche
 import { attackLabel, formatEps, pct } from '../format';
 import { epsKey, gradientOf, groupBy, isIterative, isSingleStep, numParam, sameEps, strParam } from '../runs';
 import { Finding, summarize, white, strongest, label, numClasses, modelsWithRuns, Check } from './common';
-import { C2_TOLERANCE, C3_TOLERANCE, C4_UNBOUNDED_LINF_EPS, C4_UNBOUNDED_L2_EPS, C4_PASS_ACCURACY, C5_CONVERGED_DELTA, C5_FAIL_DELTA, C16_TOLERANCE } from './thresholds';
+import { C2_TOLERANCE, C3_TOLERANCE, C4_UNBOUNDED_LINF_EPS, C4_PASS_ACCURACY, isUnboundedEps, C5_CONVERGED_DELTA, C5_FAIL_DELTA, C16_TOLERANCE } from './thresholds';
 
 // ---- C2 iterative beats single step --------------------------------------------------------------------
 function iterativeBeatsSingleStep(results: ResultsFile): CheckRecord {
@@ -79,13 +79,9 @@ function monotoneInEps(results: ResultsFile): CheckRecord {
 }
 
 // ---- C4 unbounded attack reaches chance or 0 -----------------------------------------------------------
-function isUnbounded(r: RunRecord): boolean {
-  return r.norm === 'l2' ? r.eps >= C4_UNBOUNDED_L2_EPS : r.eps >= C4_UNBOUNDED_LINF_EPS;
-}
-
 function unboundedAttackSucceeds(results: ResultsFile): CheckRecord {
   const f: Finding[] = [];
-  const unbounded = white(results).filter(isUnbounded);
+  const unbounded = white(results).filter(isUnboundedEps);
   if (!unbounded.length) {
     return { id: 'C4', status: 'skipped', detail: `no white-box run with eps >= ${C4_UNBOUNDED_LINF_EPS} (L-inf); add an unbounded PGD run (e.g. eps 0.5) on each model` };
   }

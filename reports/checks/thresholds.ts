@@ -11,6 +11,10 @@ export const C3_TOLERANCE = 0.01;
 export const C4_UNBOUNDED_LINF_EPS = 0.3;
 /** C4: the same for L2 (32x32x3 images in [0,1]; 10 is about half the diameter of the image cube). */
 export const C4_UNBOUNDED_L2_EPS = 10;
+/** C4: whether a run's eps is "unbounded" in its norm. Headline, charts and comparisons leave such runs out. */
+export function isUnboundedEps(run: { eps: number; norm: 'linf' | 'l2' }): boolean {
+  return run.eps >= (run.norm === 'l2' ? C4_UNBOUNDED_L2_EPS : C4_UNBOUNDED_LINF_EPS);
+}
 /** C4: accuracy at or below this under an unbounded attack passes; up to chance (1/classes) warns. */
 export const C4_PASS_ACCURACY = 0.02;
 /** C5: more steps/restarts must move accuracy by less than ~1 point (Carlini et al. 2019; docs/method.md §6); above FAIL fails. */
