@@ -1,7 +1,7 @@
 /** opulab datasets: CIFAR-10/100 binary readers, data-dir resolution, synthetic set, batching, download. */
 export * from './types';
-export { loadDataset, describeDatasets, parseDatasetName, isDatasetName, splitFiles } from './load';
-export type { DatasetInfo } from './load';
+export { loadDataset, loadSplits, describeDatasets, parseDatasetName, isDatasetName, splitFiles } from './load';
+export type { DatasetInfo, SplitsRequest } from './load';
 export { iterateBatches, takeTensors, perClassCounts } from './batches';
 export type { Batch, BatchOptions } from './batches';
 export { augmentImage, defaultAugmentation } from './augment';

@@ -107,3 +107,19 @@ export function describeDatasets(): DatasetInfo[] {
     },
   ];
 }
+
+/** The training and test splits an experiment reads: structured-cloneable, so a worker thread loads the same data. */
+export interface SplitsRequest {
+  name: DatasetName;
+  dataDir?: string;
+  seed: number;
+  trainLimit?: number;
+  testLimit?: number;
+}
+
+export function loadSplits(r: SplitsRequest): { train: Dataset; test: Dataset } {
+  return {
+    train: loadDataset(r.name, 'train', { dataDir: r.dataDir, limit: r.trainLimit, seed: r.seed }),
+    test: loadDataset(r.name, 'test', { dataDir: r.dataDir, limit: r.testLimit, seed: r.seed }),
+  };
+}

@@ -15,6 +15,7 @@ import { classifierFor } from '../src/models/classifier';
 import { loadDataset, takeTensors } from '../datasets';
 import type { PerSampleRecord, RunRecord } from '../src/results/schema';
 import { UserError } from '../src/util/errors';
+import { WorkerPool } from '../src/parallel/pool';
 
 let root: string;
 
@@ -234,6 +235,22 @@ describe('evaluateAttackParallel', () => {
     const dir = writeCheckpoint('broken', {});
     for (const f of fs.readdirSync(dir)) if (f.endsWith('.bin')) fs.rmSync(path.join(dir, f));
     await expect(evaluateAttackParallel(job(dir), { workers: 2 })).rejects.toThrow(/weights file .* is missing/);
+  });
+
+  test("a 'module' pool loads its handler from the file it names, and names a file that exports none", async () => {
+    const good = path.join(root, 'echo-handler.js');
+    fs.writeFileSync(good, "exports.createHandler = (init) => ({ run: async (p, progress) => { progress(0.5, 'half'); return { result: init.k * p }; }, dispose() {} });");
+    const pool = await WorkerPool.start({ workers: 2, kind: 'module', handlerModule: good, init: { k: 3 } });
+    const lines: string[] = [];
+    try {
+      expect(await pool.run<number>([1, 2, 5], (t, _f, m) => lines.push(`${t}:${m}`))).toEqual([3, 6, 15]);
+    } finally {
+      await pool.close();
+    }
+    expect(lines.sort()).toEqual(['0:half', '1:half', '2:half']);
+    const none = path.join(root, 'no-handler.js');
+    fs.writeFileSync(none, 'exports.other = 1;');
+    await expect(WorkerPool.start({ workers: 1, kind: 'module', handlerModule: none, init: null })).rejects.toThrow(/no-handler\.js exports no createHandler/);
   });
 
   test('bad input is a UserError naming the value', async () => {

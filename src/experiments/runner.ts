@@ -23,7 +23,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Dataset } from '../../datasets/types';
-import { loadDataset, parseDatasetName } from '../../datasets';
+import { loadSplits, parseDatasetName, type SplitsRequest } from '../../datasets';
 import { prepareDataset } from '../../datasets/ensure';
 import type { ExperimentSpec } from './spec';
 import { contentHash, readJournal, appendJournal } from './store';
@@ -44,7 +44,7 @@ import { FileModelJob, ModelJob, Shard, describeJob, planJobs, requestFor } from
 import type { Classifier } from '../types';
 import type { ImportedModel } from '../import';
 import { checkDataFits, classifierAccuracy, importedModelRecord, openModelFile, runAttackOnFile } from './imported';
-import { trainModel } from './train-model';
+import { trainModel, trainModelsAtOnce } from './train-model';
 import { modelRecord, TrainingMeta } from './model-record';
 import { writeRunFiles } from './per-sample';
 import { DirChunkStore } from './chunk-store';
@@ -80,13 +80,11 @@ export interface RunOptions {
 export async function resolveDatasets(
   spec: ExperimentSpec,
   opts: Pick<RunOptions, 'dataDir' | 'syntheticFallback' | 'log' | 'download'>,
-): Promise<{ train: Dataset; test: Dataset }> {
+): Promise<{ train: Dataset; test: Dataset; request: SplitsRequest }> {
   const name = await prepareDataset(parseDatasetName(spec.dataset), { dataDir: opts.dataDir, download: opts.download, syntheticFallback: opts.syntheticFallback, log: opts.log });
-  const trainN = spec.data.trainSamples;
-  return {
-    train: loadDataset(name, 'train', { dataDir: opts.dataDir, limit: trainN, seed: spec.seed }),
-    test: loadDataset(name, 'test', { dataDir: opts.dataDir, limit: spec.data.testSamples, seed: spec.seed }),
-  };
+  // the request, not the arrays, goes to training workers: each loads the same splits itself
+  const request: SplitsRequest = { name, dataDir: opts.dataDir, seed: spec.seed, trainLimit: spec.data.trainSamples, testLimit: spec.data.testSamples };
+  return { ...loadSplits(request), request };
 }
 
 export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Promise<ResultsFile> {
@@ -95,7 +93,7 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
   const kept = foldAppendedRuns(opts.outDir);
   if (kept.runs || kept.models) log(`kept ${kept.runs} runs and ${kept.models} models that other commands appended to ${path.join(opts.outDir, 'results.json')} (now in its journal)`);
   const started = Date.now();
-  const { train: trainSet, test: testSet } = await resolveDatasets(spec, { ...opts, log });
+  const { train: trainSet, test: testSet, request: splits } = await resolveDatasets(spec, { ...opts, log });
   log(`dataset ${testSet.name} from ${testSet.source}: ${trainSet.n} train / ${testSet.n} test images`);
   const plan = planJobs(spec, opts.outDir, testSet);
   const mine = plan.attacks.filter((j) => j.order % opts.shard.count === opts.shard.index);
@@ -133,7 +131,10 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
     return net;
   };
   try {
-    for (const job of plan.models.filter((m) => neededModels.has(m.spec.name))) {
+    const modelJobs = plan.models.filter((m) => neededModels.has(m.spec.name));
+    // with several workers, the models still to train train side by side first; the loop below then reuses them
+    await trainModelsAtOnce(modelJobs.filter((m) => !done.has(`model:${m.key}`)), splits, trainSet, spec, opts.workers ?? 1, opts.quiet ?? false, log);
+    for (const job of modelJobs) {
       step++;
       const t0 = Date.now();
       await trainModel(job, trainSet, testSet, spec, opts.quiet ?? false, log, step, total, opts.workers ?? 1);

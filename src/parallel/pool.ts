@@ -20,6 +20,8 @@ export interface PoolOptions {
   init: unknown | ((workerIndex: number) => unknown);
   /** Backend for the workers (default: the parent's current tfjs backend). */
   backend?: string;
+  /** kind 'module': the handler's file (see WorkerBoot). */
+  handlerModule?: string;
 }
 
 export type TaskProgress = (task: number, fraction: number, message?: string) => void;
@@ -119,7 +121,7 @@ export class WorkerPool {
     const onFatal = (err: Error): void => pool?.teardown(err);
     for (let i = 0; i < opts.workers; i++) {
       const init = typeof opts.init === 'function' ? (opts.init as (i: number) => unknown)(i) : opts.init;
-      members.push(new PoolWorker(i, spawnWorker({ kind: opts.kind, backend, workerIndex: i, init }), onFatal));
+      members.push(new PoolWorker(i, spawnWorker({ kind: opts.kind, backend, workerIndex: i, init, ...(opts.handlerModule ? { handlerModule: opts.handlerModule } : {}) }), onFatal));
     }
     pool = new WorkerPool(members);
     try {

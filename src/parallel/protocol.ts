@@ -2,7 +2,12 @@
  * Messages between a WorkerPool (parent) and its worker threads. A worker is booted with `WorkerBoot` as its
  * workerData, builds the handler of that kind, answers `ready`, then processes one task at a time.
  */
-export type WorkerKind = 'eval' | 'train' | 'bench';
+/**
+ * eval: attack chunks; train: gradient shards of one training step; bench: benchmarks; module: the handler of a
+ * layer above this one (whole models for `opulab run`), named by its file in `WorkerBoot.handlerModule`, so this
+ * layer never imports it.
+ */
+export type WorkerKind = 'eval' | 'train' | 'bench' | 'module';
 
 export interface WorkerBoot {
   kind: WorkerKind;
@@ -12,6 +17,8 @@ export interface WorkerBoot {
   workerIndex: number;
   /** Kind-specific, structured-cloneable setup (EvalJob, replica config...). */
   init: unknown;
+  /** kind 'module': the file (resolved like require, .js or .ts) whose `createHandler(init)` builds the handler. */
+  handlerModule?: string;
 }
 
 export type ParentMessage = { type: 'task'; id: number; payload: unknown } | { type: 'close' };

@@ -18,6 +18,12 @@ async function createHandler(boot: WorkerBoot): Promise<TaskHandler> {
       return (await import('./eval-worker')).createEvalHandler(boot.init);
     case 'train':
       return (await import('./train-worker')).createTrainHandler(boot.init);
+    case 'module': {
+      if (!boot.handlerModule) throw new Error("worker kind 'module' without a handlerModule");
+      const mod = (await import(boot.handlerModule)) as { createHandler?: (init: unknown) => TaskHandler | Promise<TaskHandler> };
+      if (typeof mod.createHandler !== 'function') throw new Error(`${boot.handlerModule} exports no createHandler`);
+      return mod.createHandler(boot.init);
+    }
     case 'bench':
       return (await import('./bench-worker')).createBenchHandler(boot.init);
     default:

@@ -14,7 +14,7 @@ import { iterateBatches } from '../../datasets/batches';
 import { defaultAugmentation } from '../../datasets/augment';
 import { deriveSeed } from '../util/rng';
 import { UserError } from '../util/errors';
-import { progress } from '../util/progress';
+import { progress, type ProgressStream } from '../util/progress';
 import type { Network } from '../models/network';
 import { Optimizer, OptimizerConfig } from './optimizers';
 import { LrSchedule, ScheduleConfig } from './schedules';
@@ -101,6 +101,12 @@ export interface TrainOptions {
   meta?: Record<string, unknown>;
   /** Worker threads computing the gradient shards (default 1; same result for any count). */
   workers?: number;
+  /** Prefix of the progress lines (a model's name, when several train at once). */
+  label?: string;
+  /** Seconds between progress lines when not on a TTY (default 10). */
+  logEverySec?: number;
+  /** Where progress lines go (default stderr). */
+  stream?: ProgressStream;
 }
 
 function saveTraining(
@@ -159,7 +165,7 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
     if (train.schedule) schedule.restore(train.schedule);
     history = train.history ?? [];
     tf.dispose([...tensors.values()]);
-    if (!opts.quiet) process.stderr.write(`resuming from ${ckpt} after epoch ${history.length}\n`);
+    if (!opts.quiet) (opts.stream ?? process.stderr).write(`${opts.label ? opts.label + ': ' : ''}resuming from ${ckpt} after epoch ${history.length}\n`);
   }
   const nTrain = Math.min(trainSet.n, cfg.trainSamples ?? trainSet.n);
   const stepsPerEpoch = Math.floor(nTrain / cfg.batchSize) || 1;
@@ -171,7 +177,7 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
   const stepper = await createTrainStepper(net, optimizer, { gradShards: shards, workers: shards > 1 ? (opts.workers ?? 1) : 1 });
   try {
     for (let epoch = history.length + 1; epoch <= cfg.epochs; epoch++) {
-      const bar = progress(`epoch ${epoch}/${cfg.epochs}`, stepsPerEpoch, { quiet: opts.quiet });
+      const bar = progress(`${opts.label ? opts.label + ': ' : ''}epoch ${epoch}/${cfg.epochs}`, stepsPerEpoch, { quiet: opts.quiet, logEverySec: opts.logEverySec, stream: opts.stream });
       const t0 = Date.now();
       let lossSum = 0;
       let correct = 0;

@@ -9,10 +9,16 @@ export interface Progress {
   clear(): void;
 }
 
+/** Where progress goes: stderr, or anything that takes lines (a worker forwards them to its parent). */
+export interface ProgressStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
 export interface ProgressOptions {
   /** Minimum seconds between log lines when not on a TTY. */
   logEverySec?: number;
-  stream?: NodeJS.WriteStream;
+  stream?: ProgressStream;
   quiet?: boolean;
 }
 
