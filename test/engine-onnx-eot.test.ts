@@ -55,9 +55,9 @@ function separateMean(ort: OrtClassifier, labels: tf.Tensor1D, fn: ReturnType<ty
 
 /** The camera stream's next draw (to check both ways leave it at the same place). */
 function nextDraw(net: Network): Float32Array {
-  const n = net.opu!.camera.drawNoise([1, 4]);
-  const v = Float32Array.from(n.shot!.dataSync());
-  tf.dispose([n.shot, n.read].filter((t): t is tf.Tensor2D => t !== null));
+  const n = net.opu!.camera.drawNoise([1, 4])!;
+  const v = Float32Array.from(n.dataSync());
+  n.dispose();
   return v;
 }
 

@@ -88,6 +88,22 @@ describe('camera', () => {
     let s2 = 0;
     for (const e of r) s2 += e * e;
     expect(Math.sqrt(s2 / n)).toBeCloseTo(3, 1);
+    // both at once (drawn as one normal): variance gain * signal + readNoiseStd^2 = 200 + 9, mean the signal
+    const both = new Camera({ shotNoise: true, gain: 2, readNoiseStd: 3, seed: 3 });
+    const w = read(both, new Array(n).fill(signal / 2), [200, 200]);
+    let m2 = 0;
+    for (const e of w) m2 += e;
+    m2 /= n;
+    let v2 = 0;
+    for (const e of w) v2 += (e - m2) ** 2;
+    v2 /= n - 1;
+    expect(Math.abs(m2 - signal)).toBeLessThan(0.5);
+    expect(Math.abs(v2 / (2 * signal + 9) - 1)).toBeLessThan(0.05);
+    // no shot noise where there is no signal: read noise alone
+    const dark = read(both, new Array(n).fill(0), [200, 200]);
+    let d2 = 0;
+    for (const e of dark) d2 += e * e;
+    expect(Math.sqrt(d2 / n)).toBeCloseTo(3, 1);
   });
 
   it('backward of the affine readout: scale and mean subtraction', () => {

@@ -71,14 +71,17 @@ describe('fillNormal', () => {
     const a = new Camera(cfg);
     const b = new Camera(cfg);
     for (let k = 0; k < 3; k++) {
-      const t = a.drawNoise([3, 5]);
-      const into = { shot: new Float32Array(20), read: new Float32Array(20) };
-      const arr = b.drawNoiseArrays(15, into, 5);
-      expect(Array.from(into.shot.subarray(5))).toEqual(Array.from(t.shot!.dataSync()));
-      expect(Array.from(arr.read!)).toEqual(Array.from(t.read!.dataSync()));
-      expect(Array.from(into.shot.subarray(0, 5))).toEqual([0, 0, 0, 0, 0]);
-      t.shot!.dispose();
-      t.read!.dispose();
+      const t = a.drawNoise([3, 5])!;
+      const into = new Float32Array(20);
+      const arr = b.drawNoiseArrays(15, into, 5)!;
+      expect(Array.from(into.subarray(5))).toEqual(Array.from(t.dataSync()));
+      expect(Array.from(arr)).toEqual(Array.from(t.dataSync()));
+      expect(Array.from(into.subarray(0, 5))).toEqual([0, 0, 0, 0, 0]);
+      t.dispose();
     }
+    // a noise-free camera draws nothing and leaves its stream where it was
+    const quiet = new Camera({ gain: 2, seed: 9 });
+    expect(quiet.drawNoise([3, 5])).toBeNull();
+    expect(quiet.drawNoiseArrays(15)).toBeNull();
   });
 });

@@ -91,8 +91,8 @@ export interface GraphSignature {
   x: string;
   labels?: string;
   trueLabels?: string;
-  shotNoise?: string;
-  readNoise?: string;
+  /** Standard-normal camera noise (src/optics/camera.ts: shot and read noise in one draw). */
+  cameraNoise?: string;
   logits: string;
   loss?: string;
   grad?: string;
@@ -647,7 +647,7 @@ export function buildGraph(desc: ModelDescription, weights: GraphWeights, reques
   if (copies > 1 && tiledAt < 0) throw new Error(`EOT copies ${copies} need a noisy camera: the model has none`);
   const logits = h;
   sig.logits = g.output(logits, 'logits', [rows, classes]);
-  if (noiseWidth !== undefined && (sig.shotNoise || sig.readNoise)) sig.noiseWidth = noiseWidth;
+  if (noiseWidth !== undefined && sig.cameraNoise) sig.noiseWidth = noiseWidth;
 
   if (grad) {
     const labels = g.input('labels', [N, 1]);
@@ -840,22 +840,24 @@ function sumCopies(g: GraphBuilder, v: string, copies: number, width: number): s
 
 /**
  * The camera readout of an optical intensity [N, m] (src/optics/camera.ts read()): gain and exposure, dark
- * offset, shot and read noise (graph inputs `shot_noise` / `read_noise`, named in `sig`), 8-bit rounding and
- * saturation, the hardware /maxCount and mean subtraction. Also used by the OPU query graph (opu-queries.ts).
+ * offset, shot and read noise (one standard-normal graph input `camera_noise`, named in `sig`, scaled by
+ * sqrt(gain * signal + readNoiseStd^2)), 8-bit rounding and saturation, the hardware /maxCount and mean
+ * subtraction. Also used by the OPU query graph (opu-queries.ts).
  */
-export function emitCamera(g: GraphBuilder, camera: Camera, intensity: string, N: Dim, m: number, sig: Pick<GraphSignature, 'shotNoise' | 'readNoise'>, copies = 1): string {
+export function emitCamera(g: GraphBuilder, camera: Camera, intensity: string, N: Dim, m: number, sig: Pick<GraphSignature, 'cameraNoise'>, copies = 1): string {
   let y = intensity;
   const a = camera.gain * camera.exposure;
   if (a !== 1) y = g.op('Mul', [y, g.scalar(a)]);
   if (camera.darkOffset !== 0) y = g.op('Add', [y, g.scalar(camera.darkOffset)]);
-  if (camera.shotNoise) {
-    sig.shotNoise = g.input('shot_noise', [N, m]);
-    const std = g.op('Sqrt', [g.op('Mul', [g.op('Relu', [y]), g.scalar(camera.gain)])]);
-    y = g.op('Add', [y, g.op('Mul', [std, sig.shotNoise])]);
-  }
-  if (camera.readNoiseStd > 0) {
-    sig.readNoise = g.input('read_noise', [N, m]);
-    y = g.op('Add', [y, sig.readNoise]);
+  if (camera.stochastic) {
+    sig.cameraNoise = g.input('camera_noise', [N, m]);
+    const readVar = camera.readNoiseStd * camera.readNoiseStd;
+    let std = g.scalar(camera.readNoiseStd);
+    if (camera.shotNoise) {
+      const shotVar = g.op('Mul', [g.op('Relu', [y]), g.scalar(camera.gain)]);
+      std = g.op('Sqrt', [readVar > 0 ? g.op('Add', [shotVar, g.scalar(readVar)]) : shotVar]);
+    }
+    y = g.op('Add', [y, g.op('Mul', [sig.cameraNoise, std])]);
   }
   if (camera.quantize) y = g.op('Clip', [g.op('Round', [y]), g.scalar(0), g.scalar(camera.maxCount)]);
   if (camera.hardwareNormalize !== 'none') y = centerReadout(g, camera, g.op('Div', [y, g.scalar(camera.maxCount)]), copies, m);

@@ -141,10 +141,9 @@ export class OrtClassifier implements Classifier {
         const dims = [copies * batch, m];
         // the stream's next `copies` draws of [batch, m], written copy-major straight into the feeds
         const size = copies * batch * m;
-        const into = { shot: opu.camera.shotNoise ? new Float32Array(size) : null, read: opu.camera.readNoiseStd > 0 ? new Float32Array(size) : null };
+        const into = new Float32Array(size);
         for (let s = 0; s < copies; s++) opu.camera.drawNoiseArrays(batch * m, into, s * batch * m);
-        if (into.shot && g.signature.shotNoise) feeds[g.signature.shotNoise] = { data: into.shot, dims };
-        if (into.read && g.signature.readNoise) feeds[g.signature.readNoise] = { data: into.read, dims };
+        if (g.signature.cameraNoise) feeds[g.signature.cameraNoise] = { data: into, dims };
       }
     }
     return feeds;

@@ -57,8 +57,7 @@ export function exportModel(net: Network, opts: ExportOptions = {}): ExportedMod
     const inputs = [`${sig.x}: float32 [N,32,32,3] NHWC RGB pixels in [0,1] (normalization is inside the graph)`];
     if (sig.labels) inputs.push(`${sig.labels}: float32 [N,1] class labels${opts.targeted ? ' (the targets)' : ''}`);
     if (sig.trueLabels) inputs.push(`${sig.trueLabels}: float32 [N,1] true class labels`);
-    if (sig.shotNoise) inputs.push(`${sig.shotNoise}: float32 [N,${sig.noiseWidth}] standard-normal camera shot noise`);
-    if (sig.readNoise) inputs.push(`${sig.readNoise}: float32 [N,${sig.noiseWidth}] camera read noise in counts`);
+    if (sig.cameraNoise) inputs.push(`${sig.cameraNoise}: float32 [N,${sig.noiseWidth}] standard-normal camera noise (shot and read noise in one draw, scaled inside the graph by sqrt(gain * signal + readNoiseStd^2))`);
     const outputs = [`${sig.logits}: float32 [N,${desc.numClasses}] logits`];
     if (sig.loss) outputs.push(`${sig.loss}: float32 [N] per-example ${loss}${opts.targeted ? ' (targeted)' : ''} loss, to maximise`);
     if (sig.grad) outputs.push(`${sig.grad}: float32 [N,32,32,3] gradient of the summed loss w.r.t. the input (pixel units), gradient mode ${label}`);

@@ -20,7 +20,7 @@ import { emitCamera, GraphSignature } from './builder';
 import { OrtSession, SessionOptions, trackSession } from './session';
 
 /** The OPU + camera readout graph of `opu` (dynamic batch): input `x` [N, n_in], output `readout` [N, n_out]. */
-export function buildOpuQueryGraph(opu: OpticalProcessingUnit): { bytes: Uint8Array; signature: Pick<GraphSignature, 'shotNoise' | 'readNoise'> & { x: string; readout: string } } {
+export function buildOpuQueryGraph(opu: OpticalProcessingUnit): { bytes: Uint8Array; signature: Pick<GraphSignature, 'cameraNoise'> & { x: string; readout: string } } {
   const n = opu.inFeatures;
   const m = opu.outFeatures;
   const g = new GraphBuilder();
@@ -42,7 +42,7 @@ export function buildOpuQueryGraph(opu: OpticalProcessingUnit): { bytes: Uint8Ar
   const axis = g.int64('opu_axis', [1]);
   const at = (i: number): string => g.int64(`opu_slice_${i}`, [i * m]);
   const intensity = physical ? g.op('Add', [g.op('Slice', [sq, at(0), at(1), axis]), g.op('Slice', [sq, at(1), at(2), axis])], {}, 'opu_intensity') : sq;
-  const sig: Pick<GraphSignature, 'shotNoise' | 'readNoise'> = {};
+  const sig: Pick<GraphSignature, 'cameraNoise'> = {};
   const readout = g.output(emitCamera(g, opu.camera, intensity, 'N', m, sig), 'readout', ['N', m]);
   return { bytes: g.serialize(`opu-${opu.mode}-${n}x${m}-queries`), signature: { ...sig, x, readout } };
 }
@@ -84,11 +84,8 @@ export class OrtOpuQueries implements BlackBoxOpu {
     const m = this.outFeatures;
     this.opu.account(x);
     const feeds: Record<string, { data: Float32Array; dims: readonly number[] }> = { [sig.x]: { data: x.dataSync() as Float32Array, dims: [rows, this.inFeatures] } };
-    if (this.opu.camera.stochastic) {
-      const noise = this.opu.camera.drawNoiseArrays(rows * m);
-      if (noise.shot && sig.shotNoise) feeds[sig.shotNoise] = { data: noise.shot, dims: [rows, m] };
-      if (noise.read && sig.readNoise) feeds[sig.readNoise] = { data: noise.read, dims: [rows, m] };
-    }
+    const noise = this.opu.camera.drawNoiseArrays(rows * m);
+    if (noise && sig.cameraNoise) feeds[sig.cameraNoise] = { data: noise, dims: [rows, m] };
     const out = this.session.run(feeds);
     this.runs++;
     return tf.tensor2d(out[sig.readout], [rows, m]);

@@ -7,6 +7,8 @@
  *                                                           (Ohana et al. 2021): Var = gain^2 * (signal/gain)
  *   read     ~ readNoiseStd * N(0,1)                        (counts)
  *   counts   = clip(round(signal + shot + read), 0, 2^bits - 1)   when quantize (8-bit: saturates at 255)
+ *              shot + read, two independent Gaussians, is drawn as one: sqrt(gain * signal + readNoiseStd^2) * N(0,1),
+ *              the same distribution from half the normal draws (they dominate an EOT step's cost)
  *   readout  = counts / (2^bits - 1) - mean                  when hardwareNormalize (the reference's real-OPU
  *                                                           path: divide the uint8 output by 255, subtract
  *                                                           the mean of the batch tensor, or per sample)
@@ -149,29 +151,25 @@ export class Camera {
   }
 
   /**
-   * The next noise draws of the stream for a readout of `shape`: standard-normal shot noise (null when off) and
-   * read noise in counts (null when off). `read` uses exactly these; another engine computing the same readout
-   * calls this instead, so both see the same noise. Caller disposes.
+   * The next noise draw of the stream for a readout of `shape`: standard normal, scaled by the readout's noise
+   * std (see the module comment); null when the camera is noise-free. `read` uses exactly this; another engine
+   * computing the same readout calls this instead, so both see the same noise. Caller disposes.
    */
-  drawNoise(shape: [number, number]): { shot: tf.Tensor2D | null; read: tf.Tensor2D | null } {
+  drawNoise(shape: [number, number]): tf.Tensor2D | null {
     const a = this.drawNoiseArrays(shape[0] * shape[1]);
-    return { shot: a.shot && tf.tensor2d(a.shot, shape), read: a.read && tf.tensor2d(a.read, shape) };
+    return a && tf.tensor2d(a, shape);
   }
 
   /**
-   * `drawNoise` as plain arrays of `size` values each (row-major), for engines that feed arrays: Gaussian
-   * samples from the stream's seeds (src/util/normal.ts, a ziggurat), written into `into` when given (at
-   * `offset`), so EOT feeds stack successive draws without copies. `drawNoise` is these values as tensors.
+   * `drawNoise` as a plain array of `size` values (row-major), for engines that feed arrays: Gaussian samples
+   * from the stream's next seed (src/util/normal.ts, a ziggurat), written into `into` when given (at `offset`),
+   * so EOT feeds stack successive draws without copies. `drawNoise` is these values as a tensor.
    */
-  drawNoiseArrays(size: number, into?: { shot: Float32Array | null; read: Float32Array | null }, offset = 0): { shot: Float32Array | null; read: Float32Array | null } {
-    // Seeds are drawn before any other work so the stream advances identically whatever happens after.
-    const shotSeed = this.shotNoise ? this.rng.nextSeed() : 0;
-    const readSeed = this.readNoiseStd > 0 ? this.rng.nextSeed() : 0;
-    const target = (buf: Float32Array | null | undefined): Float32Array => (buf ? buf.subarray(offset, offset + size) : new Float32Array(size));
-    return {
-      shot: this.shotNoise ? fillNormal(target(into?.shot), 0, 1, shotSeed) : null,
-      read: this.readNoiseStd > 0 ? fillNormal(target(into?.read), 0, this.readNoiseStd, readSeed) : null,
-    };
+  drawNoiseArrays(size: number, into?: Float32Array, offset = 0): Float32Array | null {
+    if (!this.stochastic) return null;
+    // The seed is drawn before any other work so the stream advances identically whatever happens after.
+    const seed = this.rng.nextSeed();
+    return fillNormal(into ? into.subarray(offset, offset + size) : new Float32Array(size), 0, 1, seed);
   }
 
   /** Camera readout of an intensity batch [batch, m]. Draws fresh noise when stochastic. */
@@ -182,11 +180,16 @@ export class Camera {
       const a = this.gain * this.exposure;
       if (a !== 1) y = tf.mul(y, a);
       if (this.darkOffset !== 0) y = tf.add(y, this.darkOffset);
-      if (noise.shot) {
-        const std = tf.sqrt(tf.mul(tf.relu(y), this.gain));
-        y = tf.add(y, tf.mul(std, noise.shot));
+      if (noise) {
+        // shot variance gain * signal plus read variance readNoiseStd^2, in one draw (module comment)
+        const readVar = this.readNoiseStd * this.readNoiseStd;
+        let std: tf.Tensor | number = this.readNoiseStd;
+        if (this.shotNoise) {
+          const shotVar = tf.mul(tf.relu(y), this.gain);
+          std = tf.sqrt(readVar > 0 ? tf.add(shotVar, readVar) : shotVar);
+        }
+        y = tf.add(y, tf.mul(noise, std));
       }
-      if (noise.read) y = tf.add(y, noise.read);
       if (this.quantize) y = tf.clipByValue(tf.round(y), 0, this.maxCount);
       if (this.hardwareNormalize !== 'none') y = centerReadout(tf.div(y, this.maxCount), this.hardwareNormalize);
       return y === intensity ? tf.clone(y) : y;
