@@ -1,10 +1,10 @@
 /**
  * Worker-side handler that trains whole models, one per task: `opulab run` trains up to --workers models at once
- * this way (./train-model.ts). The pool's workers load this file by path (worker kind 'module'): src/parallel sits
- * below the training loop and does not import it. A model's training is single-threaded and independent of the others,
- * so a worker trains exactly the weights the in-process path would (test/experiments-train-at-once.test.ts).
- * The worker loads the splits itself from the request and keeps them for its next task. Progress lines arrive
- * at the parent as the task's progress messages.
+ * this way (./train-model.ts). The pool's workers load this file by path (worker kind 'module'): src/parallel
+ * sits below the training loop and does not import it. A model's training is single-threaded and independent of
+ * the others, so a worker trains exactly the weights the in-process path would
+ * (test/experiments-train-at-once.test.ts). The worker loads the splits itself from the request and keeps them
+ * for its next task. Progress lines arrive at the parent as the task's progress messages.
  */
 import type { Dataset } from '../../datasets/types';
 import { loadSplits, type SplitsRequest } from '../../datasets/load';

@@ -151,9 +151,9 @@ export class Camera {
   }
 
   /**
-   * The next noise draw of the stream for a readout of `shape`: standard normal, scaled by the readout's noise
-   * std (see the module comment); null when the camera is noise-free. `read` uses exactly this; another engine
-   * computing the same readout calls this instead, so both see the same noise. Caller disposes.
+   * The next noise draw of the stream for a readout of `shape`: standard normal (`read` scales it by the
+   * readout's noise std, see the module comment); null when the camera is noise-free. `read` uses exactly this;
+   * another engine computing the same readout calls this instead, so both see the same noise. Caller disposes.
    */
   drawNoise(shape: [number, number]): tf.Tensor2D | null {
     const a = this.drawNoiseArrays(shape[0] * shape[1]);
