@@ -21,7 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     .usage('$0 <command> [options]\n\nOptical co-processor defense simulator and adversarial attack lab.')
     .option('seed', { type: 'number', default: 0, describe: 'Seed for every random choice (same seed + backend = same numbers)' })
     .option('backend', { type: 'string', default: 'auto', describe: 'Compute backend', choices: ['auto', 'tensorflow', 'wasm', 'cpu'] })
-    .option('workers', { type: 'number', describe: 'Worker threads for data-parallel work (default: the cores this process may use: its CPU affinity, e.g. what Slurm allots)' })
+    .option('workers', { type: 'number', describe: 'Worker threads for data-parallel work; `run` also trains up to this many models at once (default: the cores this process may use: its CPU affinity, e.g. what Slurm allots)' })
     .option('data-dir', { type: 'string', describe: 'Dataset folder (else $OPULAB_DATA_DIR, else ~/.cache/opulab)' })
     .option('allow-unofficial-data', {
       type: 'boolean',
