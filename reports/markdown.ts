@@ -3,8 +3,9 @@
  * beside the results (a study's README, a pull request). The numbers are the HTML report's, from the same
  * functions: the per-example worst case (check C14), robust accuracy per attack / gradient mode / eps and the
  * worst case per gradient mode, the black-box budget and query statistics, the transfer matrices on the
- * common-correct subset, the ablation rows and the checks. Captions say what a cell is; there is no other prose,
- * so nothing in it can go stale.
+ * common-correct subset, the ablation rows and the checks, and on request the verdicts on the paper's five claims
+ * (./claims.ts, sentences generated from the numbers). Captions say what a cell is; there is no other prose, so
+ * nothing in it can go stale.
  */
 import type { CheckRecord, ModelRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { worstCaseAccuracy, type PerSampleLoader } from './checks';
@@ -12,6 +13,7 @@ import { readExtras } from './extras';
 import { attackLabel, epsAs255, formatInt, formatSeconds, formatValue, pct, sig3 } from './format';
 import { computeHeadline, WITHIN_EPS } from './headline';
 import { gradientModeTables } from './gradient-modes';
+import { assessClaims, CLEAR_GAP, NO_DIFFERENCE, type ClaimModels } from './claims';
 import { jobKeyOfPerSamplePath } from '../src/results/per-sample-path';
 import { epsKey, gradientOf, groupBy, modelIds, numParam, sameEps, variantLabel, varyingParams } from './runs';
 
@@ -20,6 +22,8 @@ export interface MarkdownOptions {
   checks: CheckRecord[];
   /** First-level heading; default "Results". */
   title?: string;
+  /** Add the verdicts on the paper's five claims (reports/claims.ts), finding the models by these names. */
+  claims?: ClaimModels;
 }
 
 /** A Markdown table cell: pipes escaped, newlines folded. */
@@ -278,11 +282,18 @@ function computeSection(results: ResultsFile): string {
   return `## Compute time\n\n${mdTable(['model', 'training', 'attacks'], rows)}\n\n${note}`;
 }
 
+function claimsSection(results: ResultsFile, load: PerSampleLoader, names: ClaimModels): string {
+  const rows = assessClaims(results, load, names).map((c) => [String(c.claim), c.statement, `**${c.verdictText}**`, c.deciding]);
+  const rule = `Verdicts by the fixed decision rules of reports/claims.ts: a gap of ${100 * CLEAR_GAP} points or more is clear, one under ${100 * NO_DIFFERENCE} points is no difference. Robust accuracies are per-example worst cases over the attacks named.`;
+  return `## The paper's five claims\n\n${mdTable(['#', 'claim', 'verdict', 'deciding numbers'], rows)}\n\n${rule}`;
+}
+
 /** The whole Markdown document (see the module comment). */
 export function renderMarkdown(results: ResultsFile, opts: MarkdownOptions): string {
   const sections = [
     `# ${opts.title ?? 'Results'}`,
     headlineSection(results, opts.perSampleLoader, opts.checks),
+    opts.claims ? claimsSection(results, opts.perSampleLoader, opts.claims) : '',
     modelsSection(results),
     whiteBoxSection(results),
     gradientModeSection(results, opts.perSampleLoader),

@@ -2,7 +2,8 @@
  * `opulab report results.json --out report.html [--recheck] [--title T]`: render the self-contained HTML
  * robustness report. Checks C1–C17 are recomputed when the models or runs changed since results.checks was
  * computed (or it is empty), and always with --recheck.
- * `--markdown FILE` also writes the report's tables as Markdown (reports/markdown.ts) for a write-up beside the results.
+ * `--markdown FILE` also writes the report's tables as Markdown (reports/markdown.ts) for a write-up beside the results;
+ * `--claims` adds the verdicts on the paper's five claims to it (reports/claims.ts).
  * `opulab report a/results.json b/results.json --out compare.html [--match id|name]` puts two runs side by
  * side instead. Reports are written atomically; the results files are never modified.
  */
@@ -15,6 +16,7 @@ import { computeChecks, formatCheck } from '../../../reports/checks';
 import { renderCompare, type MatchBy } from '../../../reports/compare';
 import { renderReport } from '../../../reports/html';
 import { renderMarkdown } from '../../../reports/markdown';
+import { REPRODUCTION_MODELS } from '../../../reports/claims';
 import { loadResultsFile, perSampleLoaderFor } from '../../../reports/load';
 import { checksAreCurrent } from '../../results/fingerprint';
 
@@ -25,6 +27,7 @@ export interface ReportArgs {
   title?: string;
   match?: string;
   markdown?: string;
+  claims?: boolean;
 }
 
 export interface RunReportOptions {
@@ -35,6 +38,8 @@ export interface RunReportOptions {
   title?: string;
   /** Also write the tables as Markdown here. */
   markdown?: string;
+  /** With `markdown`: add the verdicts on the paper's five claims (reports/claims.ts, the reproduction's model names). */
+  claims?: boolean;
   log?: (line: string) => void;
 }
 
@@ -64,7 +69,7 @@ export function runReport(opts: RunReportOptions): ReportOutcome {
   const html = renderReport(results, { perSampleLoader, checks, ...(opts.title ? { title: opts.title } : {}) });
   writeFileAtomic(out, html);
   if (opts.markdown !== undefined) {
-    const md = renderMarkdown(results, { perSampleLoader, checks, ...(opts.title ? { title: opts.title } : {}) });
+    const md = renderMarkdown(results, { perSampleLoader, checks, ...(opts.title ? { title: opts.title } : {}), ...(opts.claims ? { claims: REPRODUCTION_MODELS } : {}) });
     writeFileAtomic(opts.markdown, md);
     log(`wrote ${opts.markdown} (${(Buffer.byteLength(md) / 1024).toFixed(0)} KiB of Markdown tables)`);
   }
@@ -124,7 +129,12 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       .option('recheck', { type: 'boolean', default: false, describe: 'recompute checks even when results.json carries current ones (they are recomputed anyway when its runs changed)' })
       .option('match', { type: 'string', describe: 'comparing two files: match models by id (default) or by spec name' })
       .option('title', { type: 'string', describe: 'report title' })
-      .option('markdown', { type: 'string', describe: "also write the report's tables (headline worst case, models, white-box, black-box, transfer, ablation, checks) as Markdown to this file" }) as unknown as Argv<ReportArgs>,
+      .option('markdown', { type: 'string', describe: "also write the report's tables (headline worst case, models, white-box, black-box, transfer, ablation, checks) as Markdown to this file" })
+      .option('claims', {
+        type: 'boolean',
+        default: false,
+        describe: "with --markdown: add the verdicts on the paper's five claims by fixed decision rules, finding the models by the reproduction spec's names (baseline, optical, optical-physical, dfa-only)",
+      }) as unknown as Argv<ReportArgs>,
   handler: (argv: ArgumentsCamelCase<ReportArgs>): void => {
     const files = argv.results.map(String);
     const matchBy = parseMatch(argv.match);
@@ -135,6 +145,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     }
     if (files.length !== 1) throw new UserError(`report: got ${files.length} results files; expected one (a report) or two (a comparison)`);
     if (matchBy !== undefined) throw new UserError(`--match ${matchBy}: expected two results files to compare, got one`);
-    runReport({ results: files[0], out: argv.out, recheck: argv.recheck, title: argv.title, markdown: argv.markdown });
+    if (argv.claims && argv.markdown === undefined) throw new UserError('--claims: expected --markdown FILE too (the verdicts are a Markdown section)');
+    runReport({ results: files[0], out: argv.out, recheck: argv.recheck, title: argv.title, markdown: argv.markdown, claims: argv.claims });
   },
 };
