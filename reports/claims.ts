@@ -40,7 +40,7 @@ export interface ClaimAssessment {
   verdict: Verdict;
   /** The verdict as a sentence, with what "only against" names. */
   verdictText: string;
-  /** The numbers that decide it, as a sentence. */
+  /** The numbers that decide it, as a sentence ('—' when not decidable: the verdict says what is missing). */
   deciding: string;
 }
 
@@ -57,7 +57,7 @@ function byName(results: ResultsFile, name: string): ModelRecord | undefined {
 }
 
 function undecidable(claim: ClaimAssessment['claim'], why: string): ClaimAssessment {
-  return { claim, statement: STATEMENTS[claim], verdict: 'not decidable', verdictText: `not decidable: ${why}`, deciding: why };
+  return { claim, statement: STATEMENTS[claim], verdict: 'not decidable', verdictText: `not decidable: ${why}`, deciding: '—' };
 }
 
 /** A run's gradient mode without a query count or a sign surrogate (bpda-estimated:2000 -> bpda-estimated). */
@@ -172,6 +172,9 @@ function claim5(results: ResultsFile, names: ClaimModels): ClaimAssessment {
   if (oClear) return { ...base5, verdict: 'holds only for the optical model', verdictText: 'holds only for the optical model: the OPU, not the training, resists transfer' };
   return { ...base5, verdict: 'does not hold', verdictText: 'does not hold' };
 }
+
+/** The statement under which the verdicts are shown (report and Markdown). */
+export const CLAIMS_RULE = `Verdicts by fixed decision rules (reports/claims.ts): a gap of ${100 * CLEAR_GAP} points or more is clear, one under ${100 * NO_DIFFERENCE} points is no difference. Robust accuracies are per-example worst cases over the attacks named.`;
 
 /** The five verdicts, in the paper's order. */
 export function assessClaims(results: ResultsFile, load: PerSampleLoader, names: ClaimModels = REPRODUCTION_MODELS): ClaimAssessment[] {

@@ -13,6 +13,7 @@ import { CLIENT_SCRIPT, ERROR_CAPTURE_SCRIPT } from './client';
 import { decodeImage, readExtras, type DecodedImage, type ExampleImage, type ReportExtras } from './extras';
 import { attackLabel, escapeHtml as h, formatEps, formatInt, formatSeconds, formatValue, pct, pct3, sig3 } from './format';
 import { checkItemHtml, computeHeadline, headlineSection } from './headline';
+import { assessClaims, CLAIMS_RULE, type ClaimModels } from './claims';
 import { epsHeader, epsHtml, headers, heat, MUTED_DASH, pageStart, section, table, type Cell } from './markup';
 import { encodePng, pngDataUri, upscaleNearest } from './png';
 import { epsKey, gradientOf, groupBy, isSingleStep, modelIds, numParam, sameEps, seriesLabel, variantLabel, varyingParams } from './runs';
@@ -26,6 +27,8 @@ export interface RenderOptions {
   checks?: CheckRecord[];
   /** Chart.js UMD source; default: read from node_modules at run time. */
   chartJsSource?: string;
+  /** Add the verdicts on the paper's five claims (./claims.ts), finding the models by these names. */
+  claims?: ClaimModels;
 }
 
 /** Chart.js UMD bundle, located through the package's main entry (its exports map hides dist/ paths). */
@@ -442,6 +445,7 @@ function environmentSection(results: ResultsFile): string {
 
 const NAV: [string, string][] = [
   ['headline', 'Headline'],
+  ['claims', 'Claims'],
   ['summary', 'Summary'],
   ['checks', 'Checks'],
   ['accuracy', 'Accuracy vs eps'],
@@ -456,6 +460,11 @@ const NAV: [string, string][] = [
   ['environment', 'Environment'],
 ];
 
+function claimsSection(results: ResultsFile, load: PerSampleLoader, names: ClaimModels): string {
+  const rows: Cell[][] = assessClaims(results, load, names).map((c) => [String(c.claim), h(c.statement), `<strong>${h(c.verdictText)}</strong>`, h(c.deciding)]);
+  return section('claims', "The paper's five claims", table(headers('#', 'claim', 'verdict', 'deciding numbers'), rows), h(CLAIMS_RULE));
+}
+
 /** Render the whole report as one self-contained HTML document. */
 export function renderReport(results: ResultsFile, opts: RenderOptions): string {
   const load = opts.perSampleLoader;
@@ -465,6 +474,7 @@ export function renderReport(results: ResultsFile, opts: RenderOptions): string 
   const title = opts.title ?? 'opulab robustness report';
   const sections = [
     headlineSection(computeHeadline(results, load, checks)),
+    opts.claims ? claimsSection(results, load, opts.claims) : '',
     summarySection(results, load),
     checksSection(checks),
     accuracySection(charts),

@@ -13,7 +13,7 @@ import { readExtras } from './extras';
 import { attackLabel, epsAs255, formatInt, formatSeconds, formatValue, pct, sig3 } from './format';
 import { computeHeadline, WITHIN_EPS } from './headline';
 import { gradientModeTables } from './gradient-modes';
-import { assessClaims, CLEAR_GAP, NO_DIFFERENCE, type ClaimModels } from './claims';
+import { assessClaims, CLAIMS_RULE, type ClaimModels } from './claims';
 import { jobKeyOfPerSamplePath } from '../src/results/per-sample-path';
 import { epsKey, gradientOf, groupBy, modelIds, numParam, sameEps, variantLabel, varyingParams } from './runs';
 
@@ -284,8 +284,7 @@ function computeSection(results: ResultsFile): string {
 
 function claimsSection(results: ResultsFile, load: PerSampleLoader, names: ClaimModels): string {
   const rows = assessClaims(results, load, names).map((c) => [String(c.claim), c.statement, `**${c.verdictText}**`, c.deciding]);
-  const rule = `Verdicts by the fixed decision rules of reports/claims.ts: a gap of ${100 * CLEAR_GAP} points or more is clear, one under ${100 * NO_DIFFERENCE} points is no difference. Robust accuracies are per-example worst cases over the attacks named.`;
-  return `## The paper's five claims\n\n${mdTable(['#', 'claim', 'verdict', 'deciding numbers'], rows)}\n\n${rule}`;
+  return `## The paper's five claims\n\n${mdTable(['#', 'claim', 'verdict', 'deciding numbers'], rows)}\n\n${CLAIMS_RULE}`;
 }
 
 /** The whole Markdown document (see the module comment). */

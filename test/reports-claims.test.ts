@@ -1,5 +1,6 @@
 /** The verdicts on the paper's five claims (reports/claims.ts), on small results worked by hand. */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import type { ModelRecord, PerSampleRecord, ResultsFile, RunRecord } from '../src/results/schema';
@@ -185,9 +186,19 @@ describe('assessClaims', () => {
 });
 
 const cli = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
-(fs.existsSync(cli) ? test : test.skip)('opulab report --claims needs --markdown (exit 2, one line)', () => {
+(fs.existsSync(cli) ? test : test.skip)('opulab report --claims: a section of the HTML report and of the Markdown; refused for a comparison', () => {
   const fixtureFile = path.join(__dirname, 'fixtures', 'results-report.json');
-  const r = spawnSync(process.execPath, [cli, 'report', fixtureFile, '--claims', '--out', path.join(require('os').tmpdir(), 'claims-report.html')], { encoding: 'utf8' });
-  expect(r.status).toBe(2);
-  expect(r.stderr.trim()).toBe('opulab: --claims: expected --markdown FILE too (the verdicts are a Markdown section)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opulab-claims-'));
+  const html = path.join(dir, 'report.html');
+  const md = path.join(dir, 'tables.md');
+  const r = spawnSync(process.execPath, [cli, 'report', fixtureFile, '--claims', '--out', html, '--markdown', md], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  expect(fs.readFileSync(html, 'utf8')).toMatch(/<section id="claims"><h2>The paper&#39;s five claims<\/h2>/);
+  expect(fs.readFileSync(md, 'utf8')).toMatch(/## The paper's five claims/);
+  const plain = spawnSync(process.execPath, [cli, 'report', fixtureFile, '--out', html], { encoding: 'utf8' });
+  expect(plain.status).toBe(0);
+  expect(fs.readFileSync(html, 'utf8')).not.toMatch(/id="claims"/);
+  const two = spawnSync(process.execPath, [cli, 'report', fixtureFile, fixtureFile, '--claims', '--out', path.join(dir, 'c.html')], { encoding: 'utf8' });
+  expect(two.status).toBe(2);
+  expect(two.stderr.trim()).toBe('opulab: --claims: expected one results file (a report), got two (a comparison)');
 });

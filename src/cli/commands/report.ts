@@ -3,7 +3,7 @@
  * robustness report. Checks C1–C17 are recomputed when the models or runs changed since results.checks was
  * computed (or it is empty), and always with --recheck.
  * `--markdown FILE` also writes the report's tables as Markdown (reports/markdown.ts) for a write-up beside the results;
- * `--claims` adds the verdicts on the paper's five claims to it (reports/claims.ts).
+ * `--claims` adds the verdicts on the paper's five claims to both (reports/claims.ts).
  * `opulab report a/results.json b/results.json --out compare.html [--match id|name]` puts two runs side by
  * side instead. Reports are written atomically; the results files are never modified.
  */
@@ -38,7 +38,7 @@ export interface RunReportOptions {
   title?: string;
   /** Also write the tables as Markdown here. */
   markdown?: string;
-  /** With `markdown`: add the verdicts on the paper's five claims (reports/claims.ts, the reproduction's model names). */
+  /** Add the verdicts on the paper's five claims to the report and the Markdown (reports/claims.ts, the reproduction's model names). */
   claims?: boolean;
   log?: (line: string) => void;
 }
@@ -66,10 +66,11 @@ export function runReport(opts: RunReportOptions): ReportOutcome {
   const checks = recompute ? computeChecks(results, perSampleLoader) : results.checks;
   const missing = results.runs.filter((r) => r.perSample && perSampleLoader(r) === null).length;
   if (missing) log(`note: ${missing} run(s) reference per-sample files that are missing; per-example checks use aggregates for them`);
-  const html = renderReport(results, { perSampleLoader, checks, ...(opts.title ? { title: opts.title } : {}) });
+  const claims = opts.claims ? { claims: REPRODUCTION_MODELS } : {};
+  const html = renderReport(results, { perSampleLoader, checks, ...(opts.title ? { title: opts.title } : {}), ...claims });
   writeFileAtomic(out, html);
   if (opts.markdown !== undefined) {
-    const md = renderMarkdown(results, { perSampleLoader, checks, ...(opts.title ? { title: opts.title } : {}), ...(opts.claims ? { claims: REPRODUCTION_MODELS } : {}) });
+    const md = renderMarkdown(results, { perSampleLoader, checks, ...(opts.title ? { title: opts.title } : {}), ...claims });
     writeFileAtomic(opts.markdown, md);
     log(`wrote ${opts.markdown} (${(Buffer.byteLength(md) / 1024).toFixed(0)} KiB of Markdown tables)`);
   }
@@ -133,19 +134,19 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       .option('claims', {
         type: 'boolean',
         default: false,
-        describe: "with --markdown: add the verdicts on the paper's five claims by fixed decision rules, finding the models by the reproduction spec's names (baseline, optical, optical-physical, dfa-only)",
+        describe: "add the verdicts on the paper's five claims by fixed decision rules to the report (and the Markdown), finding the models by the reproduction spec's names (baseline, optical, optical-physical, dfa-only)",
       }) as unknown as Argv<ReportArgs>,
   handler: (argv: ArgumentsCamelCase<ReportArgs>): void => {
     const files = argv.results.map(String);
     const matchBy = parseMatch(argv.match);
     if (files.length === 2) {
       if (argv.markdown !== undefined) throw new UserError(`--markdown ${argv.markdown}: expected one results file (a report), got two (a comparison)`);
+      if (argv.claims) throw new UserError('--claims: expected one results file (a report), got two (a comparison)');
       runCompare({ a: files[0], b: files[1], out: argv.out, matchBy, recheck: argv.recheck, title: argv.title });
       return;
     }
     if (files.length !== 1) throw new UserError(`report: got ${files.length} results files; expected one (a report) or two (a comparison)`);
     if (matchBy !== undefined) throw new UserError(`--match ${matchBy}: expected two results files to compare, got one`);
-    if (argv.claims && argv.markdown === undefined) throw new UserError('--claims: expected --markdown FILE too (the verdicts are a Markdown section)');
     runReport({ results: files[0], out: argv.out, recheck: argv.recheck, title: argv.title, markdown: argv.markdown, claims: argv.claims });
   },
 };
