@@ -9,7 +9,7 @@
  */
 import type { ModelRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { worstCaseAccuracy, type PerSampleLoader, type WorstCase } from './checks';
-import { oracleModes } from './gradient-modes';
+import { declaredName, oracleModes } from './gradient-modes';
 import { attackLabel, pct, points } from './format';
 import { epsKey, gradientOf, variantLabel, varyingParams } from './runs';
 
@@ -60,9 +60,9 @@ function undecidable(claim: ClaimAssessment['claim'], why: string): ClaimAssessm
   return { claim, statement: STATEMENTS[claim], verdict: 'not decidable', verdictText: `not decidable: ${why}`, deciding: '—' };
 }
 
-/** A run's gradient mode without a query count or a sign surrogate (bpda-estimated:2000 -> bpda-estimated). */
+/** A run's gradient mode as its defense declares it (bpda-estimated:2000 -> bpda-estimated). */
 function modeName(run: RunRecord): string {
-  return gradientOf(run).split('+')[0].split(':')[0];
+  return declaredName(gradientOf(run));
 }
 
 function wc(results: ResultsFile, load: PerSampleLoader, model: string, accept: (r: RunRecord) => boolean): WorstCase | null {

@@ -34,7 +34,7 @@ export function oracleModes(results: ResultsFile, model: string): string[] {
 }
 
 /** A run's mode without the query count of bpda-estimated:N or a sign surrogate, to compare with declared names. */
-function declaredName(mode: string): string {
+export function declaredName(mode: string): string {
   return mode.split('+')[0].split(':')[0];
 }
 

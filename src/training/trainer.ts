@@ -146,6 +146,7 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
   const schedule = new LrSchedule(cfg.schedule, cfg.optimizer.lr);
   let history: EpochRecord[] = [];
   const ckpt = opts.checkpointDir;
+  const linePrefix = opts.label ? `${opts.label}: ` : '';
   if (ckpt && opts.resume && fs.existsSync(path.join(ckpt, 'model.json'))) {
     const meta = readCheckpointMeta(ckpt);
     // Resuming into a different model would silently mix two experiments (fixed matrices come from the seed).
@@ -165,7 +166,7 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
     if (train.schedule) schedule.restore(train.schedule);
     history = train.history ?? [];
     tf.dispose([...tensors.values()]);
-    if (!opts.quiet) (opts.stream ?? process.stderr).write(`${opts.label ? opts.label + ': ' : ''}resuming from ${ckpt} after epoch ${history.length}\n`);
+    if (!opts.quiet) (opts.stream ?? process.stderr).write(`${linePrefix}resuming from ${ckpt} after epoch ${history.length}\n`);
   }
   const nTrain = Math.min(trainSet.n, cfg.trainSamples ?? trainSet.n);
   const stepsPerEpoch = Math.floor(nTrain / cfg.batchSize) || 1;
@@ -177,7 +178,7 @@ export async function train(net: Network, trainSet: Dataset, testSet: Dataset, c
   const stepper = await createTrainStepper(net, optimizer, { gradShards: shards, workers: shards > 1 ? (opts.workers ?? 1) : 1 });
   try {
     for (let epoch = history.length + 1; epoch <= cfg.epochs; epoch++) {
-      const bar = progress(`${opts.label ? opts.label + ': ' : ''}epoch ${epoch}/${cfg.epochs}`, stepsPerEpoch, { quiet: opts.quiet, logEverySec: opts.logEverySec, stream: opts.stream });
+      const bar = progress(`${linePrefix}epoch ${epoch}/${cfg.epochs}`, stepsPerEpoch, { quiet: opts.quiet, logEverySec: opts.logEverySec, stream: opts.stream });
       const t0 = Date.now();
       let lossSum = 0;
       let correct = 0;
