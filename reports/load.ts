@@ -37,6 +37,7 @@ export function validateResults(data: unknown, source: string): ResultsFile {
     const run = r as Record<string, unknown>;
     need(typeof run.model === 'string', `${w}.model`, 'a model id string', run.model);
     need(typeof run.attack === 'string', `${w}.attack`, 'an attack name string', run.attack);
+    need(run.method === undefined || typeof run.method === 'string', `${w}.method`, 'the registered attack name (a string)', run.method);
     need(typeof run.threat === 'string', `${w}.threat`, 'white-box|black-box-score|decision|transfer|noise', run.threat);
     need(typeof run.eps === 'number' && Number.isFinite(run.eps), `${w}.eps`, 'a number (pixel units)', run.eps);
     need(typeof run.robustAccuracy === 'number', `${w}.robustAccuracy`, 'a number in [0,1]', run.robustAccuracy);

@@ -44,7 +44,7 @@ export function gradientOf(run: RunRecord): string {
  * Undefined for an attack the registry does not know (a plugin that is not loaded) that recorded none.
  */
 export function factsOf(run: RunRecord): AttackFacts | undefined {
-  return run.facts ?? attackFactsByName(run.attack, run.params);
+  return run.facts ?? attackFactsByName(run.method ?? run.attack, run.params);
 }
 
 /** FGSM-like: one gradient step (an attack without facts: one recorded step). */

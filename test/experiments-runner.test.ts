@@ -55,6 +55,11 @@ const haveCli = fs.existsSync(cli);
     // fgsm x (base natural, opt natural, opt bpda-true) x 2 eps + pgd x 3 + square x 2 + transfer + noise x 2
     expect(res.runs).toHaveLength(6 + 3 + 2 + 1 + 2);
     expect(res.checks.map((c) => c.id)).toContain('C17');
+    // a labelled entry's runs carry the label, and the registered attack beside it (check C5 pairs reruns by it)
+    const pgdRuns = res.runs.filter((r) => r.attack === 'pgd-2step');
+    expect(pgdRuns).toHaveLength(3);
+    expect(pgdRuns.every((r) => r.method === 'pgd')).toBe(true);
+    expect(res.runs.filter((r) => r.attack === 'fgsm').every((r) => r.method === undefined)).toBe(true);
     const probe = res.extras?.probe as { layers: string[]; curves: { model: string }[] };
     expect(probe.curves.map((c) => c.model)).toEqual(['vgg11-w0.125-none-bp', 'vgg11-w0.125-optical-hybrid']);
     expect(probe.layers).toEqual(expect.arrayContaining(['conv1', 'pool5']));

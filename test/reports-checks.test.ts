@@ -166,6 +166,33 @@ describe('individual checks', () => {
     expect(check(r, 'C5').status).toBe('skipped');
   });
 
+  it('C5 pairs a relabelled rerun with the run it doubles (same attack, parameters and EOT; more steps and restarts)', () => {
+    const r = goodResults();
+    r.runs = r.runs.filter((x) => x.params.steps !== 200);
+    const std = { randomStart: true, relStepSize: 0.25 };
+    r.runs.push(run({ model: DEF, attack: 'pgd-standard', method: 'pgd', robustAccuracy: 0.1, params: { ...std, steps: 50, restarts: 2, stepSize: E8 / 4 } }));
+    r.runs.push(run({ model: DEF, attack: 'pgd-standard-2x', method: 'pgd', robustAccuracy: 0.04, params: { ...std, steps: 100, restarts: 4, stepSize: E8 / 4 } }));
+    const c = check(r, 'C5');
+    expect(c.status).toBe('fail');
+    expect(c.detail).toBe(
+      `on ${DEF}, PGD (bpda-true) at eps 8/255 (0.0314): PGD-standard-2x (100 steps x 4 restarts) gives 4.0% vs 10.0% with PGD-standard (50 steps x 2 restarts) (6.0 points) — far from converged; the reported robustness is an overestimate, raise steps/restarts.`,
+    );
+    // converged: within a point
+    find(r, (x) => x.attack === 'pgd-standard-2x').robustAccuracy = 0.095;
+    expect(check(r, 'C5').status).toBe('pass');
+    // a rerun that changes more than the effort (no random start) is another attack, not a convergence test
+    find(r, (x) => x.attack === 'pgd-standard-2x').params.randomStart = false;
+    expect(check(r, 'C5').status).toBe('skipped');
+    find(r, (x) => x.attack === 'pgd-standard-2x').params.randomStart = true;
+    // so is one with another EOT sample count
+    find(r, (x) => x.attack === 'pgd-standard-2x').eot = { samples: 5, evalPasses: 2 };
+    expect(check(r, 'C5').status).toBe('skipped');
+    // and runs of two different attacks never pair, whatever their labels
+    delete find(r, (x) => x.attack === 'pgd-standard-2x').eot;
+    find(r, (x) => x.attack === 'pgd-standard-2x').method = 'apgd-ce';
+    expect(check(r, 'C5').status).toBe('skipped');
+  });
+
   it('C6 fails when black-box beats white-box, warns on per-example misses', () => {
     const r = goodResults();
     find(r, (x) => x.model === DEF && x.attack === 'square').robustAccuracy = 0.01;

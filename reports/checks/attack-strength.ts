@@ -106,22 +106,36 @@ function effort(r: RunRecord): number {
   return (numParam(r, 'steps', 'iterations') ?? 1) * (numParam(r, 'restarts') ?? 1);
 }
 
+/** Parameters that say how much effort a run spent (or where it started its stream), not what attack it is. */
+const EFFORT_PARAMS = new Set(['steps', 'iterations', 'restarts', 'stepSize', 'relStepSize', 'seed', 'batchSize']);
+
+/**
+ * One attack, configured alike but for its effort: the registered attack (`method`, so a relabelled rerun such as
+ * `pgd-standard-2x` meets `pgd-standard`), every parameter but the effort ones, the gradient path, eps and EOT.
+ */
+function convergenceKey(r: RunRecord): string {
+  const params = Object.entries(r.params)
+    .filter(([k]) => !EFFORT_PARAMS.has(k))
+    .sort(([a], [b]) => a.localeCompare(b));
+  return JSON.stringify([r.model, r.method ?? r.attack, r.norm, gradientOf(r), epsKey(r.eps), params, r.eot?.samples ?? null]);
+}
+
 function converged(results: ResultsFile): CheckRecord {
   const f: Finding[] = [];
-  const groups = groupBy(white(results), (r) =>
-    JSON.stringify([r.model, r.attack, r.norm, gradientOf(r), epsKey(r.eps), strParam(r, 'loss') ?? null]),
-  );
-  for (const runs of groups.values()) {
+  for (const runs of groupBy(white(results), convergenceKey).values()) {
     const configs = new Set(runs.map((r) => `${numParam(r, 'steps', 'iterations')}x${numParam(r, 'restarts') ?? 1}`));
     if (configs.size < 2) continue;
     const least = runs.reduce((a, b) => (effort(b) < effort(a) ? b : a));
     const most = runs.reduce((a, b) => (effort(b) > effort(a) ? b : a));
     const delta = Math.abs(least.robustAccuracy - most.robustAccuracy);
+    const relabelled = least.attack !== most.attack;
     const cfg = (r: RunRecord): string => {
       const restarts = numParam(r, 'restarts') ?? 1;
-      return `${numParam(r, 'steps', 'iterations') ?? 1} steps${restarts > 1 ? ` x ${restarts} restarts` : ''}`;
+      const effortText = `${numParam(r, 'steps', 'iterations') ?? 1} steps${restarts > 1 ? ` x ${restarts} restarts` : ''}`;
+      return relabelled ? `${attackLabel(r.attack)} (${effortText})` : effortText;
     };
-    const text = `on ${most.model}, ${attackLabel(most.attack)} (${gradientOf(most)}) at eps ${formatEps(most.eps)}: ${cfg(most)} gives ${pct(most.robustAccuracy)} vs ${pct(least.robustAccuracy)} with ${cfg(least)} (${(delta * 100).toFixed(1)} points)`;
+    const name = relabelled ? attackLabel(most.method ?? most.attack) : attackLabel(most.attack);
+    const text = `on ${most.model}, ${name} (${gradientOf(most)}) at eps ${formatEps(most.eps)}: ${cfg(most)} gives ${pct(most.robustAccuracy)} vs ${pct(least.robustAccuracy)} with ${cfg(least)} (${(delta * 100).toFixed(1)} points)`;
     if (delta < C5_CONVERGED_DELTA) f.push({ status: 'pass', detail: text });
     else if (delta < C5_FAIL_DELTA) f.push({ status: 'warn', detail: `${text}; not converged — raise steps/restarts until the change is below 1 point` });
     else f.push({ status: 'fail', detail: `${text} — far from converged; the reported robustness is an overestimate, raise steps/restarts` });

@@ -188,7 +188,14 @@ export async function runExperiment(spec: ExperimentSpec, opts: RunOptions): Pro
         out = await runAttackOnModel(m.dir, m.config, { name: testSet.name, dataDir: opts.dataDir, seed: spec.seed }, indices, req, opts.workers ?? 1, onProgress, pool, chunks);
       }
       bar.clear();
-      if (job.spec.label) out.runs.forEach((r) => (r.attack = job.spec.label!));
+      const label = job.spec.label;
+      if (label) {
+        for (const r of out.runs) {
+          if (r.attack === label) continue;
+          r.method ??= r.attack;
+          r.attack = label;
+        }
+      }
       // a resumed job's wall time continues from its saved chunks (./chunk-store.ts)
       const seconds = chunks.elapsedSec();
       out.runs.forEach((r) => (r.wallTimeSec = seconds));

@@ -256,7 +256,7 @@ export const ATTACK_SCHEMA: ObjectSchema = {
     eot: { schema: { kind: 'number', integer: true, min: 0 }, defaultText: '20', doc: 'EOT gradient samples on stochastic models (0 = off)' },
     source: { schema: str(), defaultText: 'required for transfer', doc: 'transfer only: the model that crafts the examples' },
     craft: { schema: str('a white-box attack name'), defaultText: '`"pgd"` (transfer)', doc: 'transfer only: the white-box attack that crafts the set on `source`' },
-    label: { schema: str(), defaultText: 'the attack name', doc: 'name of the runs in results' },
+    label: { schema: str(), defaultText: 'the attack name', doc: "name of the runs in results (each run's `method` keeps the attack name)" },
   },
 };
 

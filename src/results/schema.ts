@@ -60,7 +60,13 @@ export type RunThreat = 'white-box' | 'black-box-score' | 'decision' | 'transfer
 
 export interface RunRecord {
   model: string;
+  /** The run's name: the spec's `label` when it has one, else the attack's registered name. */
   attack: string;
+  /**
+   * The registered attack (its name in `opulab list`) when `attack` is a spec label that differs from it, so runs
+   * of one attack under several labels (a 2x-steps rerun, say) can be compared (check C5).
+   */
+  method?: string;
   threat: RunThreat;
   norm: 'linf' | 'l2';
   /** Pixel units ([0,1] images) always; `epsSpace` tells what the user specified. */
