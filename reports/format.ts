@@ -89,7 +89,8 @@ export function formatValue(v: unknown): string {
 /** "pgd" -> "PGD", "apgd-dlr" -> "APGD-DLR", "square" -> "Square". */
 export function attackLabel(name: string): string {
   const known: Record<string, string> = { rays: 'RayS', square: 'Square', noise: 'Noise', bandits: 'Bandits-TD', 'bandits-td': 'Bandits-TD', parsimonious: 'Parsimonious' };
-  const upper = /^(fgsm|pgd|apgd|apgd-ce|apgd-dlr|bim|mifgsm|cw|nes|hsja|spsa|eot-pgd)$/i;
+  // a trailing step count stays with its name: "pgd50" -> "PGD50"
+  const upper = /^(fgsm|pgd|apgd|apgd-ce|apgd-dlr|bim|mifgsm|cw|nes|hsja|spsa|eot-pgd)\d*$/i;
   if (known[name.toLowerCase()]) return known[name.toLowerCase()];
   if (upper.test(name)) return name.toUpperCase();
   // Labelled variants ("pgd-unbounded", "transfer-pgd"): each known part keeps its own spelling.

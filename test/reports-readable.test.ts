@@ -51,6 +51,7 @@ describe('number formatting', () => {
     expect(attackLabel('pgd-unbounded')).toBe('PGD-unbounded');
     expect(attackLabel('transfer-pgd')).toBe('Transfer-PGD');
     expect(attackLabel('apgd-dlr')).toBe('APGD-DLR');
+    expect(attackLabel('pgd50-reference')).toBe('PGD50-reference');
   });
 });
 

@@ -115,6 +115,15 @@ describe('results are never dropped; report checks follow the runs', () => {
     expect(err(() => foldAppendedRuns(dir))).toMatch(/results\.json is not valid JSON .*repair it or move it away/);
   });
 
+  it("results list the models in job order (the spec's), not by id", () => {
+    const dir = path.join(tmp, 'order');
+    fs.mkdirSync(dir, { recursive: true });
+    // written in the order two training lanes finished them: the second model first
+    appendJournal(dir, { kind: 'model', key: 'm1', order: 1, record: { ...fixture.models[1], id: 'a-defended' } });
+    appendJournal(dir, { kind: 'model', key: 'm0', order: 0, record: { ...fixture.models[0], id: 'z-baseline' } });
+    expect(assembleResults(dir, fixture.environment).models.map((m) => m.id)).toEqual(['z-baseline', 'a-defended']);
+  });
+
   it('report recomputes the checks whenever the runs changed since they were computed', () => {
     const dir = path.join(tmp, 'report');
     fs.mkdirSync(dir, { recursive: true });

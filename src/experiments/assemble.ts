@@ -26,7 +26,7 @@ export function assembleResults(outDir: string, environment: EnvironmentInfo, en
       if (Array.isArray(ex) && examples.length < 9) examples.push(...ex.slice(0, 9 - examples.length));
     }
   }
-  results.models.sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  // models stay in job order (the spec's order, whichever shard or worker finished first), which the report keeps
   addOpticalTime(results);
   const ablation = ablationRows(results);
   const optimizers = new Set(results.models.map((m) => String(m.optimizer ?? '')));
