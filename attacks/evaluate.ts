@@ -158,7 +158,8 @@ export async function evaluateAttack(
     if (model.gradientMode !== undefined) run.gradient = model.gradientMode;
     if (gradientStats) run.gradientStats = gradientStats;
     if (opts.targets) run.targeted = true;
-    if (model.stochastic) run.eot = { samples: eot?.samples ?? 1, evalPasses: passes };
+    // EOT averages gradients: a score- or decision-based attack asks one noisy pass per query, so it drew 1 sample
+    if (model.stochastic) run.eot = { samples: attack.threat === 'white-box' ? (eot?.samples ?? 1) : 1, evalPasses: passes };
     const q = queryStatsOf(recs, cleanCorrect);
     if (q) run.queries = q;
     return { run, perSample: recs };

@@ -65,12 +65,30 @@ function modeName(run: RunRecord): string {
   return declaredName(gradientOf(run));
 }
 
-function wc(results: ResultsFile, load: PerSampleLoader, model: string, accept: (r: RunRecord) => boolean): WorstCase | null {
+/** The per-example worst case at 8/255 over the runs `accept` takes, those at a smaller L-inf eps included. */
+export function worstCaseAtClaimEps(results: ResultsFile, load: PerSampleLoader, model: string, accept: (r: RunRecord) => boolean): WorstCase | null {
   return worstCaseAccuracy(results, load, model, CLAIM_EPS, 'linf', { withinEps: true, runs: accept });
 }
+const wc = worstCaseAtClaimEps;
 
-const whiteBox = (r: RunRecord): boolean => r.threat === 'white-box';
-const blackBox = (r: RunRecord): boolean => r.threat === 'black-box-score' || r.threat === 'decision';
+export const isWhiteBoxRun = (r: RunRecord): boolean => r.threat === 'white-box';
+export const isBlackBoxRun = (r: RunRecord): boolean => r.threat === 'black-box-score' || r.threat === 'decision';
+const whiteBox = isWhiteBoxRun;
+const blackBox = isBlackBoxRun;
+
+/** Accuracy of a model under transfer PGD at normalized eps 0.04, on the common-correct images (claim 5's number). */
+export function transferPgdAccuracy(results: ResultsFile, modelId: string): number | undefined {
+  return results.runs.find(
+    (r) =>
+      r.model === modelId &&
+      r.threat === 'transfer' &&
+      /pgd/.test(r.attack) &&
+      r.epsSpace === 'normalized' &&
+      typeof r.epsInSpace === 'number' &&
+      Math.abs(r.epsInSpace - TRANSFER_EPS_NORMALIZED) < 1e-9 &&
+      r.commonCorrect,
+  )?.commonCorrect?.robustAccuracy;
+}
 const gap = (a: number, b: number): string => points(a - b);
 
 function claim1(results: ResultsFile, names: ClaimModels): ClaimAssessment {
@@ -158,10 +176,7 @@ function claim5(results: ResultsFile, names: ClaimModels): ClaimAssessment {
   const missing = [names.baseline, names.optical, names.dfaOnly].find((_, i) => !models[i]);
   if (missing) return undecidable(5, `no model named '${missing}'`);
   const [base, opt, dfa] = models as ModelRecord[];
-  const at = (m: ModelRecord): number | undefined =>
-    results.runs.find(
-      (r) => r.model === m.id && r.threat === 'transfer' && /pgd/.test(r.attack) && r.epsSpace === 'normalized' && typeof r.epsInSpace === 'number' && Math.abs(r.epsInSpace - TRANSFER_EPS_NORMALIZED) < 1e-9 && r.commonCorrect,
-    )?.commonCorrect?.robustAccuracy;
+  const at = (m: ModelRecord): number | undefined => transferPgdAccuracy(results, m.id);
   const [b, o, d] = [at(base), at(opt), at(dfa)];
   if (b === undefined || o === undefined || d === undefined) return undecidable(5, `no transfer PGD run at normalized eps ${TRANSFER_EPS_NORMALIZED} scored on common-correct images for every one of ${names.baseline}, ${names.optical}, ${names.dfaOnly}`);
   const deciding = `transfer PGD from the surrogate at normalized eps ${TRANSFER_EPS_NORMALIZED}, common-correct images: baseline ${pct(b)}, optical ${pct(o)} (${gap(o, b)}), dfa-only ${pct(d)} (${gap(d, b)})`;

@@ -93,7 +93,12 @@ export function attackLabel(name: string): string {
   const upper = /^(fgsm|pgd|apgd|apgd-ce|apgd-dlr|bim|mifgsm|cw|nes|hsja|spsa|eot-pgd)\d*$/i;
   if (known[name.toLowerCase()]) return known[name.toLowerCase()];
   if (upper.test(name)) return name.toUpperCase();
-  // Labelled variants ("pgd-unbounded", "transfer-pgd"): each known part keeps its own spelling.
-  const parts = name.split('-').map((p) => (known[p.toLowerCase()] ? known[p.toLowerCase()] : upper.test(p) ? p.toUpperCase() : p));
+  // Labelled variants ("pgd-unbounded", "transfer-pgd"): each known part keeps its own spelling; a known name of two
+  // parts at the start stays whole ("bandits-td-eta0.5" -> "Bandits-TD-eta0.5", not "Bandits-TD-td-eta0.5").
+  const lower = name.toLowerCase();
+  const head = Object.keys(known).find((k) => k.includes('-') && lower.startsWith(`${k}-`));
+  const rest = head ? name.slice(head.length + 1) : name;
+  const parts = rest.split('-').map((p) => (known[p.toLowerCase()] ? known[p.toLowerCase()] : upper.test(p) ? p.toUpperCase() : p));
+  if (head) parts.unshift(known[head]);
   return parts.join('-').charAt(0).toUpperCase() + parts.join('-').slice(1);
 }

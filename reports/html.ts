@@ -13,6 +13,7 @@ import { CLIENT_SCRIPT, ERROR_CAPTURE_SCRIPT } from './client';
 import { decodeImage, readExtras, type DecodedImage, type ExampleImage, type ReportExtras } from './extras';
 import { attackLabel, escapeHtml as h, formatEps, formatInt, formatSeconds, formatValue, pct, pct3, sig3 } from './format';
 import { checkItemHtml, computeHeadline, headlineSection } from './headline';
+import { ablationSummary, ABLATION_SUMMARY_HEADERS, ABLATION_SUMMARY_NOTE } from './ablation-summary';
 import { assessClaims, CLAIMS_RULE, type ClaimModels } from './claims';
 import { epsHeader, epsHtml, headers, heat, MUTED_DASH, pageStart, section, table, type Cell } from './markup';
 import { encodePng, pngDataUri, upscaleNearest } from './png';
@@ -226,8 +227,19 @@ function isAccuracyColumn(name: string): boolean {
   return /accuracy|rate/i.test(name);
 }
 
-function ablationSection(extras: ReportExtras): string {
+function ablationSection(results: ResultsFile, extras: ReportExtras, load: PerSampleLoader): string {
   if (!extras.ablation.length) return '';
+  const cellOf = (w: { accuracy: number; n: number } | null): Cell => (w ? { html: `${pct(w.accuracy)} <span class="muted small">n=${w.n}</span>`, style: heat(w.accuracy) } : { html: MUTED_DASH });
+  const summary = ablationSummary(results, load).map((r): Cell[] => [
+    `<strong>${h(r.name ?? r.model)}</strong>${r.name ? `<br><span class="muted small">${h(r.model)}</span>` : ''}`,
+    h(r.defense),
+    { html: pct(r.cleanAccuracy), style: heat(r.cleanAccuracy) },
+    cellOf(r.whiteBox),
+    cellOf(r.whiteBoxNoOracle),
+    cellOf(r.blackBox),
+    r.transferPgd === null ? { html: MUTED_DASH } : { html: pct(r.transferPgd), style: heat(r.transferPgd) },
+  ]);
+  const glance = `${table(headers(...ABLATION_SUMMARY_HEADERS), summary)}<p class="muted small">${h(ABLATION_SUMMARY_NOTE.replace(/\*/g, ''))}</p><h3>Per attack and eps (the lowest robust accuracy over its runs)</h3>`;
   const cols = [...new Set(extras.ablation.flatMap((r) => Object.keys(r).filter((k) => k !== 'variant')))];
   const rows: Cell[][] = extras.ablation.map((r) => [
     `<strong>${h(r.variant)}</strong>`,
@@ -238,7 +250,7 @@ function ablationSection(extras: ReportExtras): string {
       return v === undefined || v === null ? { html: MUTED_DASH } : h(formatValue(v));
     }),
   ]);
-  return section('ablation', 'Ablation', table(headers('variant', ...cols), rows), 'Which part of the defense buys the robustness (docs/method.md §1: DFA only, + binarization, + fixed random projection, + both).');
+  return section('ablation', 'Ablation', glance + table(headers('variant', ...cols), rows), 'Which part of the defense buys the robustness (docs/method.md §1: DFA only, + binarization, + fixed random projection, + both).');
 }
 
 function imageUri(img: ExampleImage): string | null {
@@ -481,7 +493,7 @@ export function renderReport(results: ResultsFile, opts: RenderOptions): string 
     gradientModesSection(results, charts, load),
     blackBoxSection(results, charts),
     transferSection(results),
-    ablationSection(extras),
+    ablationSection(results, extras, load),
     examplesSection(extras),
     probeSection(extras, charts),
     optimizerSection(extras, charts),

@@ -10,10 +10,11 @@
 import type { CheckRecord, ModelRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { worstCaseAccuracy, type PerSampleLoader } from './checks';
 import { readExtras } from './extras';
-import { attackLabel, epsAs255, formatInt, formatSeconds, formatValue, pct, sig3 } from './format';
+import { attackLabel, epsAs255, formatInt, formatSeconds, pct, sig3 } from './format';
 import { computeHeadline, WITHIN_EPS } from './headline';
 import { gradientModeTables } from './gradient-modes';
 import { assessClaims, CLAIMS_RULE, type ClaimModels } from './claims';
+import { ablationSummary, ABLATION_SUMMARY_HEADERS, ABLATION_SUMMARY_NOTE } from './ablation-summary';
 import { jobKeyOfPerSamplePath } from '../src/results/per-sample-path';
 import { epsKey, gradientOf, groupBy, modelIds, numParam, sameEps, variantLabel, varyingParams } from './runs';
 
@@ -200,20 +201,20 @@ function transferSection(results: ResultsFile): string {
   return `## Transfer attacks\n\nRows craft the adversarial examples, columns classify them. Cells: accuracy on the examples every compared model classifies correctly (the common-correct subset, n given).\n\n${blocks.join('\n\n')}`;
 }
 
-function ablationSection(results: ResultsFile): string {
-  const rowsIn = readExtras(results.extras).ablation;
-  if (!rowsIn.length) return '';
-  const cols = [...new Set(rowsIn.flatMap((r) => Object.keys(r).filter((k) => k !== 'variant')))];
-  const rows = rowsIn.map((r) => [
-    r.variant,
-    ...cols.map((c) => {
-      const v = r[c];
-      if (typeof v === 'boolean') return v ? 'yes' : 'no';
-      if (typeof v === 'number' && /accuracy|rate/i.test(c)) return pct(v);
-      return formatValue(v);
-    }),
+/** The ablation at a glance (reports/ablation-summary.ts); the per-attack numbers are in the sections above. */
+function ablationSection(results: ResultsFile, load: PerSampleLoader): string {
+  if (!readExtras(results.extras).ablation.length) return '';
+  const cellOf = (w: { accuracy: number; n: number } | null): string => (w ? `${pct(w.accuracy)} (n=${formatInt(w.n)})` : '—');
+  const rows = ablationSummary(results, load).map((r) => [
+    modelName(results, r.model),
+    r.defense,
+    pct(r.cleanAccuracy),
+    cellOf(r.whiteBox),
+    cellOf(r.whiteBoxNoOracle),
+    cellOf(r.blackBox),
+    r.transferPgd === null ? '—' : pct(r.transferPgd),
   ]);
-  return `## Ablation\n\n${mdTable(['variant', ...cols], rows)}`;
+  return `## Ablation\n\n${mdTable(ABLATION_SUMMARY_HEADERS, rows)}\n\n${ABLATION_SUMMARY_NOTE}`;
 }
 
 function checksSection(checks: CheckRecord[]): string {
@@ -298,7 +299,7 @@ export function renderMarkdown(results: ResultsFile, opts: MarkdownOptions): str
     gradientModeSection(results, opts.perSampleLoader),
     blackBoxSection(results),
     transferSection(results),
-    ablationSection(results),
+    ablationSection(results, opts.perSampleLoader),
     checksSection(opts.checks),
     computeSection(results),
   ].filter(Boolean);

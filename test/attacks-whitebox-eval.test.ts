@@ -9,6 +9,7 @@ import { evaluateAttack, writePerSample } from '../attacks/evaluate';
 import { ATTACK_PRESETS, expandPreset, getPreset } from '../attacks/presets';
 import { crossEntropyLoss } from '../attacks/losses';
 import { Fgsm, Pgd, WHITEBOX_ATTACKS } from '../attacks/whitebox';
+import { SquareAttack } from '../attacks/blackbox/square';
 import type { Classifier, LossAndGradient, LossFn } from '../src/types';
 import { UserError } from '../src/util/errors';
 import { LinearClassifier, NoisyLinearClassifier, randomImages } from './helpers/toy-classifiers';
@@ -227,6 +228,9 @@ describe('evaluateAttack', () => {
     const [r] = await evaluateAttack(model, data, attack, [0.3], opts);
     expect(tf.memory().numTensors).toBe(before);
     expect(r.run.eot).toEqual({ samples: 3, evalPasses: 5 });
+    // a score-based attack on the same wrapped model asks one noisy pass per query: no gradient samples to record
+    const [q] = await evaluateAttack(model, data, new SquareAttack({ maxQueries: 20 }), [0.3], { ...opts, targets: undefined });
+    expect(q.run.eot).toEqual({ samples: 1, evalPasses: 5 });
     expect(r.run.targeted).toBe(true);
     expect(r.perSample.map((s) => s.adversarialPrediction)).toEqual([2, 3]);
     expect(r.perSample.every((s) => s.success)).toBe(true);

@@ -6,6 +6,7 @@ import { spawnSync } from 'child_process';
 import type { ModelRecord, PerSampleRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { assessClaims, REPRODUCTION_MODELS, type ClaimAssessment } from '../reports/claims';
 import { renderMarkdown } from '../reports/markdown';
+import { ablationSummary } from '../reports/ablation-summary';
 
 const E = 8 / 255;
 const N = 20;
@@ -182,6 +183,27 @@ describe('assessClaims', () => {
     const md = renderMarkdown(f.results, { ...base, claims: REPRODUCTION_MODELS });
     expect(md).toMatch(/## The paper's five claims\n\n\| # \| claim \| verdict \| deciding numbers \|/);
     expect(md).toMatch(/\| 4 \| Binarization plus random projection improves robustness against black-box attacks\. \| \*\*holds\*\* \| black-box worst case/);
+  });
+
+  test('the ablation at a glance: per-example worst cases by threat, worked by hand', () => {
+    const f = fixture();
+    const rows = ablationSummary(f.results, loaderOf(f));
+    // optical-physical and the surrogate have no run of their own; the rest keep the spec's order
+    expect(rows.map((r) => r.name)).toEqual(['baseline', 'optical', 'dfa-only']);
+    const [base, opt, dfa] = rows;
+    expect(base).toEqual({ model: 'id-baseline', name: 'baseline', defense: 'baseline', cleanAccuracy: 0.9, whiteBox: { accuracy: 0, n: N }, whiteBoxNoOracle: null, blackBox: null, transferPgd: 0.1 });
+    // white-box: natural 0..14, bpda-random 3..17, bpda-estimated 3..14, bpda-true 5..6 -> every mode leaves {5, 6};
+    // without the oracle {3..14}; black-box: square 0..15, bandits 0..16 and 0..17 -> 0..15
+    expect(opt.whiteBox).toEqual({ accuracy: 2 / N, n: N });
+    expect(opt.whiteBoxNoOracle).toEqual({ accuracy: 12 / N, n: N });
+    expect(opt.blackBox).toEqual({ accuracy: 16 / N, n: N });
+    expect(opt.transferPgd).toBe(0.5); // the 0.04 run, not the 0.02 one
+    expect(dfa).toMatchObject({ whiteBox: null, whiteBoxNoOracle: null, blackBox: { accuracy: 2 / N, n: N }, transferPgd: 0.3 });
+    // the Markdown's ablation section is this table (shown when the results have an ablation)
+    f.results.extras = { ablation: [{ variant: 'none', model: 'id-baseline', cleanAccuracy: 0.9 }, { variant: 'dfa-only', model: 'id-dfa-only', cleanAccuracy: 0.88 }] };
+    const md = renderMarkdown(f.results, { perSampleLoader: loaderOf(f), checks: [] });
+    expect(md).toContain('| optical (id-optical) | optical | 89.0% | 10.0% (n=20) | 60.0% (n=20) | 80.0% (n=20) | 50.0% |');
+    expect(md).toContain('| dfa-only (id-dfa-only) | dfa-only | 88.0% | — | — | 10.0% (n=20) | 30.0% |');
   });
 });
 

@@ -52,6 +52,8 @@ describe('number formatting', () => {
     expect(attackLabel('transfer-pgd')).toBe('Transfer-PGD');
     expect(attackLabel('apgd-dlr')).toBe('APGD-DLR');
     expect(attackLabel('pgd50-reference')).toBe('PGD50-reference');
+    expect(attackLabel('bandits-td-eta0.5')).toBe('Bandits-TD-eta0.5');
+    expect(attackLabel('bandits-eta0.5')).toBe('Bandits-TD-eta0.5');
   });
 });
 
