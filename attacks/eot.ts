@@ -104,6 +104,22 @@ export function eotRecordOf(model: Classifier): EotRecord | undefined {
 }
 
 /**
+ * The class several passes vote for, from their per-class arg-max counts and summed softmax probabilities at
+ * [offset, offset + k): the most votes, ties to the larger summed probability ('majority'), or the largest summed
+ * probability ('mean').
+ */
+export function votedClass(votes: ArrayLike<number>, probSum: ArrayLike<number>, offset: number, k: number, vote: StochasticVote): number {
+  let best = 0;
+  for (let j = 1; j < k; j++) {
+    const a = offset + j;
+    const b = offset + best;
+    const better = vote === 'mean' ? probSum[a] > probSum[b] : votes[a] > votes[b] || (votes[a] === votes[b] && probSum[a] > probSum[b]);
+    if (better) best = j;
+  }
+  return best;
+}
+
+/**
  * Predictions over `passes` forward passes: majority vote (default) or arg-max of the mean probabilities.
  * `agreement[i]` is the fraction of passes whose arg-max equals the returned prediction.
  */
@@ -134,14 +150,7 @@ export async function stochasticPredict(
   const prediction = new Int32Array(n);
   const agreement = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let k = 1; k < c; k++) {
-      const a = i * c + k;
-      const b = i * c + best;
-      const better =
-        vote === 'mean' ? probSum[a] > probSum[b] : votes[a] > votes[b] || (votes[a] === votes[b] && probSum[a] > probSum[b]);
-      if (better) best = k;
-    }
+    const best = votedClass(votes, probSum, i * c, c, vote);
     prediction[i] = best;
     agreement[i] = argmaxes.reduce((s, av) => s + (av[i] === best ? 1 : 0), 0) / passes;
   }

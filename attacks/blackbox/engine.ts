@@ -16,6 +16,12 @@
  *     the successful row within its request (what a sequential attacker would have spent); for failed
  *     examples, the queries actually spent (<= budget).
  * Every returned adversarial is checked to lie in the eps-ball and [0,1] (a violation is a bug: throws).
+ *
+ * On a stochastic model (camera noise) one noisy pass can look adversarial by luck, and the evaluation scores the
+ * final point by a vote over several passes (attacks/eot.ts). So a row whose pass reaches the goal is confirmed
+ * before its program sees it: it is queried again (evalPasses - 1 more times, charged to its example and counted
+ * in its queries to success) and its prediction becomes the vote, which is what the attack then acts on. A row
+ * whose example cannot pay for that is reported as not reached. A deterministic model is queried once per row.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Attack, AttackContext, AttackFacts, AttackOutcome, Classifier, Norm } from '../../src/types';
@@ -25,6 +31,7 @@ import { QueryCounter, argMaxRow } from '../query-counter';
 import { checkBatch, reachesGoal } from '../batch';
 import { distance, marginFromLogits } from './pixels';
 import { formatEps } from '../eps';
+import { eotRecordOf, votedClass, type StochasticVote } from '../eot';
 
 /** What a score-based program receives: logits of each requested row, and their arg-max. */
 export interface ScoreReply {
@@ -88,6 +95,93 @@ export interface EngineOptions {
 /** Tolerance for the eps-ball check on float32 values. */
 const BALL_TOLERANCE = 1e-5;
 
+/** How an apparent success is confirmed on a stochastic model: the evaluation's passes and vote (null: never). */
+interface Confirmation {
+  passes: number;
+  vote: StochasticVote;
+}
+
+function confirmationOf(model: Classifier): Confirmation | null {
+  const eot = model.stochastic ? eotRecordOf(model) : undefined;
+  return eot && eot.evalPasses > 1 ? { passes: eot.evalPasses, vote: eot.vote } : null;
+}
+
+function softmaxInto(logits: ArrayLike<number>, offset: number, k: number, into: Float64Array, intoOffset: number): void {
+  let max = -Infinity;
+  for (let j = 0; j < k; j++) max = Math.max(max, logits[offset + j]);
+  let sum = 0;
+  for (let j = 0; j < k; j++) sum += Math.exp(logits[offset + j] - max);
+  for (let j = 0; j < k; j++) into[intoOffset + j] += Math.exp(logits[offset + j] - max) / sum;
+}
+
+/**
+ * Confirm the rows whose pass reached the goal (module comment): re-query each (passes - 1 more times) and
+ * overwrite its prediction with the vote over all its passes; a row whose example lacks the budget gets its true
+ * label. Returns the confirmation queries charged to each row.
+ */
+async function confirmRows(
+  counter: QueryCounter,
+  conf: Confirmation,
+  pixels: Float32Array,
+  logits: Float32Array,
+  owners: ArrayLike<number>,
+  preds: Int32Array,
+  reached: (owner: number, prediction: number) => boolean,
+  labelOf: (owner: number) => number,
+): Promise<Int32Array> {
+  const rows = owners.length;
+  const cost = new Int32Array(rows);
+  const extra = conf.passes - 1;
+  const picked: number[] = [];
+  const pending = new Map<number, number>();
+  for (let q = 0; q < rows; q++) {
+    const o = owners[q];
+    if (!reached(o, preds[q])) continue;
+    const need = (pending.get(o) ?? 0) + extra;
+    if (counter.remaining(o) >= need) {
+      picked.push(q);
+      pending.set(o, need);
+    } else preds[q] = labelOf(o);
+  }
+  if (!picked.length) return cost;
+  const dim = counter.dim;
+  const k = counter.numClasses;
+  const again = new Float32Array(picked.length * extra * dim);
+  const againOwners = new Int32Array(picked.length * extra);
+  picked.forEach((q, p) => {
+    for (let e = 0; e < extra; e++) {
+      again.set(pixels.subarray(q * dim, (q + 1) * dim), (p * extra + e) * dim);
+      againOwners[p * extra + e] = owners[q];
+    }
+  });
+  const more = await counter.scores(again, againOwners);
+  const votes = new Float64Array(k);
+  const probSum = new Float64Array(k);
+  picked.forEach((q, p) => {
+    votes.fill(0);
+    probSum.fill(0);
+    votes[preds[q]] += 1;
+    softmaxInto(logits, q * k, k, probSum, 0);
+    for (let e = 0; e < extra; e++) {
+      const r = p * extra + e;
+      votes[argMaxRow(more, r * k, k)] += 1;
+      softmaxInto(more, r * k, k, probSum, 0);
+    }
+    preds[q] = votedClass(votes, probSum, 0, k, conf.vote);
+    cost[q] = extra;
+  });
+  return cost;
+}
+
+/** Confirmation queries of rows 0..successRow of an example's last request (all of them on failure). */
+function confirmedBefore(cost: Int32Array | undefined, successRow: number | undefined): number {
+  if (!cost) return 0;
+  let s = 0;
+  const last = successRow ?? cost.length - 1;
+  for (let r = 0; r <= last && r < cost.length; r++) s += cost[r];
+  return s;
+}
+
 export async function runQueryAttack<R extends LabelReply>(
   model: Classifier,
   x: tf.Tensor4D,
@@ -143,7 +237,9 @@ async function runOneEps<R extends LabelReply>(
   const loss: (number | undefined)[] = new Array(n).fill(undefined);
   const prediction: (number | undefined)[] = new Array(n).fill(undefined);
 
-  const finish = (i: number, result: ExampleResult, queriesBefore: number, lastRows: number): void => {
+  const confirm = confirmationOf(model);
+  const reachedBy = (o: number, p: number): boolean => reachesGoal(p, labels[o], target(o));
+  const finish = (i: number, result: ExampleResult, queriesBefore: number, lastRows: number, rowCost?: Int32Array): void => {
     const adv = result.adversarial;
     if (adv.length !== dim) throw new Error(`${options.name}: example ${i} returned ${adv.length} values, expected ${dim}`);
     checkFeasible(options.name, i, adv, x0(i), eps, options.norm);
@@ -153,7 +249,7 @@ async function runOneEps<R extends LabelReply>(
       if (!(result.successRow >= 0 && result.successRow < lastRows)) {
         throw new Error(`${options.name}: example ${i} success row ${result.successRow} outside its last request`);
       }
-      queries[i] = queriesBefore + result.successRow + 1;
+      queries[i] = queriesBefore + result.successRow + 1 + confirmedBefore(rowCost, result.successRow);
     } else {
       queries[i] = counter.queries(i);
     }
@@ -166,12 +262,15 @@ async function runOneEps<R extends LabelReply>(
   const owners = new Int32Array(n);
   for (let i = 0; i < n; i++) owners[i] = i;
   const clean = await counter.scores(pixels, owners);
+  const cleanPreds = new Int32Array(n);
+  for (let i = 0; i < n; i++) cleanPreds[i] = argMaxRow(clean, i * k, k);
+  const cleanCost = confirm ? await confirmRows(counter, confirm, pixels, clean, owners, cleanPreds, reachedBy, (o) => labels[o]) : undefined;
   const running: Running<R>[] = [];
   for (let i = 0; i < n; i++) {
-    const pred = argMaxRow(clean, i * k, k);
+    const pred = cleanPreds[i];
     const margin = marginFromLogits(clean, i * k, k, labels[i], target(i));
     if (reachesGoal(pred, labels[i], target(i))) {
-      finish(i, { adversarial: x0(i), success: true, successRow: 0, loss: margin, prediction: pred }, 0, 1);
+      finish(i, { adversarial: x0(i), success: true, successRow: 0, loss: margin, prediction: pred }, 0, 1, cleanCost?.subarray(i, i + 1));
       continue;
     }
     const task: ExampleTask = {
@@ -214,27 +313,24 @@ async function runOneEps<R extends LabelReply>(
       }
     }
     const before = active.map((r) => counter.queries(r.index));
-    let logits: Float32Array | undefined;
-    let preds: Int32Array;
-    if (options.mode === 'scores') {
-      logits = await counter.scores(packed, rowOwners);
-      preds = new Int32Array(rows);
-      for (let q = 0; q < rows; q++) preds[q] = argMaxRow(logits, q * k, k);
-    } else {
-      preds = await counter.topLabels(packed, rowOwners);
-    }
+    // a label-only program sees only the predictions; the scores stay here (they break ties of a confirming vote)
+    const logits = await counter.scores(packed, rowOwners);
+    const preds = new Int32Array(rows);
+    for (let q = 0; q < rows; q++) preds[q] = argMaxRow(logits, q * k, k);
+    const rowCost = confirm ? await confirmRows(counter, confirm, packed, logits, rowOwners, preds, reachedBy, (o) => labels[o]) : undefined;
     const next: Running<R>[] = [];
     let offset = 0;
     active.forEach((r, j) => {
       const m = r.request.length;
       const reply = (
         options.mode === 'scores'
-          ? { logits: (logits as Float32Array).subarray(offset * k, (offset + m) * k), predictions: preds.subarray(offset, offset + m) }
+          ? { logits: logits.subarray(offset * k, (offset + m) * k), predictions: preds.subarray(offset, offset + m) }
           : { predictions: preds.subarray(offset, offset + m) }
       ) as R;
+      const cost = rowCost?.subarray(offset, offset + m);
       offset += m;
       const step = r.program.next(reply);
-      if (step.done) finish(r.index, step.value, before[j], m);
+      if (step.done) finish(r.index, step.value, before[j], m, cost);
       else next.push({ index: r.index, program: r.program, request: step.value });
     });
     active = next;
