@@ -72,7 +72,11 @@ export const CLIENT_SCRIPT = `
     return spec.datasets.map(function (d) {
       var pts = spec.xKind === 'eps'
         ? d.data.map(function (p) { return { x: axisMode === 'normalized' && p.xn !== undefined ? p.xn : p.x, y: p.y }; })
-        : d.data.map(function (p) { return typeof p === 'number' ? (isNaN(p) ? null : p) : { x: p.x, y: p.y }; });
+        : d.data.map(function (p) {
+            // a missing bar (NaN in the spec) arrives as null: JSON has no NaN
+            if (p === null || typeof p === 'number') return p === null || isNaN(p) ? null : p;
+            return { x: p.x, y: p.y };
+          });
       return {
         label: d.label, data: pts, borderColor: d.color, backgroundColor: spec.type === 'bar' ? d.color + 'cc' : d.color,
         borderWidth: spec.type === 'bar' ? 0 : (d.bold ? 3.5 : 2), borderDash: d.dashed ? [6, 4] : undefined,
@@ -87,7 +91,7 @@ export const CLIENT_SCRIPT = `
     if (spec.xKind === 'eps') {
       // Pixel mode: ticks at multiples of k/255 (k a power of two), labelled "k/255" over the decimal.
       var max = 0;
-      spec.datasets.forEach(function (d) { d.data.forEach(function (p) { if (p.x > max) max = p.x; }); });
+      spec.datasets.forEach(function (d) { d.data.forEach(function (p) { if (p && p.x > max) max = p.x; }); });
       var step = 1 / 255;
       while (max / step > 8) step *= 2;
       var ticks = axisMode === 'normalized'

@@ -41,7 +41,7 @@ async function attack(passes: number, program: (t: ExampleTask) => ExampleProgra
   const wrapped = withEot(model, { evalPasses: passes });
   const x = tf.tensor4d([0.65], [1, 1, 1, 1]);
   const [out] = await runQueryAttack(wrapped, x, Int32Array.from([0]), [eps], { seed: 0 }, { name: 'probe', mode: 'labels', norm: 'linf', budget }, program);
-  const result = { success: out.success[0], queries: out.queries[0], adversarial: Array.from(await out.adversarial.data()) };
+  const result = { success: out.success[0], queries: out.queries?.[0], adversarial: Array.from(await out.adversarial.data()) };
   out.adversarial.dispose();
   x.dispose();
   model.dispose();

@@ -124,6 +124,20 @@ describe('results are never dropped; report checks follow the runs', () => {
     expect(assembleResults(dir, fixture.environment).models.map((m) => m.id)).toEqual(['z-baseline', 'a-defended']);
   });
 
+  it('an optimizer sweep is models that differ in optimizer only, not an SGD baseline beside Adam-trained defenses', () => {
+    const rec = (id: string, optimizer: string, defense: string, training: string) => ({ ...fixture.models[0], id, architecture: 'vgg16', optimizer, defense, training, train: { ...(fixture.models[0].train as object), optimizer } });
+    const dir = path.join(tmp, 'sweep');
+    fs.mkdirSync(dir, { recursive: true });
+    appendJournal(dir, { kind: 'model', key: 'm0', order: 0, record: rec('base-sgd', 'sgd', 'none', 'bp') });
+    appendJournal(dir, { kind: 'model', key: 'm1', order: 1, record: rec('opt-adam', 'adam', 'optical', 'hybrid') });
+    expect(assembleResults(dir, fixture.environment).extras?.optimizerSweep).toBeUndefined();
+    const same = path.join(tmp, 'sweep-same');
+    fs.mkdirSync(same, { recursive: true });
+    appendJournal(same, { kind: 'model', key: 'm0', order: 0, record: rec('base-sgd', 'sgd', 'none', 'bp') });
+    appendJournal(same, { kind: 'model', key: 'm1', order: 1, record: rec('base-adam', 'adam', 'none', 'bp') });
+    expect((assembleResults(same, fixture.environment).extras?.optimizerSweep as { optimizer: string }[]).map((r) => r.optimizer)).toEqual(['sgd', 'adam']);
+  });
+
   it('report recomputes the checks whenever the runs changed since they were computed', () => {
     const dir = path.join(tmp, 'report');
     fs.mkdirSync(dir, { recursive: true });

@@ -29,8 +29,12 @@ export function assembleResults(outDir: string, environment: EnvironmentInfo, en
   // models stay in job order (the spec's order, whichever shard or worker finished first), which the report keeps
   addOpticalTime(results);
   const ablation = ablationRows(results);
+  // an optimizer sweep is models that differ in optimizer and backbone only (examples/optimizer-sweep.json); models
+  // that also differ in defense or training method (the reproduction's SGD baseline beside Adam-trained defenses)
+  // are not one, and a backbone x optimizer chart of them would compare defenses under another name
   const optimizers = new Set(results.models.map((m) => String(m.optimizer ?? '')));
-  const sweep = optimizers.size > 1 ? optimizerSweepExtras(results.models, results.runs) : [];
+  const heads = new Set(results.models.map((m) => `${String(m.defense ?? '')}|${String(m.training ?? '')}`));
+  const sweep = optimizers.size > 1 && heads.size === 1 ? optimizerSweepExtras(results.models, results.runs) : [];
   results.extras = { examples, ...(ablation.length > 1 ? { ablation } : {}), ...(sweep.length > 1 ? { optimizerSweep: sweep } : {}), ...(probe ? { probe } : {}) };
   const file = path.join(outDir, 'results.json');
   writeFileAtomic(file, JSON.stringify(results, null, 1));
