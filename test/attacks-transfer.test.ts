@@ -16,6 +16,8 @@ import {
 } from '../attacks/transfer';
 import { applyMaps, applyMapsTransposed, drawDiversityMap } from '../attacks/transfer/input-diversity';
 import { LookupClassifier, predictedLabels, randomImages, ToyLinear } from './helpers/blackbox-toys';
+import { NoisyLinearClassifier } from './helpers/toy-classifiers';
+import { predictFlat, scoringPasses } from '../attacks/transfer/evaluate';
 
 const SHAPE: [number, number, number] = [8, 8, 3];
 let tmp: string;
@@ -195,5 +197,23 @@ describe('MI-FGSM / DI-FGSM crafting and transfer', () => {
     source.dispose();
     copy.dispose();
     other.dispose();
+  });
+});
+
+describe('transfer scoring on a stochastic target', () => {
+  test('clean and adversarial predictions are the vote of 10 noisy passes, as every other attack scores them', async () => {
+    // logits = [x + n, 0.5], n ~ N(0, 0.1^2) per pass: x = 0.58 is class 0 on about 79% of passes, on nearly all votes
+    const noisy = new NoisyLinearClassifier({ inputShape: [1, 1, 1], numClasses: 2, weights: [1, 0], bias: [0, 0.5], noiseStd: 0.1, noiseSeed: 3 });
+    const pixels = new Float32Array(40).fill(0.58);
+    const one = await predictFlat(noisy, pixels, [40, 1, 1, 1], 16, 1);
+    const voted = await predictFlat(noisy, pixels, [40, 1, 1, 1], 16);
+    expect(scoringPasses(noisy)).toBe(10);
+    expect(one.filter((p) => p === 1).length).toBeGreaterThan(2); // single passes flip some
+    expect(voted.filter((p) => p === 1).length).toBe(0);
+    // a deterministic model is read once per image
+    const plain = new ToyLinear(SHAPE, 5, 50, 'plain');
+    expect(scoringPasses(plain)).toBe(1);
+    plain.dispose();
+    noisy.dispose();
   });
 });

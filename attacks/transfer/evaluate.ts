@@ -5,12 +5,15 @@
  * it never exceeds clean accuracy), success rate among the target's clean-correct images, and the
  * reference protocol's number: robust accuracy on the COMMON-CORRECT subset — the images that every
  * compared model (the source and all targets) classifies correctly on clean inputs (docs/method.md §5).
+ * A stochastic model (camera noise) is scored, on clean and adversarial inputs, by the majority vote of
+ * DEFAULT_EVAL_PASSES noisy passes, as the other attacks score it (attacks/eot.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunRecord } from '../../src/results/schema';
 import type { Classifier } from '../../src/types';
 import { UserError } from '../../src/util/errors';
 import type { TransferSet } from './transfer-set';
+import { DEFAULT_EVAL_PASSES, stochasticPredict } from '../eot';
 
 export interface TransferEvaluation {
   runs: RunRecord[];
@@ -29,21 +32,36 @@ export function commonCorrectMask(labels: ArrayLike<number>, predictions: ArrayL
   return out;
 }
 
-/** Arg-max predictions of flat NHWC images, in batches. */
+/** Passes that score a model: the vote of DEFAULT_EVAL_PASSES on a stochastic one, as every other attack scores it. */
+export function scoringPasses(model: Classifier): number {
+  return model.stochastic ? DEFAULT_EVAL_PASSES : 1;
+}
+
+/** Predictions of flat NHWC images, in batches: the arg-max, or the majority vote of `passes` noisy passes. */
 export async function predictFlat(
   model: Classifier,
   pixels: Float32Array,
   shape: readonly [number, number, number, number],
   batchSize = 256,
+  passes = scoringPasses(model),
 ): Promise<number[]> {
   const [n, h, w, c] = shape;
   const per = h * w * c;
   const out: number[] = [];
   for (let s = 0; s < n; s += batchSize) {
     const m = Math.min(batchSize, n - s);
-    const p = tf.tidy(() => tf.argMax(model.logits(tf.tensor4d(pixels.subarray(s * per, (s + m) * per), [m, h, w, c])), 1));
-    out.push(...Array.from((await p.data()) as Int32Array));
-    p.dispose();
+    const x = tf.tensor4d(pixels.subarray(s * per, (s + m) * per), [m, h, w, c]);
+    try {
+      if (passes > 1) {
+        out.push(...Array.from((await stochasticPredict(model, x, passes)).prediction));
+      } else {
+        const p = tf.tidy(() => tf.argMax(model.logits(x), 1));
+        out.push(...Array.from((await p.data()) as Int32Array));
+        p.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
   }
   return out;
 }
@@ -109,6 +127,8 @@ export async function evaluateTransfer(
         ...(nClean > 0 ? { successRate: 1 - robust / nClean } : {}),
         source: m.source,
         commonCorrect: { n: commonN, robustAccuracy: commonN > 0 ? robustCommon / commonN : 0 },
+        // a noisy target is scored by the vote, clean and adversarial alike (predictFlat); no gradient is drawn on it
+        ...(target.stochastic ? { eot: { samples: 1, evalPasses: scoringPasses(target) } } : {}),
       });
     }
   }
