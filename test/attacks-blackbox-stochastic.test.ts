@@ -36,11 +36,28 @@ function* askShifted(task: ExampleTask): ExampleProgram<LabelReply> {
   return { adversarial: shifted, success: task.reached(reply.predictions[0]), successRow: 0 };
 }
 
-async function attack(passes: number, program: (t: ExampleTask) => ExampleProgram<LabelReply>, eps: number, budget: number) {
+/** One request of [x0, shifted, shifted]: stops at the first row that reaches the goal (as Parsimonious does). */
+function* askThree(task: ExampleTask): ExampleProgram<LabelReply> {
+  const shifted = Float32Array.from(task.x0, (v) => v - task.eps);
+  const rows = [task.x0, shifted, shifted.slice()];
+  const reply = yield rows;
+  for (let r = 0; r < rows.length; r++) if (task.reached(reply.predictions[r])) return { adversarial: rows[r], success: true, successRow: r };
+  return { adversarial: task.x0, success: false };
+}
+
+/** The same request, but only row 0 is the iterate (Bandits, NES: the other rows are probes). */
+function* askIterateOnly(task: ExampleTask): ExampleProgram<LabelReply> {
+  const shifted = Float32Array.from(task.x0, (v) => v - task.eps);
+  const reply = yield [task.x0, shifted, shifted.slice()];
+  return task.reached(reply.predictions[0]) ? { adversarial: task.x0, success: true, successRow: 0 } : { adversarial: task.x0, success: false };
+}
+
+async function attack(passes: number, program: (t: ExampleTask) => ExampleProgram<LabelReply>, eps: number, budget: number, successRows: 'first' | 'any' = 'any') {
   const model = noisy();
   const wrapped = withEot(model, { evalPasses: passes });
   const x = tf.tensor4d([0.65], [1, 1, 1, 1]);
-  const [out] = await runQueryAttack(wrapped, x, Int32Array.from([0]), [eps], { seed: 0 }, { name: 'probe', mode: 'labels', norm: 'linf', budget }, program);
+  const options = { name: 'probe', mode: 'labels' as const, norm: 'linf' as const, budget, successRows };
+  const [out] = await runQueryAttack(wrapped, x, Int32Array.from([0]), [eps], { seed: 0 }, options, program);
   const result = { success: out.success[0], queries: out.queries?.[0], adversarial: Array.from(await out.adversarial.data()) };
   out.adversarial.dispose();
   x.dispose();
@@ -71,5 +88,19 @@ describe('black-box queries on a stochastic model', () => {
     expect((await attack(1, askShifted, 0.4, 100)).queries).toBe(2);
     // without the budget to confirm it the success is not taken
     expect((await attack(9, askShifted, 0.4, 5)).success).toBe(false);
+  });
+
+  test('only rows the attack may stop on are confirmed, the first that holds per example', async () => {
+    // any row: row 0 (correct on its pass) needs nothing, row 1 is confirmed (8) and holds, row 2 is left alone
+    expect(await attack(9, askThree, 0.4, 100)).toMatchObject({ success: true, queries: 1 + 2 + 8 });
+    // iterate only: rows 1 and 2 are probes, never confirmed: the clean query and the request's 3 rows
+    expect(await attack(9, askIterateOnly, 0.4, 100, 'first')).toMatchObject({ success: false, queries: 1 + 3 });
+    // a row outside the eps-ball is no candidate either: 0.25 is class 1 on every pass, but 0.4 from x0
+    const far = function* (task: ExampleTask): ExampleProgram<LabelReply> {
+      yield [Float32Array.from(task.x0, (v) => v - 0.4)];
+      return { adversarial: task.x0, success: false };
+    };
+    expect((await attack(9, far, 0.3, 100)).queries).toBe(2);
+    expect((await attack(9, far, 0.4, 100)).queries).toBe(2 + 8);
   });
 });

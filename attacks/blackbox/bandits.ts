@@ -82,6 +82,11 @@ export class BanditsAttack extends QueryAttack<BanditsParams, ScoreReply> {
     this.facts = banditsFacts(p);
   }
 
+  /** Rows after the first are finite-difference probes: only the iterate (row 0) can be a success. */
+  protected override successRows(): 'first' {
+    return 'first';
+  }
+
   protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
     return banditsProgram(task, this.p);
   }

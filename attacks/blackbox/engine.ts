@@ -20,8 +20,10 @@
  * On a stochastic model (camera noise) one noisy pass can look adversarial by luck, and the evaluation scores the
  * final point by a vote over several passes (attacks/eot.ts). So a row whose pass reaches the goal is confirmed
  * before its program sees it: it is queried again (evalPasses - 1 more times, charged to its example and counted
- * in its queries to success) and its prediction becomes the vote, which is what the attack then acts on. A row
- * whose example cannot pay for that is reported as not reached. A deterministic model is queried once per row.
+ * in its queries to success) and its prediction becomes the vote, which is what the attack then acts on. Only rows
+ * the attack could stop on are confirmed (in the eps-ball; for Bandits and NES the iterate, not the probes), the
+ * first of them per example that holds. A row whose example cannot pay for that is reported as not reached. A
+ * deterministic model is queried once per row.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Attack, AttackContext, AttackFacts, AttackOutcome, Classifier, Norm } from '../../src/types';
@@ -90,6 +92,11 @@ export interface EngineOptions {
   /** Per-example query budget, the clean query included. */
   budget: number;
   maxRowsPerCall?: number;
+  /**
+   * Which rows of a request the attack may stop on: 'first' (its iterate; the others are finite-difference probes,
+   * as in Bandits and NES) or 'any' (default). Only those are confirmed on a stochastic model.
+   */
+  successRows?: 'first' | 'any';
 }
 
 /** Tolerance for the eps-ball check on float32 values. */
@@ -114,63 +121,80 @@ function softmaxInto(logits: ArrayLike<number>, offset: number, k: number, into:
   for (let j = 0; j < k; j++) into[intoOffset + j] += Math.exp(logits[offset + j] - max) / sum;
 }
 
+/** One example's rows within a packed request: rows start .. start + count - 1. */
+interface RowGroup {
+  owner: number;
+  start: number;
+  count: number;
+}
+
 /**
- * Confirm the rows whose pass reached the goal (module comment): re-query each (passes - 1 more times) and
- * overwrite its prediction with the vote over all its passes; a row whose example lacks the budget gets its true
- * label. Returns the confirmation queries charged to each row.
+ * Confirm apparent successes (module comment). A candidate is a row whose pass reached the goal, that lies in the
+ * eps-ball (only such a row can be a success) and that the attack may stop on (`isCandidate`: the iterate row of
+ * Bandits and NES, any row of the others). Per example, candidates are confirmed in row order until one holds
+ * (the attack stops at the first success it sees): each is queried passes - 1 more times and its prediction
+ * becomes the vote of all its passes. A candidate whose example lacks the budget gets its true label. Returns the
+ * confirmation queries charged to each row.
  */
 async function confirmRows(
   counter: QueryCounter,
   conf: Confirmation,
   pixels: Float32Array,
   logits: Float32Array,
-  owners: ArrayLike<number>,
+  groups: readonly RowGroup[],
   preds: Int32Array,
+  isCandidate: (group: RowGroup, row: number) => boolean,
   reached: (owner: number, prediction: number) => boolean,
   labelOf: (owner: number) => number,
 ): Promise<Int32Array> {
-  const rows = owners.length;
-  const cost = new Int32Array(rows);
-  const extra = conf.passes - 1;
-  const picked: number[] = [];
-  const pending = new Map<number, number>();
-  for (let q = 0; q < rows; q++) {
-    const o = owners[q];
-    if (!reached(o, preds[q])) continue;
-    const need = (pending.get(o) ?? 0) + extra;
-    if (counter.remaining(o) >= need) {
-      picked.push(q);
-      pending.set(o, need);
-    } else preds[q] = labelOf(o);
-  }
-  if (!picked.length) return cost;
   const dim = counter.dim;
   const k = counter.numClasses;
-  const again = new Float32Array(picked.length * extra * dim);
-  const againOwners = new Int32Array(picked.length * extra);
-  picked.forEach((q, p) => {
-    for (let e = 0; e < extra; e++) {
-      again.set(pixels.subarray(q * dim, (q + 1) * dim), (p * extra + e) * dim);
-      againOwners[p * extra + e] = owners[q];
-    }
-  });
-  const more = await counter.scores(again, againOwners);
+  const extra = conf.passes - 1;
+  const cost = new Int32Array(preds.length);
+  const open = groups.map((g) => ({ g, next: 0 }));
   const votes = new Float64Array(k);
   const probSum = new Float64Array(k);
-  picked.forEach((q, p) => {
-    votes.fill(0);
-    probSum.fill(0);
-    votes[preds[q]] += 1;
-    softmaxInto(logits, q * k, k, probSum, 0);
-    for (let e = 0; e < extra; e++) {
-      const r = p * extra + e;
-      votes[argMaxRow(more, r * k, k)] += 1;
-      softmaxInto(more, r * k, k, probSum, 0);
+  for (;;) {
+    const picks: { q: number; owner: number; at: (typeof open)[number] }[] = [];
+    for (const at of open) {
+      const { g } = at;
+      while (at.next < g.count) {
+        const q = g.start + at.next++;
+        if (!reached(g.owner, preds[q]) || !isCandidate(g, q)) continue;
+        if (counter.remaining(g.owner) >= extra) {
+          picks.push({ q, owner: g.owner, at });
+          break;
+        }
+        preds[q] = labelOf(g.owner);
+      }
     }
-    preds[q] = votedClass(votes, probSum, 0, k, conf.vote);
-    cost[q] = extra;
-  });
-  return cost;
+    if (!picks.length) return cost;
+    const again = new Float32Array(picks.length * extra * dim);
+    const againOwners = new Int32Array(picks.length * extra);
+    picks.forEach(({ q, owner }, p) => {
+      for (let e = 0; e < extra; e++) {
+        again.set(pixels.subarray(q * dim, (q + 1) * dim), (p * extra + e) * dim);
+        againOwners[p * extra + e] = owner;
+      }
+    });
+    const more = await counter.scores(again, againOwners);
+    for (let p = 0; p < picks.length; p++) {
+      const { q, owner, at } = picks[p];
+      votes.fill(0);
+      probSum.fill(0);
+      votes[preds[q]] += 1;
+      softmaxInto(logits, q * k, k, probSum, 0);
+      for (let e = 0; e < extra; e++) {
+        const r = p * extra + e;
+        votes[argMaxRow(more, r * k, k)] += 1;
+        softmaxInto(more, r * k, k, probSum, 0);
+      }
+      preds[q] = votedClass(votes, probSum, 0, k, conf.vote);
+      cost[q] = extra;
+      // confirmed: the attack stops here, so the example's later rows need none
+      if (reached(owner, preds[q])) at.next = at.g.count;
+    }
+  }
 }
 
 /** Confirmation queries of rows 0..successRow of an example's last request (all of them on failure). */
@@ -239,6 +263,10 @@ async function runOneEps<R extends LabelReply>(
 
   const confirm = confirmationOf(model);
   const reachedBy = (o: number, p: number): boolean => reachesGoal(p, labels[o], target(o));
+  const candidateIn =
+    (rows: Float32Array) =>
+    (g: RowGroup, q: number): boolean =>
+      (options.successRows !== 'first' || q === g.start) && inBall(rows.subarray(q * dim, (q + 1) * dim), x0(g.owner), eps, options.norm);
   const finish = (i: number, result: ExampleResult, queriesBefore: number, lastRows: number, rowCost?: Int32Array): void => {
     const adv = result.adversarial;
     if (adv.length !== dim) throw new Error(`${options.name}: example ${i} returned ${adv.length} values, expected ${dim}`);
@@ -264,7 +292,8 @@ async function runOneEps<R extends LabelReply>(
   const clean = await counter.scores(pixels, owners);
   const cleanPreds = new Int32Array(n);
   for (let i = 0; i < n; i++) cleanPreds[i] = argMaxRow(clean, i * k, k);
-  const cleanCost = confirm ? await confirmRows(counter, confirm, pixels, clean, owners, cleanPreds, reachedBy, (o) => labels[o]) : undefined;
+  const cleanGroups = Array.from({ length: n }, (_, i): RowGroup => ({ owner: i, start: i, count: 1 }));
+  const cleanCost = confirm ? await confirmRows(counter, confirm, pixels, clean, cleanGroups, cleanPreds, candidateIn(pixels), reachedBy, (o) => labels[o]) : undefined;
   const running: Running<R>[] = [];
   for (let i = 0; i < n; i++) {
     const pred = cleanPreds[i];
@@ -317,7 +346,16 @@ async function runOneEps<R extends LabelReply>(
     const logits = await counter.scores(packed, rowOwners);
     const preds = new Int32Array(rows);
     for (let q = 0; q < rows; q++) preds[q] = argMaxRow(logits, q * k, k);
-    const rowCost = confirm ? await confirmRows(counter, confirm, packed, logits, rowOwners, preds, reachedBy, (o) => labels[o]) : undefined;
+    let rowCost: Int32Array | undefined;
+    if (confirm) {
+      const groups: RowGroup[] = [];
+      let start = 0;
+      for (const r of active) {
+        groups.push({ owner: r.index, start, count: r.request.length });
+        start += r.request.length;
+      }
+      rowCost = await confirmRows(counter, confirm, packed, logits, groups, preds, candidateIn(packed), reachedBy, (o) => labels[o]);
+    }
     const next: Running<R>[] = [];
     let offset = 0;
     active.forEach((r, j) => {
@@ -352,12 +390,17 @@ async function runOneEps<R extends LabelReply>(
   return out;
 }
 
+/** Whether a point lies in the eps-ball around x0 (the feasibility check's tolerance). */
+function inBall(x: Float32Array, x0: Float32Array, eps: number, norm: Norm): boolean {
+  return distance(x, x0, norm) <= eps * (1 + BALL_TOLERANCE) + BALL_TOLERANCE * 1e-1;
+}
+
 function checkFeasible(name: string, i: number, adv: Float32Array, x0: Float32Array, eps: number, norm: Norm): void {
   for (let j = 0; j < adv.length; j++) {
     if (!(adv[j] >= 0 && adv[j] <= 1)) throw new Error(`${name}: example ${i} pixel ${j} = ${adv[j]} outside [0,1]`);
   }
-  const d = distance(adv, x0, norm);
-  if (d > eps * (1 + BALL_TOLERANCE) + BALL_TOLERANCE * 1e-1) {
+  if (!inBall(adv, x0, eps, norm)) {
+    const d = distance(adv, x0, norm);
     throw new Error(`${name}: example ${i} perturbation ${norm} norm ${d} exceeds eps ${eps}`);
   }
 }
@@ -396,6 +439,11 @@ export abstract class QueryAttack<P extends QueryBudget, R extends LabelReply> i
     return this.name;
   }
 
+  /** Which rows of a request the program may stop on (EngineOptions.successRows). */
+  protected successRows(): 'first' | 'any' {
+    return 'any';
+  }
+
   run(model: Classifier, x: tf.Tensor4D, labels: Int32Array, epsilons: number[], ctx: AttackContext): Promise<AttackOutcome[]> {
     const { maxQueries, maxRowsPerCall } = this.p;
     return runQueryAttack<R>(
@@ -404,7 +452,7 @@ export abstract class QueryAttack<P extends QueryBudget, R extends LabelReply> i
       labels,
       epsilons,
       ctx,
-      { name: this.streamLabel(), mode: this.mode, norm: this.norm, budget: maxQueries, maxRowsPerCall },
+      { name: this.streamLabel(), mode: this.mode, norm: this.norm, budget: maxQueries, maxRowsPerCall, successRows: this.successRows() },
       (task) => this.program(task),
     );
   }

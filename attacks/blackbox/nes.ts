@@ -60,6 +60,11 @@ export class NesAttack extends QueryAttack<NesParams, ScoreReply> {
     this.facts = nesFacts(p);
   }
 
+  /** Rows after the first are finite-difference probes: only the iterate (row 0) can be a success. */
+  protected override successRows(): 'first' {
+    return 'first';
+  }
+
   protected program(task: ExampleTask): ExampleProgram<ScoreReply> {
     return nesProgram(task, this.p);
   }
