@@ -20,6 +20,11 @@ import { meanOfCalls } from '../src/util/loss-gradient';
 export const DEFAULT_EOT_SAMPLES = 20;
 /** Forward passes whose vote scores a stochastic model's predictions (EotOptions.evalPasses). */
 export const DEFAULT_EVAL_PASSES = 10;
+
+/** Passes that score `model` by default: the vote of DEFAULT_EVAL_PASSES on a stochastic model, else one. */
+export function defaultEvalPasses(model: Classifier): number {
+  return model.stochastic ? DEFAULT_EVAL_PASSES : 1;
+}
 export type StochasticVote = 'majority' | 'mean';
 
 export interface EotOptions {
@@ -54,7 +59,7 @@ export class EotClassifier implements Classifier {
     opts: EotOptions = {},
   ) {
     const samples = opts.samples ?? DEFAULT_EOT_SAMPLES;
-    const evalPasses = opts.evalPasses ?? (inner.stochastic ? DEFAULT_EVAL_PASSES : 1);
+    const evalPasses = opts.evalPasses ?? defaultEvalPasses(inner);
     if (!Number.isInteger(samples) || samples < 1) throw new UserError(`bad EOT samples '${samples}': expected an integer >= 1`);
     if (!Number.isInteger(evalPasses) || evalPasses < 1) {
       throw new UserError(`bad EOT evalPasses '${evalPasses}': expected an integer >= 1`);

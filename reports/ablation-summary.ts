@@ -7,8 +7,8 @@
 import type { ResultsFile, RunRecord } from '../src/results/schema';
 import type { PerSampleLoader } from './checks';
 import { isBlackBoxRun, isWhiteBoxRun, transferPgdAccuracy, worstCaseAtClaimEps } from './claims';
-import { declaredName, oracleModes } from './gradient-modes';
-import { gradientOf, modelIds, modelById } from './runs';
+import { isOracleRunOf, oracleModes } from './gradient-modes';
+import { modelIds, modelById } from './runs';
 
 export interface AblationSummaryRow {
   model: string;
@@ -31,8 +31,8 @@ export function ablationSummary(results: ResultsFile, load: PerSampleLoader): Ab
     .filter((id) => attacked.has(id))
     .map((id) => {
       const m = modelById(results, id);
-      const oracle = oracleModes(results, id);
-      const isOracle = (r: RunRecord): boolean => oracle.includes(declaredName(gradientOf(r)));
+      const hasOracle = oracleModes(results, id).length > 0;
+      const isOracle = isOracleRunOf(results, id);
       const pick = (accept: (r: RunRecord) => boolean): { accuracy: number; n: number } | null => {
         const w = worstCaseAtClaimEps(results, load, id, accept);
         return w ? { accuracy: w.accuracy, n: w.n } : null;
@@ -43,7 +43,7 @@ export function ablationSummary(results: ResultsFile, load: PerSampleLoader): Ab
         defense: String(m?.defense ?? '—'),
         cleanAccuracy: m?.cleanAccuracy ?? NaN,
         whiteBox: pick(isWhiteBoxRun),
-        whiteBoxNoOracle: oracle.length ? pick((r) => isWhiteBoxRun(r) && !isOracle(r)) : null,
+        whiteBoxNoOracle: hasOracle ? pick((r) => isWhiteBoxRun(r) && !isOracle(r)) : null,
         blackBox: pick(isBlackBoxRun),
         transferPgd: transferPgdAccuracy(results, id) ?? null,
       };

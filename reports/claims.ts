@@ -9,7 +9,7 @@
  */
 import type { ModelRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { worstCaseAccuracy, type PerSampleLoader, type WorstCase } from './checks';
-import { declaredName, oracleModes } from './gradient-modes';
+import { declaredName, isOracleRunOf, oracleModes } from './gradient-modes';
 import { attackLabel, pct, points } from './format';
 import { epsKey, gradientOf, variantLabel, varyingParams } from './runs';
 
@@ -69,12 +69,9 @@ function modeName(run: RunRecord): string {
 export function worstCaseAtClaimEps(results: ResultsFile, load: PerSampleLoader, model: string, accept: (r: RunRecord) => boolean): WorstCase | null {
   return worstCaseAccuracy(results, load, model, CLAIM_EPS, 'linf', { withinEps: true, runs: accept });
 }
-const wc = worstCaseAtClaimEps;
 
 export const isWhiteBoxRun = (r: RunRecord): boolean => r.threat === 'white-box';
 export const isBlackBoxRun = (r: RunRecord): boolean => r.threat === 'black-box-score' || r.threat === 'decision';
-const whiteBox = isWhiteBoxRun;
-const blackBox = isBlackBoxRun;
 
 /** Accuracy of a model under transfer PGD at normalized eps 0.04, on the common-correct images (claim 5's number). */
 export function transferPgdAccuracy(results: ResultsFile, modelId: string): number | undefined {
@@ -109,12 +106,12 @@ function claim2(results: ResultsFile, load: PerSampleLoader, names: ClaimModels)
   const opt = byName(results, names.optical);
   if (!base || !opt) return undecidable(2, `no model named '${!base ? names.baseline : names.optical}'`);
   const oracle = oracleModes(results, opt.id);
-  const isOracle = (r: RunRecord): boolean => oracle.includes(modeName(r));
-  const b = wc(results, load, base.id, whiteBox);
-  const all = wc(results, load, opt.id, whiteBox);
-  const r = wc(results, load, opt.id, (x) => whiteBox(x) && !isOracle(x));
+  const isOracle = isOracleRunOf(results, opt.id);
+  const b = worstCaseAtClaimEps(results, load, base.id, isWhiteBoxRun);
+  const all = worstCaseAtClaimEps(results, load, opt.id, isWhiteBoxRun);
+  const r = worstCaseAtClaimEps(results, load, opt.id, (x) => isWhiteBoxRun(x) && !isOracle(x));
   if (!b || !r || !all) return undecidable(2, `no white-box run at 8/255 on ${!b ? names.baseline : names.optical}${r || !all ? '' : ' outside the oracle modes'}`);
-  const modes = [...new Set(results.runs.filter((x) => x.model === opt.id && whiteBox(x) && !isOracle(x)).map(gradientOf))].sort();
+  const modes = [...new Set(results.runs.filter((x) => x.model === opt.id && isWhiteBoxRun(x) && !isOracle(x)).map(gradientOf))].sort();
   const deciding =
     `white-box worst case at 8/255: optical ${pct(r.accuracy)} over every mode but the oracle (${modes.join(', ')}; ${r.n} images), ` +
     `${pct(all.accuracy)} with the oracle (${oracle.join(', ') || 'none declared'}); baseline ${pct(b.accuracy)}; gap ${gap(r.accuracy, b.accuracy)}`;
@@ -122,7 +119,7 @@ function claim2(results: ResultsFile, load: PerSampleLoader, names: ClaimModels)
   if (r.accuracy - b.accuracy >= CLEAR_GAP) return { ...base2, verdict: 'holds', verdictText: 'holds' };
   // the claim holds against an attacker who lacks one mode when leaving that mode out lifts the worst case clear
   const without = modes
-    .map((m) => ({ m, w: wc(results, load, opt.id, (x) => whiteBox(x) && !isOracle(x) && gradientOf(x) !== m) }))
+    .map((m) => ({ m, w: worstCaseAtClaimEps(results, load, opt.id, (x) => isWhiteBoxRun(x) && !isOracle(x) && gradientOf(x) !== m) }))
     .filter((x): x is { m: string; w: WorstCase } => x.w !== null && x.w.accuracy - b.accuracy >= CLEAR_GAP);
   if (without.length) {
     const list = without.map((x) => `${x.m} (${pct(x.w.accuracy)} without it)`).join(', ');
@@ -134,8 +131,8 @@ function claim2(results: ResultsFile, load: PerSampleLoader, names: ClaimModels)
 function claim3(results: ResultsFile, load: PerSampleLoader, names: ClaimModels): ClaimAssessment {
   const opt = byName(results, names.optical);
   if (!opt) return undecidable(3, `no model named '${names.optical}'`);
-  const natural = wc(results, load, opt.id, (r) => whiteBox(r) && gradientOf(r) === 'natural');
-  const oracle = wc(results, load, opt.id, (r) => whiteBox(r) && modeName(r) === 'bpda-true');
+  const natural = worstCaseAtClaimEps(results, load, opt.id, (r) => isWhiteBoxRun(r) && gradientOf(r) === 'natural');
+  const oracle = worstCaseAtClaimEps(results, load, opt.id, (r) => isWhiteBoxRun(r) && modeName(r) === 'bpda-true');
   if (!natural || !oracle) return undecidable(3, `no white-box run at 8/255 on ${names.optical} through ${!natural ? 'its natural gradient' : 'bpda-true'}`);
   const d = natural.accuracy - oracle.accuracy;
   const deciding = `optical, white-box worst case at 8/255: through the natural (DFA) gradient ${pct(natural.accuracy)}, through bpda-true ${pct(oracle.accuracy)} (natural ${gap(natural.accuracy, oracle.accuracy)})`;
@@ -149,16 +146,16 @@ function claim4(results: ResultsFile, load: PerSampleLoader, names: ClaimModels)
   const opt = byName(results, names.optical);
   const dfa = byName(results, names.dfaOnly);
   if (!opt || !dfa) return undecidable(4, `no model named '${!opt ? names.optical : names.dfaOnly}'`);
-  const o = wc(results, load, opt.id, blackBox);
-  const d = wc(results, load, dfa.id, blackBox);
+  const o = worstCaseAtClaimEps(results, load, opt.id, isBlackBoxRun);
+  const d = worstCaseAtClaimEps(results, load, dfa.id, isBlackBoxRun);
   if (!o || !d) return undecidable(4, `no black-box run at 8/255 or below on ${!o ? names.optical : names.dfaOnly}`);
   const deciding = `black-box worst case at 8/256 (HopSkipJump at 8/255): optical ${pct(o.accuracy)} (${o.n} images), dfa-only ${pct(d.accuracy)} (${d.n} images); gap ${gap(o.accuracy, d.accuracy)}`;
   const base4 = { claim: 4 as const, statement: STATEMENTS[4], deciding };
   if (o.accuracy - d.accuracy >= CLEAR_GAP) return { ...base4, verdict: 'holds', verdictText: 'holds' };
   // per attack: the same attack, parameters and eps on both models
   const key = (r: RunRecord): string => `${r.attack}|${JSON.stringify(Object.entries(r.params).sort(([a], [b]) => a.localeCompare(b)))}|${epsKey(r.eps)}`;
-  const dfaRuns = new Map(results.runs.filter((r) => r.model === dfa.id && blackBox(r)).map((r) => [key(r), r] as const));
-  const optRuns = results.runs.filter((r) => r.model === opt.id && blackBox(r) && r.eps <= CLAIM_EPS * (1 + 1e-9));
+  const dfaRuns = new Map(results.runs.filter((r) => r.model === dfa.id && isBlackBoxRun(r)).map((r) => [key(r), r] as const));
+  const optRuns = results.runs.filter((r) => r.model === opt.id && isBlackBoxRun(r) && r.eps <= CLAIM_EPS * (1 + 1e-9));
   // an attack's variants (Bandits at three fd_eta) are told apart by the parameters that differ between them
   const name = (r: RunRecord): string => [attackLabel(r.attack), variantLabel(r, varyingParams(optRuns.filter((x) => x.attack === r.attack)))].filter(Boolean).join(' ');
   const clear = optRuns

@@ -38,6 +38,12 @@ export function declaredName(mode: string): string {
   return mode.split('+')[0].split(':')[0];
 }
 
+/** Whether a run went through one of `model`'s oracle modes (oracleModes), whatever its query count or surrogate. */
+export function isOracleRunOf(results: ResultsFile, model: string): (run: RunRecord) => boolean {
+  const declared = oracleModes(results, model);
+  return (r) => declared.includes(declaredName(gradientOf(r)));
+}
+
 export function gradientModeTables(results: ResultsFile, load: PerSampleLoader): GradientModeTable[] {
   const out: GradientModeTable[] = [];
   for (const model of new Set(results.runs.map((r) => r.model))) {
@@ -50,7 +56,7 @@ export function gradientModeTables(results: ResultsFile, load: PerSampleLoader):
       for (const r of wb) if (!byKey.has(epsKey(r.eps))) byKey.set(epsKey(r.eps), r.eps);
       const eps = [...byKey.values()].sort((a, b) => a - b);
       const declared = oracleModes(results, model);
-      const isOracle = (r: RunRecord): boolean => declared.includes(declaredName(gradientOf(r)));
+      const isOracle = isOracleRunOf(results, model);
       const oracle = modes.filter((m) => declared.includes(declaredName(m)));
       const row = (label: string, kind: GradientModeRow['kind'], accept: (r: RunRecord) => boolean): GradientModeRow => ({
         label,

@@ -17,7 +17,8 @@ import {
 import { applyMaps, applyMapsTransposed, drawDiversityMap } from '../attacks/transfer/input-diversity';
 import { LookupClassifier, predictedLabels, randomImages, ToyLinear } from './helpers/blackbox-toys';
 import { NoisyLinearClassifier } from './helpers/toy-classifiers';
-import { predictFlat, scoringPasses } from '../attacks/transfer/evaluate';
+import { predictFlat } from '../attacks/transfer/evaluate';
+import { defaultEvalPasses } from '../attacks/eot';
 
 const SHAPE: [number, number, number] = [8, 8, 3];
 let tmp: string;
@@ -207,12 +208,12 @@ describe('transfer scoring on a stochastic target', () => {
     const pixels = new Float32Array(40).fill(0.58);
     const one = await predictFlat(noisy, pixels, [40, 1, 1, 1], 16, 1);
     const voted = await predictFlat(noisy, pixels, [40, 1, 1, 1], 16);
-    expect(scoringPasses(noisy)).toBe(10);
+    expect(defaultEvalPasses(noisy)).toBe(10);
     expect(one.filter((p) => p === 1).length).toBeGreaterThan(2); // single passes flip some
     expect(voted.filter((p) => p === 1).length).toBe(0);
     // a deterministic model is read once per image
     const plain = new ToyLinear(SHAPE, 5, 50, 'plain');
-    expect(scoringPasses(plain)).toBe(1);
+    expect(defaultEvalPasses(plain)).toBe(1);
     plain.dispose();
     noisy.dispose();
   });

@@ -197,12 +197,10 @@ async function confirmRows(
   }
 }
 
-/** Confirmation queries of rows 0..successRow of an example's last request (all of them on failure). */
-function confirmedBefore(cost: Int32Array | undefined, successRow: number | undefined): number {
-  if (!cost) return 0;
+/** Confirmation queries of rows 0..successRow of an example's last request. */
+function confirmedBefore(cost: Int32Array | undefined, successRow: number): number {
   let s = 0;
-  const last = successRow ?? cost.length - 1;
-  for (let r = 0; r <= last && r < cost.length; r++) s += cost[r];
+  if (cost) for (let r = 0; r <= successRow && r < cost.length; r++) s += cost[r];
   return s;
 }
 
@@ -333,8 +331,10 @@ async function runOneEps<R extends LabelReply>(
     for (const r of active) rows += r.request.length;
     const packed = new Float32Array(rows * dim);
     const rowOwners = new Int32Array(rows);
+    const groups: RowGroup[] = [];
     let at = 0;
     for (const r of active) {
+      groups.push({ owner: r.index, start: at, count: r.request.length });
       for (const row of r.request) {
         if (row.length !== dim) throw new Error(`${options.name}: a requested row has ${row.length} values, expected ${dim}`);
         packed.set(row, at * dim);
@@ -346,16 +346,7 @@ async function runOneEps<R extends LabelReply>(
     const logits = await counter.scores(packed, rowOwners);
     const preds = new Int32Array(rows);
     for (let q = 0; q < rows; q++) preds[q] = argMaxRow(logits, q * k, k);
-    let rowCost: Int32Array | undefined;
-    if (confirm) {
-      const groups: RowGroup[] = [];
-      let start = 0;
-      for (const r of active) {
-        groups.push({ owner: r.index, start, count: r.request.length });
-        start += r.request.length;
-      }
-      rowCost = await confirmRows(counter, confirm, packed, logits, groups, preds, candidateIn(packed), reachedBy, (o) => labels[o]);
-    }
+    const rowCost = confirm ? await confirmRows(counter, confirm, packed, logits, groups, preds, candidateIn(packed), reachedBy, (o) => labels[o]) : undefined;
     const next: Running<R>[] = [];
     let offset = 0;
     active.forEach((r, j) => {

@@ -13,7 +13,7 @@ import type { RunRecord } from '../../src/results/schema';
 import type { Classifier } from '../../src/types';
 import { UserError } from '../../src/util/errors';
 import type { TransferSet } from './transfer-set';
-import { DEFAULT_EVAL_PASSES, stochasticPredict } from '../eot';
+import { defaultEvalPasses, stochasticPredict } from '../eot';
 
 export interface TransferEvaluation {
   runs: RunRecord[];
@@ -32,18 +32,13 @@ export function commonCorrectMask(labels: ArrayLike<number>, predictions: ArrayL
   return out;
 }
 
-/** Passes that score a model: the vote of DEFAULT_EVAL_PASSES on a stochastic one, as every other attack scores it. */
-export function scoringPasses(model: Classifier): number {
-  return model.stochastic ? DEFAULT_EVAL_PASSES : 1;
-}
-
 /** Predictions of flat NHWC images, in batches: the arg-max, or the majority vote of `passes` noisy passes. */
 export async function predictFlat(
   model: Classifier,
   pixels: Float32Array,
   shape: readonly [number, number, number, number],
   batchSize = 256,
-  passes = scoringPasses(model),
+  passes = defaultEvalPasses(model),
 ): Promise<number[]> {
   const [n, h, w, c] = shape;
   const per = h * w * c;
@@ -128,7 +123,7 @@ export async function evaluateTransfer(
         source: m.source,
         commonCorrect: { n: commonN, robustAccuracy: commonN > 0 ? robustCommon / commonN : 0 },
         // a noisy target is scored by the vote, clean and adversarial alike (predictFlat); no gradient is drawn on it
-        ...(target.stochastic ? { eot: { samples: 1, evalPasses: scoringPasses(target) } } : {}),
+        ...(target.stochastic ? { eot: { samples: 1, evalPasses: defaultEvalPasses(target) } } : {}),
       });
     }
   }
