@@ -36,6 +36,18 @@ export function partialDir(outDir: string, jobKey: string): string {
   return path.join(outDir, 'partial', jobKey);
 }
 
+const CHUNK_FILE = /^chunk-(\d+)\.json$/;
+
+/** The chunk numbers with a file in the job's folder (not read: `run --check` counts them; the store validates). */
+export function savedChunkNumbers(outDir: string, jobKey: string): number[] {
+  const dir = partialDir(outDir, jobKey);
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).flatMap((name) => {
+    const m = CHUNK_FILE.exec(name);
+    return m ? [Number(m[1])] : [];
+  });
+}
+
 export class DirChunkStore implements ChunkStore {
   /** The job's seconds before this process (0 for a fresh job). */
   readonly priorSeconds: number;
@@ -46,11 +58,8 @@ export class DirChunkStore implements ChunkStore {
   constructor(outDir: string, jobKey: string, private readonly log: (line: string) => void = () => undefined) {
     this.dir = partialDir(outDir, jobKey);
     let prior = 0;
-    const names = fs.existsSync(this.dir) ? fs.readdirSync(this.dir) : [];
-    for (const name of names) {
-      const m = /^chunk-(\d+)\.json$/.exec(name);
-      if (!m) continue;
-      const file = this.read(path.join(this.dir, name), Number(m[1]));
+    for (const k of savedChunkNumbers(outDir, jobKey)) {
+      const file = this.read(path.join(this.dir, `chunk-${k}.json`), k);
       if (!file) continue;
       this.files.set(file.chunk, file);
       prior = Math.max(prior, file.elapsedSec);

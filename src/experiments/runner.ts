@@ -242,9 +242,11 @@ async function runProbeJob(spec: ExperimentSpec, models: ModelJob[], files: File
   log(`probe: feature similarity of clean vs ${probe.attack} ${probe.eps} images at ${extra.layers.length} layers (${formatSeconds((Date.now() - t0) / 1000)})`);
 }
 
-function summarize(runs: RunRecord[], model?: string): string {
-  const parts = runs
-    .filter((r) => model === undefined || r.model === model)
-    .map((r) => `${model === undefined ? r.model + ' ' : ''}eps ${formatEps(r.eps)} ${(100 * r.robustAccuracy).toFixed(1)}%`);
-  return parts.join(', ');
+/** The one-line result of a finished job, as its progress line prints it. */
+export function summarize(runs: RunRecord[], model?: string): string {
+  const mine = runs.filter((r) => model === undefined || r.model === model);
+  // eps in the units the spec wrote them, so the line reads like the spec and `run --check`
+  const written = (r: RunRecord): string => (r.epsSpace === 'normalized' && r.epsInSpace !== undefined ? String(r.epsInSpace) : formatEps(r.eps));
+  const parts = mine.map((r) => `${model === undefined ? r.model + ' ' : ''}eps ${written(r)} ${(100 * r.robustAccuracy).toFixed(1)}%`);
+  return parts.join(', ') + (mine.some((r) => r.epsSpace === 'normalized') ? ' (normalized eps)' : '');
 }

@@ -5,7 +5,6 @@
  * model's training is single-threaded, so on N cores N models train about N times as fast as one after another,
  * with the same weights.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import type { Dataset } from '../../datasets/types';
 import type { SplitsRequest } from '../../datasets/load';
@@ -18,16 +17,14 @@ import { WorkerPool } from '../parallel/pool';
 import type { FitResult, FitTask } from './fit-worker';
 import type { ExperimentSpec } from './spec';
 import type { ModelJob } from './jobs';
+import { checkpointProgress } from './progress';
 
 /** Seconds between the progress lines of a model that trains beside others (its epoch lines always print). */
 const AT_ONCE_LOG_EVERY_SEC = 60;
 
 /** Whether the job's checkpoint already holds every requested epoch. */
 export function checkpointComplete(job: ModelJob): boolean {
-  const metaFile = path.join(job.dir, 'model.json');
-  if (!fs.existsSync(metaFile)) return false;
-  const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as { train?: { epochsDone?: number } };
-  return (meta.train?.epochsDone ?? 0) >= job.spec.train.epochs;
+  return (checkpointProgress(job.dir)?.epochsDone ?? 0) >= job.spec.train.epochs;
 }
 
 /** The trainer's configuration and options for a model job (the same in this process and in a worker). */

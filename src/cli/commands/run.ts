@@ -35,7 +35,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .positional('spec', { type: 'string', demandOption: true, describe: 'Experiment spec (JSON), e.g. examples/quick.json' })
       .option('out', { type: 'string', demandOption: true, describe: 'Output directory (checkpoints, journal, results.json)' })
       .option('shard', { type: 'string', describe: 'Run only shard i of N (i/N, 0-based); join shards with opulab merge' })
-      .option('check', { type: 'boolean', default: false, describe: 'Only validate the whole spec and print the plan (no data read, nothing trained or written)' }) as never,
+      .option('check', { type: 'boolean', default: false, describe: 'Only validate the whole spec and print the plan, with where a stopped run in --out stands (no data read, nothing trained or written)' }) as never,
   handler: async (args) => {
     checkSeed(args);
     // plugin files are loaded and trial-run while the inputs are checked: that needs a ready backend (quiet: no line yet)
