@@ -20,6 +20,7 @@ import { encodePng, pngDataUri, upscaleNearest } from './png';
 import { epsKey, gradientOf, groupBy, isSingleStep, modelIds, numParam, sameEps, seriesLabel, variantLabel, varyingParams } from './runs';
 import { REPORT_CSS } from './style';
 import { defenseCell, DEFENSE_KEYS } from './defense';
+import { attackJobs, trainingSeconds } from './compute-time';
 
 export interface RenderOptions {
   perSampleLoader: PerSampleLoader;
@@ -426,8 +427,11 @@ function environmentSection(results: ResultsFile): string {
   const totalOptical = results.models.reduce((s, m) => s + (typeof m.opticalTimeSec === 'number' ? m.opticalTimeSec : 0), 0);
   const entries: [string, unknown][] = Object.entries(env);
   if (totalOptical > 0) entries.push(['optical time (simulated)', formatSeconds(totalOptical)]);
-  const runWall = results.runs.reduce((s, r) => s + (typeof r.wallTimeSec === 'number' ? r.wallTimeSec : 0), 0);
-  if (runWall > 0) entries.push(['sum of run wall times', formatSeconds(runWall)]);
+  // per job, not per run: a job's runs (one per eps) all carry the job's wall time
+  const attackWall = attackJobs(results.runs).reduce((s, j) => s + j.seconds, 0);
+  if (attackWall > 0) entries.push(['attack wall time (sum over jobs)', formatSeconds(attackWall)]);
+  const trainSec = results.models.reduce((s, m) => s + (trainingSeconds(m)?.seconds ?? 0), 0);
+  if (trainSec > 0) entries.push(['training time (sum of recorded epoch times)', formatSeconds(trainSec)]);
   const models = table(
     headers('model', 'architecture', 'defense', 'training', 'clean', 'n', 'optical time', 'details'),
     results.models.map((m) => {

@@ -15,7 +15,7 @@ import { computeHeadline, WITHIN_EPS } from './headline';
 import { gradientModeTables } from './gradient-modes';
 import { assessClaims, CLAIMS_RULE, type ClaimModels } from './claims';
 import { ablationSummary, ABLATION_SUMMARY_HEADERS, ABLATION_SUMMARY_NOTE } from './ablation-summary';
-import { jobKeyOfPerSamplePath } from '../src/results/per-sample-path';
+import { attackJobs, trainingSeconds } from './compute-time';
 import { epsKey, gradientOf, groupBy, modelIds, numParam, sameEps, variantLabel, varyingParams } from './runs';
 
 export interface MarkdownOptions {
@@ -222,35 +222,6 @@ function checksSection(checks: CheckRecord[]): string {
   const count = (s: CheckRecord['status']): number => checks.filter((c) => c.status === s).length;
   const rows = checks.map((c) => [c.id, c.status, c.detail]);
   return `## Evaluation checks\n\n${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail, ${count('skipped')} skipped.\n\n${mdTable(['check', 'status', 'detail'], rows)}`;
-}
-
-/** Seconds of a model's training: the sum of its epochs' recorded seconds (train.history), or null. */
-export function trainingSeconds(m: ModelRecord): { seconds: number; epochs: number } | null {
-  const history = (m.train as { history?: unknown } | undefined)?.history;
-  if (!Array.isArray(history) || !history.length) return null;
-  let seconds = 0;
-  for (const e of history) {
-    const v = (e as { seconds?: unknown }).seconds;
-    if (typeof v !== 'number') return null;
-    seconds += v;
-  }
-  return { seconds, epochs: history.length };
-}
-
-/**
- * The attack jobs behind the runs and each job's wall time: a spec job writes one run per eps (and per target for
- * transfer) with the job's time on each and per-sample files at jobPerSamplePath(key, i), so runs sharing a key are
- * one job; any other run is a job of its own.
- */
-export function attackJobs(runs: readonly RunRecord[]): { runs: RunRecord[]; seconds: number }[] {
-  const jobs = new Map<string, { runs: RunRecord[]; seconds: number }>();
-  runs.forEach((r, i) => {
-    const key = jobKeyOfPerSamplePath(r.perSample ?? '') ?? `#${i}`;
-    const job = jobs.get(key) ?? { runs: [], seconds: r.wallTimeSec ?? 0 };
-    job.runs.push(r);
-    jobs.set(key, job);
-  });
-  return [...jobs.values()];
 }
 
 function computeSection(results: ResultsFile): string {

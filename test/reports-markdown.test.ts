@@ -3,7 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import type { PerSampleRecord, ResultsFile, RunRecord } from '../src/results/schema';
-import { attackJobs, renderMarkdown } from '../reports/markdown';
+import { renderMarkdown } from '../reports/markdown';
+import { renderReport } from '../reports/html';
+import { attackJobs } from '../reports/compute-time';
 import { renderReport } from '../reports/html';
 import { runReport } from '../src/cli/commands/report';
 import { UserError } from '../src/util/errors';
@@ -144,6 +146,10 @@ describe('opulab report --markdown', () => {
     expect(row(text, '## Compute time', 'baseline')).toEqual([`baseline (${BASE})`, '—', '7.0 s (1 job)']);
     expect(row(text, '## Compute time', 'transfer')[2]).toBe('30 s (1 job)');
     expect(row(text, '## Compute time', '**total**')).toEqual(['**total**', '**150 s**', '**187 s**']);
+    // the HTML report's environment counts the same jobs (not 100 s once per eps run)
+    const html = renderReport(timed, { perSampleLoader: () => null });
+    expect(html).toContain('attack wall time (sum over jobs)</strong></td><td>187 s<');
+    expect(html).toContain('training time (sum of recorded epoch times)</strong></td><td>150 s<');
   });
 
   const dir = tempDir('opulab-md-');
