@@ -65,6 +65,35 @@ const haveCli = fs.existsSync(cli);
     expect(probe.layers).toEqual(expect.arrayContaining(['conv1', 'pool5']));
   });
 
+  it('scripts/publish-reproduction.sh publishes a complete run (gzipped per-example files, same tables) and refuses an unfinished one', () => {
+    const publish = (run: string, out: string, env: Record<string, string> = {}) =>
+      spawnSync('sh', ['scripts/publish-reproduction.sh', run, out], { cwd: root, encoding: 'utf8', timeout: 120000, env: { ...process.env, SPEC: spec, ...env } });
+    const out = path.join(tmp, 'published');
+    const r = publish(full, out);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const written = fs.readdirSync(path.join(full, 'runs')).filter((f) => f.endsWith('.jsonl')).sort();
+    expect(fs.readdirSync(path.join(out, 'runs')).sort()).toEqual(written.map((f) => `${f}.gz`));
+    expect(fs.readFileSync(path.join(out, 'results.json'), 'utf8')).toBe(fs.readFileSync(path.join(full, 'results.json'), 'utf8'));
+    // the report read from the gzipped copies has the tables of the report read from the files as written
+    const direct = path.join(tmp, 'direct.md');
+    expect(opulab(['report', path.join(full, 'results.json'), '--claims', '--markdown', direct, '--out', path.join(tmp, 'direct.html')]).status).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'tables.md'), 'utf8')).toBe(fs.readFileSync(direct, 'utf8'));
+    expect(fs.statSync(path.join(out, 'report.html')).size).toBeGreaterThan(10000);
+
+    // a folder with results but no journal: no model recorded, so not complete
+    const unfinished = path.join(tmp, 'unfinished');
+    fs.mkdirSync(unfinished, { recursive: true });
+    fs.copyFileSync(path.join(full, 'results.json'), path.join(unfinished, 'results.json'));
+    const refused = publish(unfinished, path.join(tmp, 'refused'));
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/is not complete \(in .*: 0 of 2 models trained and recorded, 0 of 11 attack jobs done\)/);
+    expect(fs.existsSync(path.join(tmp, 'refused'))).toBe(false);
+    const preview = publish(unfinished, path.join(tmp, 'preview'), { PREVIEW: '1' });
+    expect(preview.status).toBe(0);
+    expect(preview.stdout).toMatch(/^preview of an unfinished run/);
+  });
+
   it('killed mid-way, rerun resumes and equals the uninterrupted run', async () => {
     const dir = path.join(tmp, 'killed');
     const child = spawn(process.execPath, [cli, 'run', spec, '--out', dir, '--backend', 'wasm'], { stdio: 'ignore' });
