@@ -4,7 +4,6 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import type { PerSampleRecord, ResultsFile, RunRecord } from '../src/results/schema';
 import { renderMarkdown } from '../reports/markdown';
-import { renderReport } from '../reports/html';
 import { attackJobs } from '../reports/compute-time';
 import { renderReport } from '../reports/html';
 import { runReport } from '../src/cli/commands/report';

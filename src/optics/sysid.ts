@@ -27,7 +27,8 @@
  * Limits: noise and 8-bit quantization bias both estimators (more queries average it out); a camera that
  * subtracts the batch mean is handled only when both halves of a difference share a batch (anchored) or
  * all queries share one batch (lifted with chunkRows >= queries); per-sample mean subtraction breaks the
- * rank assumption of the lifted factorisation.
+ * rank assumption of the lifted factorisation. The anchored one detects it (the readouts sum to zero over the
+ * outputs) and removes the offset it leaves on the core (nystromFactors).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { makeRng, Rng } from '../util/rng';
@@ -320,7 +321,7 @@ function anchoredEstimate(opu: BlackBoxOpu, opts: EstimateOptions): Transmission
   // gives u^k = 4 (M 1_{A_k}) off A_k (M = alpha w w^T).
   const yScale = signed ? 1 / 4 : 1 / 2;
   const rank = opu.mode === 'physical' ? 2 : 1;
-  const factors = nystromFactors(fits, pos, n, m, rank, yScale, !signed);
+  const factors = nystromFactors(fits, pos, n, m, rank, yScale, !signed, !signed && readoutsSumToZero(fits, m));
   return { method: 'anchored', mode: opu.mode, inFeatures: n, outFeatures: m, queries, factors, signs: null };
 }
 
@@ -339,6 +340,7 @@ function nystromFactors(
   rank: number,
   yScale: number,
   diagonalMeasured: boolean,
+  meanSubtracted: boolean,
 ): Float32Array[] {
   const K = fits.length;
   const factors = Array.from({ length: rank }, () => new Float32Array(n * m));
@@ -347,7 +349,7 @@ function nystromFactors(
   const y = (k: number, pixel: number, j: number): number => fits[k].v[pos[k][pixel] * m + j] * yScale;
   const normal = new Float64Array(rank * rank);
   const rhs = new Float64Array(rank);
-  for (let j = 0; j < m; j++) {
+  const fillCore = (j: number): void => {
     g.fill(0);
     for (let k = 0; k < K; k++) {
       for (let l = 0; l < K; l++) {
@@ -360,6 +362,16 @@ function nystromFactors(
     }
     if (diagonalMeasured) for (let k = 0; k < K; k++) g[k * K + k] = fits[k].intercept[j];
     else rankOneCoreDiagonal(g, K);
+  };
+  // A readout minus its own mean over the outputs measures M_j - mean_k M_k. For a random transmission matrix
+  // mean_k M_k is close to c I, which is invisible off the anchors but puts -c |A_k| on the core's diagonal, so the
+  // core is rank r minus a multiple of the identity: its K - r smallest eigenvalues all sit near -c |A_k|. Their
+  // mean over every output estimates the offset, added back before the rank-r factorisation. (What is left of the
+  // common part cancels in the gradient, whose mean subtraction is differentiated: opu.ts 'estimated'.)
+  const shift = meanSubtracted && K > rank ? -meanTrailingEigenvalue(m, K, rank, (j) => (fillCore(j), g)) : 0;
+  for (let j = 0; j < m; j++) {
+    fillCore(j);
+    if (shift !== 0) for (let k = 0; k < K; k++) g[k * K + k] += shift;
     const { values, vectors } = symmetricEigen(g, K);
     for (let r = 0; r < rank; r++) {
       const s = Math.sqrt(Math.max(values[r], 0));
@@ -386,6 +398,33 @@ function nystromFactors(
     }
   }
   return factors;
+}
+
+/** Mean over the m cores of their K - rank smallest eigenvalues (anchors of equal size assumed, as drawn). */
+function meanTrailingEigenvalue(m: number, K: number, rank: number, core: (j: number) => Float64Array): number {
+  let sum = 0;
+  for (let j = 0; j < m; j++) {
+    const { values } = symmetricEigen(core(j), K);
+    for (let k = rank; k < K; k++) sum += values[k];
+  }
+  return sum / (m * (K - rank));
+}
+
+/**
+ * Whether the black box's readouts sum to zero over its outputs, as a camera that subtracts each readout's mean
+ * makes them (`hardwareNormalize: 'sample-mean'`). The fitted coefficients are linear in the readouts, so each
+ * anchor's intercepts then sum to zero too, up to rounding; a camera without it gives positive ones.
+ */
+function readoutsSumToZero(fits: AnchorFit[], m: number): boolean {
+  return fits.every((fit) => {
+    let sum = 0;
+    let abs = 0;
+    for (let j = 0; j < m; j++) {
+      sum += fit.intercept[j];
+      abs += Math.abs(fit.intercept[j]);
+    }
+    return abs > 0 && Math.abs(sum) < 1e-3 * abs;
+  });
 }
 
 /**
