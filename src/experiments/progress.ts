@@ -1,7 +1,7 @@
 /**
- * How far an unfinished run has come, read from its output directory without loading any model: the epochs a
- * model's checkpoint holds (its model.json) and the chunks an attack job has saved (./chunk-store.ts). Used by
- * `run --check` to show where a stopped run stands, and by training to tell a finished checkpoint.
+ * How far a model's training has come, read from its checkpoint's model.json without loading the weights. Used by
+ * `run --check` to show where a stopped run stands (beside the saved attack chunks, `savedChunkNumbers` in
+ * ./chunk-store.ts), and by training to tell a finished checkpoint.
  */
 import * as fs from 'fs';
 import * as path from 'path';
