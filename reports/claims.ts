@@ -1,9 +1,9 @@
 /**
  * The five claims of the paper opulab implements (Cappelli et al., ICASSP 2022), judged from a results file by
- * fixed decision rules (runs/README.md gives them in prose; they were written before the reproduction's attacks
- * ran). Each verdict comes with the numbers that decide it. The rules read the per-example worst case
- * (check C14) over the attacks they name, with a gap under 2 points read as no difference and a gap of 10 points
- * or more as a clear one: on 1000 images a robust accuracy has a standard error of at most 1.6 points.
+ * fixed decision rules (docs/reproduction/README.md gives them in prose; they were written before the
+ * reproduction's attacks ran). Each verdict comes with the numbers that decide it. The rules read the per-example
+ * worst case (check C14) over the attacks they name, with a gap under 2 points read as no difference and a gap of
+ * 10 points or more as a clear one: on 1000 images a robust accuracy has a standard error of at most 1.6 points.
  *
  * The models are found by their names in the spec (`ClaimModels`, by default the reproduction spec's).
  */
